@@ -1,0 +1,114 @@
+//! Jobs through every front door complete with the spoken words.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use steno_proto::v1::{Format, GetRequest, GetTranscriptRequest, job_service_client::JobServiceClient};
+
+use crate::{
+    api::Api,
+    fixtures::{SPEECH_TEXT, media_dir, serve_media, srt_text, word_error_rate},
+    harness::{System, wait_until},
+};
+
+const JOB_TIMEOUT: Duration = Duration::from_secs(240);
+
+fn assert_words(text: &str, what: &str) {
+    let wer = word_error_rate(SPEECH_TEXT, text);
+    assert!(wer <= 0.25, "{what}: word error rate {wer:.2} for {text:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn jobs_from_rest_upload_and_nats_complete_with_the_spoken_words() {
+    let system = System::start().await;
+    let media = serve_media().await;
+    let api = Api::new(&system.http);
+
+    let wav = api.submit_url(&format!("{media}/speech.wav"), &["srt", "txt"]).await;
+    let mp3 = api.submit_url(&format!("{media}/speech.mp3"), &[]).await;
+    let (status, upload) = api.upload(&media_dir().join("speech.mp4"), &[("formats", "srt,vtt"), ("language", "en")]).await;
+    assert_eq!(status, 201, "upload: {upload}");
+    let mp4 = upload["id"].as_str().expect("id").to_owned();
+
+    let nats = async_nats::connect(&system.nats_url).await.expect("connect");
+    let submission = json!({ "source_url": format!("{media}/speech.wav"), "job_id": "nats-job-1", "formats": ["txt"] });
+    let js = async_nats::jetstream::new(nats.clone());
+    js.publish("steno.jobs.submit", submission.to_string().into()).await.expect("publish").await.expect("ack");
+    let reply = nats
+        .request("steno.api.submit", json!({ "source_url": format!("{media}/speech.mp3"), "formats": ["json"] }).to_string().into())
+        .await
+        .expect("nats req");
+    let replied: Value = serde_json::from_slice(&reply.payload).expect("reply json");
+    let requested = replied["id"].as_str().expect("id in reply").to_owned();
+
+    for id in [&wav, &mp3, &mp4, &requested] {
+        let job = api.finished(id, JOB_TIMEOUT).await;
+        assert_eq!(job["status"], "completed", "job {id}: {job}\n{}", system.logs());
+    }
+    let nats_job = wait_until("the NATS submission to be recorded", Duration::from_secs(30), || async {
+        let (status, body) = api.get("/v1/jobs/nats-job-1").await;
+        (status == 200).then(|| serde_json::from_str::<Value>(&body).expect("json"))
+    })
+    .await;
+    assert_eq!(nats_job["submitted_via"], "nats");
+    let nats_job = api.finished("nats-job-1", JOB_TIMEOUT).await;
+    assert_eq!(nats_job["status"], "completed", "{nats_job}");
+
+    let srt = api.transcript(&wav, "srt").await;
+    assert!(srt.starts_with("1\n") && srt.contains(" --> "), "SRT shape: {srt}");
+    assert_words(&srt_text(&srt), "wav srt");
+    assert_words(&api.transcript(&wav, "txt").await, "wav txt");
+    assert_words(&api.transcript(&mp3, "txt").await, "mp3 txt");
+    let vtt = api.transcript(&mp4, "vtt").await;
+    assert!(vtt.starts_with("WEBVTT"), "{vtt}");
+    assert_words(&srt_text(&api.transcript(&mp4, "srt").await), "mp4 srt");
+    assert_words(&api.transcript("nats-job-1", "txt").await, "nats txt");
+    let json: Value = serde_json::from_str(&api.transcript(&requested, "json").await).expect("json transcript");
+    let words = json["segments"][0]["words"].as_array().expect("word timestamps");
+    assert!(words.iter().all(|w| w["start_ms"].as_u64() <= w["end_ms"].as_u64()), "{words:?}");
+
+    // A format the job did not ask for is a clear 404; the job records its
+    // audio length and language.
+    let (status, body) = api.get(&format!("/v1/jobs/{mp4}/transcript.txt")).await;
+    assert_eq!(status, 404, "{body}");
+    let job = api.job(&wav).await;
+    assert_eq!(job["language"], "en");
+    assert!(job["duration_ms"].as_i64().unwrap_or(0) > 3000, "{job}");
+
+    // Resubmitting a client-chosen id returns the same job.
+    let (status, again) = api.submit(json!({ "source_url": format!("{media}/speech.wav"), "job_id": "nats-job-1" })).await;
+    assert_eq!((status, again["id"].as_str()), (200, Some("nats-job-1")));
+
+    // gRPC sees the same ledger.
+    let mut grpc = JobServiceClient::connect(system.grpc.clone()).await.expect("grpc connect");
+    let job = grpc.get(GetRequest { id: wav.clone() }).await.expect("grpc get").into_inner();
+    assert_eq!(job.id, wav);
+    let file = grpc
+        .get_transcript(GetTranscriptRequest { id: wav.clone(), format: Format::Txt as i32 })
+        .await
+        .expect("grpc transcript")
+        .into_inner();
+    assert_words(&file.content, "grpc txt");
+
+    // Listing pages through every job, newest first.
+    let (status, body) = api.get("/v1/jobs?status=completed&limit=2").await;
+    assert_eq!(status, 200, "{body}");
+    let page: Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(page["jobs"].as_array().map(Vec::len), Some(2));
+    let cursor = page["next_cursor"].as_str().expect("a next page");
+    let (_, body) = api.get(&format!("/v1/jobs?status=completed&limit=10&cursor={cursor}")).await;
+    let rest: Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(rest["jobs"].as_array().map(Vec::len), Some(3), "{rest}");
+
+    // Stage metrics are served by every worker.
+    let metrics = reqwest::get(format!("http://127.0.0.1:{}/metrics", system.ops_port("transcribe")))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("body");
+    assert!(metrics.contains("steno_stage_tasks_total{outcome=\"ok\",stage=\"transcribe\"}"), "{metrics}");
+    assert!(metrics.contains("steno_stage_processing_seconds_bucket"), "{metrics}");
+    assert!(metrics.contains("steno_stage_queue_depth{stage=\"transcribe\"}"), "{metrics}");
+    system.stop().await;
+}

@@ -1,0 +1,114 @@
+//! Test media made with real tools: espeak-ng speech at known text, turned
+//! into WAV, MP3 and MP4 (with a video track) by ffmpeg, plus bad inputs;
+//! served over real HTTP on loopback.
+
+use std::{
+    path::{Path, PathBuf},
+    process::Command,
+    sync::OnceLock,
+};
+
+use axum::{Router, extract::Path as UrlPath, http::{StatusCode, header}, response::IntoResponse, routing::get};
+
+/// What the speech fixture says.
+pub const SPEECH_TEXT: &str = "The quick brown fox jumps over the lazy dog. \
+    Please send the quarterly report to the finance team before Friday.";
+
+fn run(command: &mut Command) {
+    let output = command.output().unwrap_or_else(|e| panic!("run {command:?}: {e}"));
+    assert!(output.status.success(), "{command:?} failed: {}", String::from_utf8_lossy(&output.stderr));
+}
+
+/// Generates the media once per test binary.
+pub fn media_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("steno-fixtures-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("fixture dir");
+        let wav = dir.join("speech.wav");
+        run(Command::new("espeak-ng").args(["-s", "150", "-w"]).arg(&wav).arg(SPEECH_TEXT));
+        let ffmpeg = || {
+            let mut c = Command::new("ffmpeg");
+            c.args(["-nostdin", "-loglevel", "error", "-y"]);
+            c
+        };
+        run(ffmpeg().arg("-i").arg(&wav).args(["-codec:a", "libmp3lame", "-b:a", "64k"]).arg(dir.join("speech.mp3")));
+        run(ffmpeg()
+            .args(["-f", "lavfi", "-i", "color=c=blue:s=160x120:r=10"])
+            .arg("-i")
+            .arg(&wav)
+            .args(["-shortest", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac"])
+            .arg(dir.join("speech.mp4")));
+        run(ffmpeg()
+            .args(["-f", "lavfi", "-i", "color=c=red:s=160x120:r=10", "-t", "2", "-c:v", "libx264", "-pix_fmt", "yuv420p"])
+            .arg(dir.join("silent-video.mp4")));
+        std::fs::write(dir.join("not-media.mp3"), "this is a text file pretending to be audio\n".repeat(50)).expect("write");
+        std::fs::write(dir.join("empty.wav"), b"").expect("write");
+        dir
+    })
+}
+
+/// Serves [`media_dir`] on a loopback port; `/page.html` is an HTML page and
+/// anything missing is a 404. Returns the base URL.
+pub async fn serve_media() -> String {
+    let app = Router::new().route("/page.html", get(page)).route("/{name}", get(file));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://127.0.0.1:{port}")
+}
+
+async fn page() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], "<!DOCTYPE html><html><body>Not media</body></html>")
+}
+
+async fn file(UrlPath(name): UrlPath<String>) -> impl IntoResponse {
+    let path = media_dir().join(&name);
+    let content_type = match path.extension().and_then(|e| e.to_str()) {
+        Some("wav") => "audio/wav",
+        Some("mp3") => "audio/mpeg",
+        Some("mp4") => "video/mp4",
+        _ => "application/octet-stream",
+    };
+    match std::fs::read(&path) {
+        Ok(bytes) => ([(header::CONTENT_TYPE, content_type)], bytes).into_response(),
+        Err(_) => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+/// Word error rate of `hypothesis` against `reference`, ignoring case and
+/// punctuation.
+pub fn word_error_rate(reference: &str, hypothesis: &str) -> f64 {
+    let words = |s: &str| -> Vec<String> {
+        s.split_whitespace()
+            .map(|w| w.chars().filter(|c| c.is_alphanumeric()).collect::<String>().to_lowercase())
+            .filter(|w| !w.is_empty())
+            .collect()
+    };
+    let (r, h) = (words(reference), words(hypothesis));
+    let mut row: Vec<usize> = (0..=h.len()).collect();
+    for (i, rw) in r.iter().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, hw) in h.iter().enumerate() {
+            let cost = if rw == hw { prev } else { prev + 1 };
+            prev = row[j + 1];
+            row[j + 1] = cost.min(row[j] + 1).min(prev + 1);
+        }
+    }
+    row[h.len()] as f64 / r.len().max(1) as f64
+}
+
+/// The spoken text of an SRT file: cue lines without numbers or timings.
+pub fn srt_text(srt: &str) -> String {
+    srt.lines()
+        .filter(|l| !l.trim().is_empty() && !l.contains("-->") && l.trim().parse::<u32>().is_err())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[test]
+fn word_error_rate_counts_edits() {
+    assert_eq!(word_error_rate("the quick brown fox", "The quick, brown fox."), 0.0);
+    assert_eq!(word_error_rate("a b c d", "a x c"), 0.5);
+}

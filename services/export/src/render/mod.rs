@@ -1,0 +1,192 @@
+//! Renderers that turn a [`Transcript`] into downloadable files:
+//! SRT and WebVTT subtitles, pretty JSON, and plain text.
+//!
+//! Subtitle formats share one cue layout ([`build_cues`]) so SRT and VTT
+//! always split text and time the same way.
+
+mod cues;
+mod json;
+mod srt;
+mod txt;
+mod vtt;
+
+#[cfg(test)]
+mod cues_tests;
+#[cfg(test)]
+mod proptests;
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use steno_runtime::transcript::Transcript;
+
+pub use cues::{Cue, MIN_CUE_MS, build_cues};
+
+/// The file formats the export service can produce.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExportFormat {
+    Srt,
+    Vtt,
+    Json,
+    Txt,
+}
+
+impl ExportFormat {
+    /// Every format, in a stable order.
+    pub const ALL: [ExportFormat; 4] = [Self::Srt, Self::Vtt, Self::Json, Self::Txt];
+
+    /// File extension without the dot (also the name `FromStr` accepts).
+    pub fn extension(self) -> &'static str {
+        match self {
+            Self::Srt => "srt",
+            Self::Vtt => "vtt",
+            Self::Json => "json",
+            Self::Txt => "txt",
+        }
+    }
+
+    /// MIME type to serve the rendered file with.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Self::Srt => "application/x-subrip; charset=utf-8",
+            Self::Vtt => "text/vtt; charset=utf-8",
+            Self::Json => "application/json",
+            Self::Txt => "text/plain; charset=utf-8",
+        }
+    }
+}
+
+impl fmt::Display for ExportFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.extension())
+    }
+}
+
+/// Error from parsing an unknown format name; holds the rejected value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParseFormatError(pub String);
+
+impl fmt::Display for ParseFormatError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "unknown export format `{}` (expected one of: srt, vtt, json, txt)",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for ParseFormatError {}
+
+impl FromStr for ExportFormat {
+    type Err = ParseFormatError;
+
+    /// Accepts `srt`, `vtt`, `json`, `txt` (ASCII case-insensitive).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|f| f.extension().eq_ignore_ascii_case(s))
+            .ok_or_else(|| ParseFormatError(s.to_owned()))
+    }
+}
+
+/// Layout limits for subtitle cues. Missing fields deserialize to defaults.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct CueOptions {
+    /// Most characters on one line (a longer single word gets its own line).
+    pub max_line_chars: usize,
+    /// Most lines in one cue.
+    pub max_lines: usize,
+    /// Longest cue in milliseconds (a longer single word gets its own cue).
+    pub max_cue_ms: u64,
+}
+
+impl Default for CueOptions {
+    fn default() -> Self {
+        Self {
+            max_line_chars: 42,
+            max_lines: 2,
+            max_cue_ms: 7000,
+        }
+    }
+}
+
+/// Renders `t` in `format`. `opts` only affects SRT and VTT.
+pub fn render(t: &Transcript, format: ExportFormat, opts: &CueOptions) -> String {
+    match format {
+        ExportFormat::Srt => srt::render_srt(&build_cues(t, opts)),
+        ExportFormat::Vtt => vtt::render_vtt(&build_cues(t, opts)),
+        ExportFormat::Json => json::render_json(t),
+        ExportFormat::Txt => txt::render_txt(t),
+    }
+}
+
+/// Display name for a speaker id: `speakers[id].name` if set, else the id.
+pub fn speaker_display_name(t: &Transcript, id: &str) -> String {
+    t.speakers
+        .iter()
+        .find(|s| s.id == id && !s.name.trim().is_empty())
+        .map_or_else(|| id.to_owned(), |s| s.name.clone())
+}
+
+/// Formats milliseconds as `HH:MM:SS<sep>mmm` (hours grow past two digits).
+fn timestamp(ms: u64, millis_sep: char) -> String {
+    let (h, rest) = (ms / 3_600_000, ms % 3_600_000);
+    let (m, rest) = (rest / 60_000, rest % 60_000);
+    let (s, milli) = (rest / 1000, rest % 1000);
+    format!("{h:02}:{m:02}:{s:02}{millis_sep}{milli:03}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use steno_runtime::transcript::Speaker;
+
+    #[test]
+    fn format_names_round_trip() {
+        for f in ExportFormat::ALL {
+            assert_eq!(f.to_string().parse::<ExportFormat>(), Ok(f));
+            assert_eq!(f.extension(), f.to_string());
+        }
+        assert_eq!("SRT".parse::<ExportFormat>(), Ok(ExportFormat::Srt));
+        let err = "docx".parse::<ExportFormat>().expect_err("unknown format");
+        assert!(err.to_string().contains("`docx`"), "{err}");
+        assert_eq!(ExportFormat::Vtt.content_type(), "text/vtt; charset=utf-8");
+    }
+
+    #[test]
+    fn cue_options_default_and_partial_deserialize() {
+        let o: CueOptions = serde_json::from_str(r#"{"max_lines": 1}"#).expect("options");
+        assert_eq!((o.max_line_chars, o.max_lines, o.max_cue_ms), (42, 1, 7000));
+    }
+
+    #[test]
+    fn timestamps() {
+        assert_eq!(timestamp(0, ','), "00:00:00,000");
+        assert_eq!(timestamp(3_723_004, '.'), "01:02:03.004");
+        assert_eq!(timestamp(360_000_000, ','), "100:00:00,000");
+    }
+
+    #[test]
+    fn display_name_falls_back_to_id() {
+        let t = Transcript {
+            speakers: vec![
+                Speaker {
+                    id: "S0".into(),
+                    name: "Alice".into(),
+                },
+                Speaker {
+                    id: "S1".into(),
+                    name: " ".into(),
+                },
+            ],
+            ..Transcript::default()
+        };
+        assert_eq!(speaker_display_name(&t, "S0"), "Alice");
+        assert_eq!(speaker_display_name(&t, "S1"), "S1");
+        assert_eq!(speaker_display_name(&t, "S9"), "S9");
+    }
+}

@@ -1,0 +1,268 @@
+//! Property tests over arbitrary transcripts with monotonic times.
+
+use proptest::prelude::*;
+use steno_runtime::transcript::{Segment, Speaker, Transcript, Word};
+
+use super::{Cue, CueOptions, ExportFormat, build_cues, render, speaker_display_name};
+
+const SPEAKER_IDS: [&str; 3] = ["S0", "S1", "S2"];
+
+fn word_text() -> impl Strategy<Value = String> {
+    prop_oneof![9 => "[a-zA-Z0-9&<>',.!?-]{1,12}", 1 => "[a-z]{13,70}"]
+}
+
+fn speaker_id() -> impl Strategy<Value = Option<String>> {
+    prop::option::weighted(
+        0.5,
+        prop::sample::select(&SPEAKER_IDS[..]).prop_map(str::to_owned),
+    )
+}
+
+/// A segment with times relative to its start: (gap before, duration, text) per word.
+type RawSegment = (
+    u64,
+    Vec<(u64, u64, String, Option<String>)>,
+    bool,
+    Option<String>,
+    f32,
+);
+
+fn raw_segment() -> impl Strategy<Value = RawSegment> {
+    let word = (
+        0u64..1500,
+        prop_oneof![1 => Just(0u64), 4 => 0u64..3000],
+        word_text(),
+        prop::option::weighted(0.1, speaker_id().prop_filter_map("some", |s| s)),
+    );
+    (
+        0u64..5000,
+        prop::collection::vec(word, 0..10),
+        any::<bool>(),
+        speaker_id(),
+        -5.0f32..0.0,
+    )
+}
+
+fn transcript() -> impl Strategy<Value = Transcript> {
+    let names = prop::collection::vec(prop::option::of("[A-Z][a-z]{0,6}( [A-Z][a-z]{0,6})?"), 3);
+    (
+        prop::collection::vec(raw_segment(), 0..8),
+        names,
+        "[a-z]{2}",
+    )
+        .prop_map(|(raw, names, language)| {
+            let mut now = 0;
+            let mut segments = Vec::new();
+            for (gap, raw_words, keep_words, speaker, avg_logprob) in raw {
+                now += gap;
+                let start_ms = now;
+                let words: Vec<Word> = raw_words
+                    .into_iter()
+                    .map(|(gap, dur, text, speaker)| {
+                        now += gap;
+                        let w = Word {
+                            start_ms: now,
+                            end_ms: now + dur,
+                            text,
+                            probability: 0.5,
+                            speaker,
+                        };
+                        now += dur;
+                        w
+                    })
+                    .collect();
+                let text = words
+                    .iter()
+                    .map(|w| w.text.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                let words = if keep_words { words } else { Vec::new() };
+                segments.push(Segment {
+                    start_ms,
+                    end_ms: now,
+                    text,
+                    avg_logprob,
+                    words,
+                    speaker,
+                });
+            }
+            let speakers = SPEAKER_IDS
+                .iter()
+                .zip(names)
+                .filter_map(|(id, name)| {
+                    Some(Speaker {
+                        id: (*id).to_owned(),
+                        name: name?,
+                    })
+                })
+                .collect();
+            Transcript {
+                language,
+                duration_ms: now,
+                segments,
+                speakers,
+            }
+        })
+}
+
+fn options() -> impl Strategy<Value = CueOptions> {
+    (
+        1usize..60,
+        1usize..4,
+        prop_oneof![1 => 1u64..1000, 4 => 1000u64..10_000],
+    )
+        .prop_map(|(max_line_chars, max_lines, max_cue_ms)| CueOptions {
+            max_line_chars,
+            max_lines,
+            max_cue_ms,
+        })
+}
+
+/// Parses `HH:MM:SS<sep>mmm` without regexes.
+fn parse_timestamp(s: &str, sep: char) -> Option<u64> {
+    let (hms, millis) = s.split_once(sep)?;
+    let mut parts = hms
+        .split(':')
+        .map(|p| p.parse::<u64>().ok().filter(|_| p.len() >= 2));
+    let (h, m, sec) = (parts.next()??, parts.next()??, parts.next()??);
+    if parts.next().is_some() || millis.len() != 3 || m >= 60 || sec >= 60 {
+        return None;
+    }
+    Some(((h * 60 + m) * 60 + sec) * 1000 + millis.parse::<u64>().ok()?)
+}
+
+/// Parses one cue block's timing line `A --> B`.
+fn parse_timing(line: &str, sep: char) -> (u64, u64) {
+    let (a, b) = line.split_once(" --> ").expect("timing line");
+    (
+        parse_timestamp(a, sep).expect("start"),
+        parse_timestamp(b, sep).expect("end"),
+    )
+}
+
+/// Every input word with the display name of its speaker, in order.
+fn expected_words(t: &Transcript) -> Vec<(String, Option<String>)> {
+    let mut out = Vec::new();
+    for s in &t.segments {
+        let name = |id: Option<&String>| id.map(|id| speaker_display_name(t, id));
+        if s.words.is_empty() {
+            out.extend(
+                s.text
+                    .split_whitespace()
+                    .map(|w| (w.to_owned(), name(s.speaker.as_ref()))),
+            );
+        } else {
+            for w in &s.words {
+                out.push((
+                    w.text.clone(),
+                    name(w.speaker.as_ref().or(s.speaker.as_ref())),
+                ));
+            }
+        }
+    }
+    out
+}
+
+fn check_cues(t: &Transcript, opts: &CueOptions, cues: &[Cue]) -> Result<(), TestCaseError> {
+    let mut prev_end = 0;
+    let mut seen = Vec::new();
+    for cue in cues {
+        prop_assert!(
+            cue.start_ms >= prev_end && cue.end_ms > cue.start_ms,
+            "{cue:?} after {prev_end}"
+        );
+        prev_end = cue.end_ms;
+        prop_assert!(
+            !cue.lines.is_empty() && cue.lines.len() <= opts.max_lines,
+            "{cue:?}"
+        );
+        for line in &cue.lines {
+            let chars = line.chars().count();
+            prop_assert!(
+                chars <= opts.max_line_chars || !line.contains(' '),
+                "line {line:?}"
+            );
+        }
+        let single_word = cue.lines.len() == 1 && !cue.lines[0].contains(' ');
+        prop_assert!(
+            cue.end_ms - cue.start_ms <= opts.max_cue_ms || single_word,
+            "{cue:?}"
+        );
+        for line in &cue.lines {
+            seen.extend(line.split(' ').map(|w| (w.to_owned(), cue.speaker.clone())));
+        }
+    }
+    prop_assert_eq!(seen, expected_words(t));
+    Ok(())
+}
+
+proptest! {
+    // No regression files: failures print their minimal input instead.
+    #![proptest_config(ProptestConfig { failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn cues_respect_limits_and_keep_every_word(t in transcript(), opts in options()) {
+        check_cues(&t, &opts, &build_cues(&t, &opts))?;
+    }
+
+    #[test]
+    fn srt_parses_back_to_the_cues(t in transcript(), opts in options()) {
+        let cues = build_cues(&t, &opts);
+        let srt = render(&t, ExportFormat::Srt, &opts);
+        let blocks: Vec<&str> = if srt.is_empty() { Vec::new() } else { srt.split("\n\n").collect() };
+        prop_assert_eq!(blocks.len(), cues.len());
+        for (i, (block, cue)) in blocks.iter().zip(&cues).enumerate() {
+            let mut lines = block.trim_end_matches('\n').split('\n');
+            let index = (i + 1).to_string();
+            prop_assert_eq!(lines.next(), Some(index.as_str()));
+            let timing = parse_timing(lines.next().unwrap_or_default(), ',');
+            prop_assert_eq!(timing, (cue.start_ms, cue.end_ms));
+            let mut expected = cue.lines.clone();
+            if let Some(name) = &cue.speaker {
+                expected[0] = format!("{name}: {}", expected[0]);
+            }
+            prop_assert_eq!(lines.collect::<Vec<_>>(), expected);
+        }
+    }
+
+    #[test]
+    fn vtt_parses_back_to_the_cues(t in transcript(), opts in options()) {
+        let cues = build_cues(&t, &opts);
+        let vtt = render(&t, ExportFormat::Vtt, &opts);
+        let body = vtt.strip_prefix("WEBVTT\n").expect("header");
+        let blocks: Vec<&str> = match body.strip_prefix('\n') {
+            Some(cues_text) => cues_text.split("\n\n").collect(),
+            None => Vec::new(),
+        };
+        prop_assert!(!body.is_empty() || cues.is_empty());
+        prop_assert_eq!(blocks.len(), cues.len());
+        for (block, cue) in blocks.iter().zip(&cues) {
+            let mut lines = block.trim_end_matches('\n').split('\n');
+            let timing = parse_timing(lines.next().unwrap_or_default(), '.');
+            prop_assert_eq!(timing, (cue.start_ms, cue.end_ms));
+            let text: Vec<String> = lines.map(|l| l.to_owned()).collect();
+            prop_assert!(text.iter().all(|l| !l.contains('&') || l.contains("&amp;") || l.contains("&lt;") || l.contains("&gt;")));
+            let mut expected: Vec<String> = cue.lines.iter().map(|l| super::vtt::escape(l)).collect();
+            if let Some(name) = &cue.speaker {
+                expected[0] = format!("<v {}>{}", super::vtt::escape(name), expected[0]);
+            }
+            prop_assert_eq!(text, expected);
+        }
+    }
+
+    #[test]
+    fn json_round_trips(t in transcript()) {
+        let json = render(&t, ExportFormat::Json, &CueOptions::default());
+        let back: Transcript = serde_json::from_str(&json).expect("valid transcript JSON");
+        prop_assert_eq!(back, t);
+    }
+
+    #[test]
+    fn txt_keeps_every_word_in_order(t in transcript()) {
+        let txt = render(&t, ExportFormat::Txt, &CueOptions::default());
+        let mut tokens = txt.split_whitespace();
+        for (word, _) in expected_words(&t) {
+            prop_assert!(tokens.any(|tok| tok == word), "missing {word:?} in {txt:?}");
+        }
+    }
+}

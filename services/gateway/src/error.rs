@@ -1,0 +1,96 @@
+//! One error type for every gateway API: it maps to an HTTP status and a
+//! gRPC code. Internal errors are logged once here and answered generically.
+
+use axum::{
+    Json,
+    http::StatusCode,
+    response::{IntoResponse, Response},
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// Malformed request (bad JSON, bad cursor): 400.
+    #[error("{0}")]
+    BadRequest(String),
+    /// Well-formed but invalid (names the field): 422.
+    #[error("{field}: {message}")]
+    Invalid { field: &'static str, message: String },
+    #[error("{0}")]
+    NotFound(String),
+    /// The job is in a state that does not allow this: 409.
+    #[error("{0}")]
+    Conflict(String),
+    /// A dependency (NATS, Postgres) is not answering: 503.
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("internal error")]
+    Internal(#[from] anyhow::Error),
+}
+
+impl ApiError {
+    pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
+        Self::Invalid { field, message: message.into() }
+    }
+
+    pub fn http_status(&self) -> StatusCode {
+        match self {
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn grpc_code(&self) -> tonic::Code {
+        match self {
+            Self::BadRequest(_) | Self::Invalid { .. } => tonic::Code::InvalidArgument,
+            Self::NotFound(_) => tonic::Code::NotFound,
+            Self::Conflict(_) => tonic::Code::FailedPrecondition,
+            Self::Unavailable(_) => tonic::Code::Unavailable,
+            Self::Internal(_) => tonic::Code::Internal,
+        }
+    }
+
+    /// The message a client sees.
+    pub fn public_message(&self) -> String {
+        if let Self::Internal(e) = self {
+            tracing::error!(error = format!("{e:#}"), "internal error");
+        }
+        self.to_string()
+    }
+
+    fn field(&self) -> Option<&'static str> {
+        match self {
+            Self::Invalid { field, .. } => Some(field),
+            _ => None,
+        }
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(e: sqlx::Error) -> Self {
+        match e {
+            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
+                tracing::warn!(error = %e, "database unavailable");
+                Self::Unavailable("the job database is not available; try again".into())
+            }
+            e => Self::Internal(e.into()),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.http_status();
+        let body = serde_json::json!({ "error": self.public_message(), "field": self.field() });
+        (status, Json(body)).into_response()
+    }
+}
+
+impl From<ApiError> for tonic::Status {
+    fn from(e: ApiError) -> Self {
+        tonic::Status::new(e.grpc_code(), e.public_message())
+    }
+}

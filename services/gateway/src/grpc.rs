@@ -1,0 +1,154 @@
+//! The gRPC `JobService` (tonic), over the same [`Jobs`] as REST.
+
+use std::pin::Pin;
+
+use async_nats::jetstream::consumer::{DeliverPolicy, pull::OrderedConfig};
+use futures::{Stream, StreamExt};
+use prost::Message as _;
+use steno_runtime::{
+    JobId,
+    proto::{
+        self, EventKind, Format, JobEvent,
+        job_service_server::{JobService, JobServiceServer},
+    },
+    subjects,
+};
+use tonic::{Request, Response, Status};
+
+use crate::{
+    error::ApiError,
+    jobs::{Jobs, Source, SubmitJson, Via, content_type, format_extension, status_from_proto, to_proto_job},
+};
+
+pub fn service(jobs: Jobs) -> JobServiceServer<Grpc> {
+    JobServiceServer::new(Grpc { jobs })
+}
+
+pub struct Grpc {
+    jobs: Jobs,
+}
+
+type EventStream = Pin<Box<dyn Stream<Item = Result<JobEvent, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl JobService for Grpc {
+    async fn submit(&self, request: Request<proto::SubmitRequest>) -> Result<Response<proto::Job>, Status> {
+        let request = request.into_inner();
+        let options = request.options.unwrap_or_default();
+        let spec = SubmitJson {
+            source_url: Some(request.source_url.clone()).filter(|u| !u.is_empty()),
+            language: Some(options.language.clone()),
+            diarize: Some(options.diarize),
+            formats: Some(options.formats().map(|f| format_extension(f).to_owned()).filter(|f| !f.is_empty()).collect()),
+            model: Some(options.model.clone()),
+            job_id: Some(request.job_id.clone()).filter(|i| !i.is_empty()),
+            idempotency_key: Some(request.idempotency_key.clone()).filter(|k| !k.is_empty()),
+        };
+        let submission = spec.validate()?;
+        let source = if request.upload.is_empty() {
+            Source::Url(spec.url()?)
+        } else {
+            if let Some(existing) = self.jobs.existing(&submission).await? {
+                return Ok(Response::new(to_proto_job(&existing)));
+            }
+            self.jobs
+                .artifacts
+                .put_bytes(&submission.id, steno_runtime::artifacts::SOURCE, &request.upload)
+                .await
+                .map_err(|e| ApiError::Unavailable(format!("cannot store the upload: {e:#}")))?;
+            let filename = if request.filename.is_empty() { "upload".to_owned() } else { request.filename };
+            Source::Upload { filename }
+        };
+        let (row, _) = self.jobs.create(submission, source, Via::Grpc).await?;
+        Ok(Response::new(to_proto_job(&row)))
+    }
+
+    async fn get(&self, request: Request<proto::GetRequest>) -> Result<Response<proto::Job>, Status> {
+        let row = self.jobs.get(&request.into_inner().id).await?;
+        Ok(Response::new(to_proto_job(&row)))
+    }
+
+    async fn list(&self, request: Request<proto::ListRequest>) -> Result<Response<proto::ListResponse>, Status> {
+        let request = request.into_inner();
+        let status = status_from_proto(request.status());
+        let limit = Some(request.limit).filter(|l| *l > 0);
+        let page = self.jobs.list(status, limit, Some(request.cursor.as_str())).await?;
+        Ok(Response::new(proto::ListResponse {
+            jobs: page.jobs.iter().map(to_proto_job).collect(),
+            next_cursor: page.next_cursor.unwrap_or_default(),
+        }))
+    }
+
+    type WatchStream = EventStream;
+
+    /// Every event of the job so far, then live ones, ending after the
+    /// terminal event.
+    async fn watch(&self, request: Request<proto::WatchRequest>) -> Result<Response<EventStream>, Status> {
+        let id = request.into_inner().id;
+        let job = self.jobs.get(&id).await?;
+        let job_id = JobId::parse(&job.id).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+        let stream = self.jobs.bus.js.get_stream(subjects::EVENTS_STREAM).await.map_err(unavailable)?;
+        let consumer = stream
+            .create_consumer(OrderedConfig {
+                filter_subject: subjects::job_events_filter(&job_id),
+                deliver_policy: DeliverPolicy::All,
+                ..Default::default()
+            })
+            .await
+            .map_err(unavailable)?;
+        let messages = consumer.messages().await.map_err(unavailable)?;
+        let already_finished = job.is_terminal();
+        let events = messages
+            .map(|message| {
+                let message = message.map_err(unavailable)?;
+                JobEvent::decode(message.payload.clone()).map_err(|e| Status::internal(format!("bad event: {e}")))
+            })
+            .scan(false, move |ended, event| {
+                if *ended {
+                    return futures::future::ready(None);
+                }
+                if let Ok(event) = &event {
+                    *ended = is_terminal(event.kind());
+                }
+                futures::future::ready(Some(event))
+            });
+        if already_finished {
+            // A finished job whose events have aged out still ends the stream.
+            let end = tokio_stream::StreamExt::timeout(events, std::time::Duration::from_secs(2))
+                .take_while(|item| futures::future::ready(item.is_ok()))
+                .filter_map(|item| futures::future::ready(item.ok()));
+            return Ok(Response::new(Box::pin(end)));
+        }
+        Ok(Response::new(Box::pin(events)))
+    }
+
+    async fn cancel(&self, request: Request<proto::CancelRequest>) -> Result<Response<proto::Job>, Status> {
+        let row = self.jobs.cancel(&request.into_inner().id).await?;
+        Ok(Response::new(to_proto_job(&row)))
+    }
+
+    async fn get_transcript(
+        &self,
+        request: Request<proto::GetTranscriptRequest>,
+    ) -> Result<Response<proto::TranscriptFile>, Status> {
+        let request = request.into_inner();
+        let format = match request.format() {
+            Format::Unspecified => Format::Txt,
+            format => format,
+        };
+        let body = self.jobs.transcript(&request.id, format).await?;
+        Ok(Response::new(proto::TranscriptFile {
+            format: format as i32,
+            content_type: content_type(format).to_owned(),
+            content: String::from_utf8_lossy(&body).into_owned(),
+        }))
+    }
+}
+
+fn is_terminal(kind: EventKind) -> bool {
+    matches!(kind, EventKind::Completed | EventKind::Failed | EventKind::Cancelled)
+}
+
+fn unavailable(e: impl std::fmt::Display) -> Status {
+    Status::unavailable(format!("cannot read job events: {e}"))
+}

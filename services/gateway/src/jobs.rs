@@ -1,0 +1,481 @@
+//! The job API every front door shares (REST, gRPC, NATS): validate a
+//! submission, record it, queue its first stage; read, list and cancel jobs;
+//! fetch transcripts.
+
+use serde::{Deserialize, Serialize};
+use steno_runtime::{
+    JobId,
+    artifacts::{self, Artifacts},
+    bus::{Bus, event},
+    metrics,
+    proto::{self, EventKind, Format, JobOptions, Stage, StageTask},
+    subjects,
+};
+
+use crate::{
+    error::ApiError,
+    store::{JobRow, NewJobRow, STATUSES, Store, Update},
+};
+
+/// The JSON a client submits (REST body, `steno.jobs.submit`, `nats req`).
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubmitJson {
+    pub source_url: Option<String>,
+    pub language: Option<String>,
+    pub diarize: Option<bool>,
+    pub formats: Option<Vec<String>>,
+    pub model: Option<String>,
+    pub job_id: Option<String>,
+    pub idempotency_key: Option<String>,
+}
+
+/// Where the media comes from.
+pub enum Source {
+    Url(String),
+    /// Already stored as the job's `source` artifact.
+    Upload { filename: String },
+}
+
+/// A validated submission.
+pub struct Submission {
+    pub id: JobId,
+    pub idempotency_key: Option<String>,
+    pub options: JobOptions,
+}
+
+/// How a job arrived, for metrics and the ledger.
+#[derive(Clone, Copy)]
+pub enum Via {
+    Rest,
+    Grpc,
+    Nats,
+}
+
+impl Via {
+    fn as_str(self) -> &'static str {
+        match self {
+            Via::Rest => "rest",
+            Via::Grpc => "grpc",
+            Via::Nats => "nats",
+        }
+    }
+}
+
+impl SubmitJson {
+    /// Checks everything but the source; errors name the field.
+    pub fn validate(&self) -> Result<Submission, ApiError> {
+        let id = match &self.job_id {
+            Some(id) => JobId::parse(id).map_err(|e| ApiError::invalid("job_id", e.to_string()))?,
+            None => JobId::generate(),
+        };
+        if let Some(key) = &self.idempotency_key
+            && (key.is_empty() || key.len() > 200)
+        {
+            return Err(ApiError::invalid("idempotency_key", "must be 1-200 characters"));
+        }
+        let language = self.language.clone().unwrap_or_default();
+        let language = if language == "auto" { String::new() } else { language };
+        if !language.is_empty() && !(2..=3).contains(&language.len()) || !language.bytes().all(|b| b.is_ascii_lowercase()) {
+            return Err(ApiError::invalid("language", format!("{language:?} is not an ISO 639-1 code such as \"en\" (or \"auto\")")));
+        }
+        if self.diarize == Some(true) {
+            return Err(ApiError::invalid("diarize", "diarization is not available on this deployment"));
+        }
+        let mut formats = Vec::new();
+        for name in self.formats.iter().flatten() {
+            let format = parse_format(name).ok_or_else(|| {
+                ApiError::invalid("formats", format!("unknown format {name:?} (expected srt, vtt, json or txt)"))
+            })?;
+            if !formats.contains(&(format as i32)) {
+                formats.push(format as i32);
+            }
+        }
+        let model = self.model.clone().unwrap_or_default();
+        if !model.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)) || model.contains("..") {
+            return Err(ApiError::invalid("model", format!("{model:?} is not a model name such as \"tiny.en\"")));
+        }
+        Ok(Submission {
+            id,
+            idempotency_key: self.idempotency_key.clone(),
+            options: JobOptions { language, diarize: false, formats, model },
+        })
+    }
+
+    /// The source URL, which must be http or https.
+    pub fn url(&self) -> Result<String, ApiError> {
+        let raw = self.source_url.as_deref().filter(|u| !u.trim().is_empty()).ok_or_else(|| {
+            ApiError::invalid("source_url", "is required (or upload a file as multipart field `file`)")
+        })?;
+        let url = url::Url::parse(raw.trim()).map_err(|e| ApiError::invalid("source_url", format!("is not a valid URL: {e}")))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(ApiError::invalid("source_url", format!("must be http or https, not {}:", url.scheme())));
+        }
+        Ok(url.to_string())
+    }
+}
+
+pub fn parse_format(name: &str) -> Option<Format> {
+    match name.to_ascii_lowercase().as_str() {
+        "srt" => Some(Format::Srt),
+        "vtt" => Some(Format::Vtt),
+        "json" => Some(Format::Json),
+        "txt" => Some(Format::Txt),
+        _ => None,
+    }
+}
+
+pub fn format_extension(format: Format) -> &'static str {
+    match format {
+        Format::Srt => "srt",
+        Format::Vtt => "vtt",
+        Format::Json => "json",
+        Format::Txt => "txt",
+        Format::Unspecified => "",
+    }
+}
+
+pub fn content_type(format: Format) -> &'static str {
+    match format {
+        Format::Srt => "application/x-subrip; charset=utf-8",
+        Format::Vtt => "text/vtt; charset=utf-8",
+        Format::Json => "application/json",
+        Format::Txt | Format::Unspecified => "text/plain; charset=utf-8",
+    }
+}
+
+/// Options as stored in the ledger and shown in the API.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct OptionsView {
+    pub language: Option<String>,
+    pub diarize: bool,
+    pub formats: Vec<String>,
+    pub model: Option<String>,
+}
+
+impl From<&JobOptions> for OptionsView {
+    fn from(o: &JobOptions) -> Self {
+        Self {
+            language: Some(o.language.clone()).filter(|l| !l.is_empty()),
+            diarize: o.diarize,
+            formats: o.formats().map(|f| format_extension(f).to_owned()).collect(),
+            model: Some(o.model.clone()).filter(|m| !m.is_empty()),
+        }
+    }
+}
+
+impl OptionsView {
+    pub fn to_proto(&self) -> JobOptions {
+        JobOptions {
+            language: self.language.clone().unwrap_or_default(),
+            diarize: self.diarize,
+            formats: self.formats.iter().filter_map(|f| parse_format(f)).map(|f| f as i32).collect(),
+            model: self.model.clone().unwrap_or_default(),
+        }
+    }
+}
+
+/// A job as the REST API shows it.
+#[derive(Debug, Serialize)]
+pub struct JobView {
+    pub id: String,
+    pub status: String,
+    pub stage: Option<String>,
+    pub progress: f32,
+    pub error: Option<String>,
+    pub submitted_via: String,
+    pub source_url: Option<String>,
+    pub upload_name: Option<String>,
+    pub options: serde_json::Value,
+    pub language: Option<String>,
+    pub duration_ms: Option<i64>,
+    /// Transcript formats ready to fetch, e.g. `["srt", "txt"]`.
+    pub formats_ready: Vec<String>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+    pub finished_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// `transcript.srt` → `srt`.
+fn ready_formats(row: &JobRow) -> Vec<String> {
+    row.exports.0.iter().filter_map(|name| name.strip_prefix("transcript.")).map(str::to_owned).collect()
+}
+
+impl From<JobRow> for JobView {
+    fn from(row: JobRow) -> Self {
+        let formats_ready = ready_formats(&row);
+        Self {
+            id: row.id,
+            status: row.status,
+            stage: row.stage,
+            progress: row.progress,
+            error: row.error,
+            submitted_via: row.submitted_via,
+            source_url: row.source_url,
+            upload_name: row.upload_name,
+            options: row.options.0,
+            language: row.language,
+            duration_ms: row.duration_ms,
+            formats_ready,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            finished_at: row.finished_at,
+        }
+    }
+}
+
+pub fn to_proto_job(row: &JobRow) -> proto::Job {
+    let timestamp = |t: chrono::DateTime<chrono::Utc>| prost_types::Timestamp {
+        seconds: t.timestamp(),
+        nanos: t.timestamp_subsec_nanos() as i32,
+    };
+    let options = serde_json::from_value::<OptionsView>(row.options.0.clone()).map(|o| o.to_proto()).ok();
+    proto::Job {
+        id: row.id.clone(),
+        status: status_to_proto(&row.status) as i32,
+        stage: row.stage.as_deref().map_or(Stage::Unspecified, stage_from_name) as i32,
+        progress: row.progress,
+        error: row.error.clone().unwrap_or_default(),
+        options,
+        source_url: row.source_url.clone().unwrap_or_default(),
+        created_at: Some(timestamp(row.created_at)),
+        updated_at: Some(timestamp(row.updated_at)),
+        duration_ms: row.duration_ms.unwrap_or(0).max(0) as u64,
+        language: row.language.clone().unwrap_or_default(),
+        formats_ready: ready_formats(row).iter().filter_map(|f| parse_format(f)).map(|f| f as i32).collect(),
+    }
+}
+
+fn status_to_proto(status: &str) -> proto::JobStatus {
+    match status {
+        "queued" => proto::JobStatus::Queued,
+        "running" => proto::JobStatus::Running,
+        "completed" => proto::JobStatus::Completed,
+        "failed" => proto::JobStatus::Failed,
+        "cancelled" => proto::JobStatus::Cancelled,
+        _ => proto::JobStatus::Unspecified,
+    }
+}
+
+pub fn status_from_proto(status: proto::JobStatus) -> Option<&'static str> {
+    match status {
+        proto::JobStatus::Unspecified => None,
+        proto::JobStatus::Queued => Some("queued"),
+        proto::JobStatus::Running => Some("running"),
+        proto::JobStatus::Completed => Some("completed"),
+        proto::JobStatus::Failed => Some("failed"),
+        proto::JobStatus::Cancelled => Some("cancelled"),
+    }
+}
+
+fn stage_from_name(name: &str) -> Stage {
+    subjects::STAGES.into_iter().find(|s| subjects::stage_name(*s) == name).unwrap_or(Stage::Unspecified)
+}
+
+/// One page of jobs.
+pub struct Page {
+    pub jobs: Vec<JobRow>,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Clone)]
+pub struct Jobs {
+    pub store: Store,
+    pub bus: Bus,
+    pub artifacts: Artifacts,
+    pub default_page_size: u32,
+}
+
+impl Jobs {
+    pub fn new(store: Store, bus: Bus, default_page_size: u32) -> Self {
+        let artifacts = Artifacts::new(bus.artifacts.clone());
+        Self { store, bus, artifacts, default_page_size }
+    }
+
+    /// The job a resubmission with this id or key refers to, if any.
+    pub async fn existing(&self, submission: &Submission) -> Result<Option<JobRow>, ApiError> {
+        Ok(self.store.find_existing(submission.id.as_str(), submission.idempotency_key.as_deref()).await?)
+    }
+
+    /// Records the job and queues its first stage. Returns the job and
+    /// whether it is new (a resubmission returns the original).
+    pub async fn create(&self, submission: Submission, source: Source, via: Via) -> Result<(JobRow, bool), ApiError> {
+        let options = serde_json::to_value(OptionsView::from(&submission.options)).map_err(anyhow::Error::from)?;
+        let (source_url, upload_name) = match &source {
+            Source::Url(url) => (Some(url.as_str()), None),
+            Source::Upload { filename } => (None, Some(filename.as_str())),
+        };
+        let inserted = self
+            .store
+            .insert(NewJobRow {
+                id: submission.id.as_str(),
+                idempotency_key: submission.idempotency_key.as_deref(),
+                submitted_via: via.as_str(),
+                source_url,
+                upload_name,
+                options,
+                status: "queued",
+                error: None,
+            })
+            .await?;
+        let Some(row) = inserted else {
+            let existing = self.existing(&submission).await?;
+            return existing.map(|row| (row, false)).ok_or_else(|| ApiError::Conflict("job was removed concurrently".into()));
+        };
+        metrics::job_created(via.as_str());
+
+        let mut task = StageTask {
+            job_id: submission.id.to_string(),
+            attempt: 1,
+            options: Some(submission.options),
+            ..Default::default()
+        };
+        match source {
+            Source::Url(url) => {
+                task.stage = Stage::Download as i32;
+                task.source_url = url;
+            }
+            Source::Upload { .. } => {
+                task.stage = Stage::Transcode as i32;
+                task.artifacts = Some(proto::Artifacts { source: artifacts::SOURCE.into(), ..Default::default() });
+            }
+        }
+        let queued = async {
+            self.bus.publish_event(event(&row.id, EventKind::Queued, task.stage())).await?;
+            self.bus.publish_task(&task).await
+        };
+        if let Err(e) = queued.await {
+            let reason = format!("the job could not be queued (NATS unavailable: {e:#}); submit it again");
+            let update = Update { status: Some("failed"), error: Some(&reason), ..Default::default() };
+            self.store.update(&row.id, update).await?;
+            metrics::job_finished("failed");
+            return Err(ApiError::Unavailable(reason));
+        }
+        Ok((row, true))
+    }
+
+    /// Records a submission refused on arrival (bad JSON on the submit
+    /// subject) as a failed job, so the refusal is visible.
+    pub async fn record_refused(&self, id: &JobId, key: Option<&str>, reason: &str) -> Result<JobRow, ApiError> {
+        let inserted = self
+            .store
+            .insert(NewJobRow {
+                id: id.as_str(),
+                idempotency_key: key,
+                submitted_via: Via::Nats.as_str(),
+                source_url: None,
+                upload_name: None,
+                options: serde_json::json!({}),
+                status: "failed",
+                error: Some(reason),
+            })
+            .await?;
+        match inserted {
+            Some(row) => {
+                metrics::job_finished("failed");
+                Ok(row)
+            }
+            None => self.get(id.as_str()).await,
+        }
+    }
+
+    pub async fn get(&self, id: &str) -> Result<JobRow, ApiError> {
+        self.store.get(id).await?.ok_or_else(|| ApiError::NotFound(format!("job {id} does not exist")))
+    }
+
+    pub async fn list(&self, status: Option<&str>, limit: Option<u32>, cursor: Option<&str>) -> Result<Page, ApiError> {
+        if let Some(status) = status
+            && !STATUSES.contains(&status)
+        {
+            return Err(ApiError::invalid("status", format!("{status:?} is not one of {}", STATUSES.join(", "))));
+        }
+        let limit = limit.unwrap_or(self.default_page_size);
+        if !(1..=500).contains(&limit) {
+            return Err(ApiError::invalid("limit", "must be between 1 and 500"));
+        }
+        let before = match cursor.filter(|c| !c.is_empty()) {
+            Some(c) => Some(c.parse::<i64>().map_err(|_| ApiError::BadRequest(format!("cursor {c:?} is not valid")))?),
+            None => None,
+        };
+        let mut jobs = self.store.list(status, before, i64::from(limit) + 1).await?;
+        let more = jobs.len() > limit as usize;
+        jobs.truncate(limit as usize);
+        let next_cursor = if more { jobs.last().map(|j| j.seq.to_string()) } else { None };
+        Ok(Page { jobs, next_cursor })
+    }
+
+    /// Cancels a job that has not finished: flags it for the workers, marks
+    /// it cancelled and publishes `cancelled`.
+    pub async fn cancel(&self, id: &str) -> Result<JobRow, ApiError> {
+        let job = self.get(id).await?;
+        if job.is_terminal() {
+            return Err(ApiError::Conflict(format!("job {id} is already {}", job.status)));
+        }
+        let job_id = JobId::parse(id).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+        self.bus.set_cancelled(&job_id).await.map_err(|e| ApiError::Unavailable(format!("cannot reach NATS: {e:#}")))?;
+        let update = Update { status: Some("cancelled"), error: Some("cancelled by request"), ..Default::default() };
+        let Some(row) = self.store.update(id, update).await? else {
+            return Err(ApiError::Conflict(format!("job {id} finished before it could be cancelled")));
+        };
+        metrics::job_finished("cancelled");
+        if let Err(e) = self.bus.publish_event(event(id, EventKind::Cancelled, Stage::Unspecified)).await {
+            tracing::warn!(error = format!("{e:#}"), job_id = id, "publish cancelled event");
+        }
+        Ok(row)
+    }
+
+    /// A finished job's transcript in `format`.
+    pub async fn transcript(&self, id: &str, format: Format) -> Result<Vec<u8>, ApiError> {
+        let job = self.get(id).await?;
+        match job.status.as_str() {
+            "completed" => {}
+            "failed" => return Err(ApiError::Conflict(format!("job {id} failed: {}", job.error.unwrap_or_default()))),
+            status => return Err(ApiError::Conflict(format!("job {id} is {status}; its transcript is not ready yet"))),
+        }
+        let name = artifacts::export_artifact(format_extension(format));
+        if !job.exports.0.contains(&name) {
+            let ready = ready_formats(&job).join(", ");
+            return Err(ApiError::NotFound(format!("job {id} has no {} transcript (formats: {ready})", format_extension(format))));
+        }
+        let job_id = JobId::parse(id).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+        self.artifacts.get_bytes(&job_id, &name).await.map_err(|e| ApiError::Internal(e.into()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validation_names_the_field() {
+        let cases = [
+            (SubmitJson { language: Some("english".into()), ..Default::default() }, "language"),
+            (SubmitJson { diarize: Some(true), ..Default::default() }, "diarize"),
+            (SubmitJson { formats: Some(vec!["docx".into()]), ..Default::default() }, "formats"),
+            (SubmitJson { job_id: Some("a.b".into()), ..Default::default() }, "job_id"),
+            (SubmitJson { model: Some("../etc".into()), ..Default::default() }, "model"),
+        ];
+        for (json, field) in cases {
+            match json.validate() {
+                Err(ApiError::Invalid { field: f, .. }) => assert_eq!(f, field),
+                Err(other) => panic!("{field}: wrong error {other}"),
+                Ok(_) => panic!("{field}: accepted"),
+            }
+        }
+    }
+
+    #[test]
+    fn urls_must_be_http() {
+        let url = |u: &str| SubmitJson { source_url: Some(u.into()), ..Default::default() }.url();
+        assert!(url("https://example.org/a.mp3").is_ok());
+        assert!(matches!(url("ftp://example.org/a.mp3"), Err(ApiError::Invalid { field: "source_url", .. })));
+        assert!(matches!(url("not a url"), Err(ApiError::Invalid { field: "source_url", .. })));
+        assert!(SubmitJson::default().url().is_err());
+    }
+
+    #[test]
+    fn options_round_trip_through_the_ledger_form() {
+        let options = JobOptions { language: "en".into(), diarize: false, formats: vec![Format::Srt as i32], model: String::new() };
+        assert_eq!(OptionsView::from(&options).to_proto(), options);
+    }
+}

@@ -1,0 +1,17 @@
+//! steno-gateway: the only owner of the job ledger.
+//!
+//! - [`startup`]: binds ports and runs every part below until shutdown.
+//! - [`rest`] (axum) and [`grpc`] (tonic `JobService`) and [`nats_api`]
+//!   (`steno.jobs.submit`, the `steno.api.submit` micro endpoint): front
+//!   doors over one [`jobs::Jobs`].
+//! - [`ledger`]: applies job events from JetStream to [`store`] (Postgres).
+//! - [`error`]: one error type for HTTP statuses and gRPC codes.
+
+pub mod error;
+pub mod grpc;
+pub mod jobs;
+pub mod ledger;
+pub mod nats_api;
+pub mod rest;
+pub mod startup;
+pub mod store;

@@ -1,0 +1,128 @@
+//! The REST API (axum): submit, read, list and cancel jobs, and fetch
+//! transcripts.
+
+use axum::{
+    Json, Router,
+    extract::{DefaultBodyLimit, FromRequest, Multipart, Path, Query, Request, State},
+    http::{StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::{get, post},
+};
+use futures::TryStreamExt;
+use serde::Deserialize;
+use steno_runtime::artifacts;
+
+use crate::{
+    error::ApiError,
+    jobs::{JobView, Jobs, Source, SubmitJson, Via, parse_format},
+};
+
+pub fn router(jobs: Jobs, max_upload_bytes: u64) -> Router {
+    Router::new()
+        .route("/v1/jobs", post(submit).get(list))
+        .route("/v1/jobs/{id}", get(get_job))
+        .route("/v1/jobs/{id}/cancel", post(cancel))
+        .route("/v1/jobs/{id}/{file}", get(transcript))
+        .layer(DefaultBodyLimit::max(usize::try_from(max_upload_bytes).unwrap_or(usize::MAX)))
+        .with_state(jobs)
+}
+
+/// `POST /v1/jobs`: JSON `{source_url, language?, diarize?, formats?, model?,
+/// job_id?, idempotency_key?}`, or multipart with the same fields as form
+/// fields and the media as a `file` part (fields before the file).
+async fn submit(State(jobs): State<Jobs>, request: Request) -> Result<Response, ApiError> {
+    let content_type = request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let (row, created) = if content_type.starts_with("multipart/form-data") {
+        let multipart = Multipart::from_request(request, &()).await.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+        submit_upload(&jobs, multipart).await?
+    } else {
+        let Json(spec) = Json::<SubmitJson>::from_request(request, &())
+            .await
+            .map_err(|e| ApiError::BadRequest(format!("request body: {}", e.body_text())))?;
+        let submission = spec.validate()?;
+        let url = spec.url()?;
+        jobs.create(submission, Source::Url(url), Via::Rest).await?
+    };
+    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    let location = format!("/v1/jobs/{}", row.id);
+    Ok((status, [(header::LOCATION, location)], Json(JobView::from(row))).into_response())
+}
+
+async fn submit_upload(jobs: &Jobs, mut multipart: Multipart) -> Result<(crate::store::JobRow, bool), ApiError> {
+    let mut spec = SubmitJson::default();
+    let mut uploaded: Option<(crate::jobs::Submission, String, u64)> = None;
+    while let Some(field) = multipart.next_field().await.map_err(|e| ApiError::BadRequest(e.body_text()))? {
+        let name = field.name().unwrap_or_default().to_owned();
+        if name == "file" {
+            let filename = field.file_name().unwrap_or("upload").to_owned();
+            let submission = spec.validate()?;
+            if let Some(existing) = jobs.existing(&submission).await? {
+                return Ok((existing, false));
+            }
+            let stream = field.map_err(std::io::Error::other);
+            let mut reader = tokio_util::io::StreamReader::new(stream);
+            let size = jobs
+                .artifacts
+                .put_reader(&submission.id, artifacts::SOURCE, &mut reader)
+                .await
+                .map_err(|e| ApiError::Unavailable(format!("cannot store the upload: {e:#}")))?;
+            uploaded = Some((submission, filename, size));
+            continue;
+        }
+        let value = field.text().await.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+        match name.as_str() {
+            "language" => spec.language = Some(value),
+            "model" => spec.model = Some(value),
+            "job_id" => spec.job_id = Some(value),
+            "idempotency_key" => spec.idempotency_key = Some(value),
+            "diarize" => {
+                spec.diarize = Some(value.parse().map_err(|_| ApiError::invalid("diarize", "must be true or false"))?)
+            }
+            "formats" => spec.formats = Some(value.split(',').map(|f| f.trim().to_owned()).filter(|f| !f.is_empty()).collect()),
+            other => return Err(ApiError::invalid("multipart", format!("unknown field {other:?}"))),
+        }
+    }
+    let Some((submission, filename, size)) = uploaded else {
+        return Err(ApiError::invalid("file", "a multipart upload needs a `file` part"));
+    };
+    if size == 0 {
+        if let Err(e) = jobs.artifacts.delete(&submission.id, artifacts::SOURCE).await {
+            tracing::debug!(error = %e, "remove empty upload");
+        }
+        return Err(ApiError::invalid("file", "the uploaded file is empty"));
+    }
+    jobs.create(submission, Source::Upload { filename }, Via::Rest).await
+}
+
+async fn get_job(State(jobs): State<Jobs>, Path(id): Path<String>) -> Result<Json<JobView>, ApiError> {
+    Ok(Json(jobs.get(&id).await?.into()))
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    status: Option<String>,
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+/// `GET /v1/jobs?status=&limit=&cursor=`: newest first.
+async fn list(State(jobs): State<Jobs>, query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>) -> Result<Json<serde_json::Value>, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let page = jobs.list(query.status.as_deref(), query.limit, query.cursor.as_deref()).await?;
+    let views: Vec<JobView> = page.jobs.into_iter().map(JobView::from).collect();
+    Ok(Json(serde_json::json!({ "jobs": views, "next_cursor": page.next_cursor })))
+}
+
+async fn cancel(State(jobs): State<Jobs>, Path(id): Path<String>) -> Result<Json<JobView>, ApiError> {
+    Ok(Json(jobs.cancel(&id).await?.into()))
+}
+
+/// `GET /v1/jobs/{id}/transcript.{srt,vtt,json,txt}`
+async fn transcript(State(jobs): State<Jobs>, Path((id, file)): Path<(String, String)>) -> Result<Response, ApiError> {
+    let format = file
+        .strip_prefix("transcript.")
+        .and_then(parse_format)
+        .ok_or_else(|| ApiError::NotFound(format!("no such resource {file:?}; use transcript.srt, .vtt, .json or .txt")))?;
+    let body = jobs.transcript(&id, format).await?;
+    Ok(([(header::CONTENT_TYPE, crate::jobs::content_type(format))], body).into_response())
+}

@@ -1,0 +1,84 @@
+//! Builds the gateway: binds the REST, gRPC and ops ports (0 picks a free
+//! one, for tests), connects to Postgres and NATS, and runs every part until
+//! shutdown.
+
+use std::{net::SocketAddr, sync::Arc};
+
+use steno_runtime::{bus::Bus, config::Config, ops};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::{grpc, jobs::Jobs, ledger, nats_api, rest, store::Store};
+
+pub struct Application {
+    http: TcpListener,
+    grpc: TcpListener,
+    ops_addr: SocketAddr,
+    jobs: Jobs,
+    bus: Bus,
+    config: Config,
+}
+
+impl Application {
+    pub async fn build(config: Config, registry: prometheus::Registry, shutdown: CancellationToken) -> anyhow::Result<Self> {
+        let store = Store::connect(&config.gateway.database_url).await?;
+        let bus = Bus::connect(&config.nats, "gateway").await?;
+        let jobs = Jobs::new(store.clone(), bus.clone(), config.gateway.default_page_size);
+        let http = bind(config.gateway.http_addr, "gateway.http_addr").await?;
+        let grpc = bind(config.gateway.grpc_addr, "gateway.grpc_addr").await?;
+        let ready = ready_check(bus.clone(), store);
+        let ops_addr = ops::serve(config.gateway.ops_addr, registry, ready, shutdown).await?;
+        Ok(Self { http, grpc, ops_addr, jobs, bus, config })
+    }
+
+    pub fn http_port(&self) -> u16 {
+        self.http.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    pub fn grpc_port(&self) -> u16 {
+        self.grpc.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    pub fn ops_port(&self) -> u16 {
+        self.ops_addr.port()
+    }
+
+    /// Serves until `shutdown`; the first part to fail stops the rest.
+    pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        tracing::info!(http = self.http_port(), grpc = self.grpc_port(), ops = self.ops_port(), "gateway listening");
+        let router = rest::router(self.jobs.clone(), self.config.gateway.max_upload_bytes);
+        let http = axum::serve(self.http, router).with_graceful_shutdown(shutdown.clone().cancelled_owned());
+        let grpc = tonic::transport::Server::builder()
+            .add_service(grpc::service(self.jobs.clone()))
+            .serve_with_incoming_shutdown(
+                tokio_stream::wrappers::TcpListenerStream::new(self.grpc),
+                shutdown.clone().cancelled_owned(),
+            );
+        let store = self.jobs.store.clone();
+        tokio::try_join!(
+            async { http.await.map_err(|e| anyhow::anyhow!("REST server: {e}")) },
+            async { grpc.await.map_err(|e| anyhow::anyhow!("gRPC server: {e}")) },
+            ledger::run(self.bus.clone(), store, shutdown.clone()),
+            nats_api::consume_submissions(self.jobs.clone(), shutdown.clone()),
+            nats_api::serve_requests(self.jobs.clone(), self.bus.clone(), shutdown.clone()),
+        )?;
+        Ok(())
+    }
+}
+
+async fn bind(addr: SocketAddr, key: &str) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr).await.map_err(|e| anyhow::anyhow!("{key}: cannot bind {addr}: {e}"))
+}
+
+/// Ready while NATS is connected and Postgres answers.
+fn ready_check(bus: Bus, store: Store) -> ops::ReadyCheck {
+    Arc::new(move || {
+        let (connected, store) = (bus.is_connected(), store.clone());
+        Box::pin(async move {
+            if !connected {
+                return Err("NATS is disconnected".to_owned());
+            }
+            store.ping().await.map_err(|e| format!("Postgres: {e}"))
+        })
+    })
+}

@@ -1,0 +1,199 @@
+//! The job ledger in Postgres (sqlx). Migrations run at start; the database
+//! is created if missing.
+
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use sqlx::{
+    ConnectOptions, Executor, PgPool,
+    postgres::{PgConnectOptions, PgPoolOptions},
+};
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct JobRow {
+    pub seq: i64,
+    pub id: String,
+    pub idempotency_key: Option<String>,
+    pub status: String,
+    pub stage: Option<String>,
+    pub progress: f32,
+    pub error: Option<String>,
+    pub submitted_via: String,
+    pub source_url: Option<String>,
+    pub upload_name: Option<String>,
+    pub options: sqlx::types::Json<serde_json::Value>,
+    pub language: Option<String>,
+    pub duration_ms: Option<i64>,
+    pub exports: sqlx::types::Json<Vec<String>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+pub const TERMINAL: [&str; 3] = ["completed", "failed", "cancelled"];
+pub const STATUSES: [&str; 5] = ["queued", "running", "completed", "failed", "cancelled"];
+
+impl JobRow {
+    pub fn is_terminal(&self) -> bool {
+        TERMINAL.contains(&self.status.as_str())
+    }
+}
+
+/// A job to insert.
+pub struct NewJobRow<'a> {
+    pub id: &'a str,
+    pub idempotency_key: Option<&'a str>,
+    pub submitted_via: &'a str,
+    pub source_url: Option<&'a str>,
+    pub upload_name: Option<&'a str>,
+    pub options: serde_json::Value,
+    /// `queued`, or `failed` for a submission refused on arrival.
+    pub status: &'a str,
+    pub error: Option<&'a str>,
+}
+
+/// What an event changes on a job.
+#[derive(Default)]
+pub struct Update<'a> {
+    pub status: Option<&'a str>,
+    pub stage: Option<&'a str>,
+    pub progress: Option<f32>,
+    pub error: Option<&'a str>,
+    pub language: Option<&'a str>,
+    pub duration_ms: Option<i64>,
+    pub exports: Option<Vec<String>>,
+}
+
+#[derive(Clone)]
+pub struct Store {
+    pool: PgPool,
+}
+
+impl Store {
+    /// Connects, creating the database if it does not exist, and migrates.
+    pub async fn connect(url: &str) -> anyhow::Result<Self> {
+        let options = PgConnectOptions::from_str(url).map_err(|e| anyhow::anyhow!("gateway.database_url: {e}"))?;
+        create_database_if_missing(&options).await?;
+        let pool = PgPoolOptions::new()
+            .max_connections(10)
+            .acquire_timeout(std::time::Duration::from_secs(5))
+            .connect_with(options)
+            .await
+            .map_err(|e| anyhow::anyhow!("connect to Postgres: {e}"))?;
+        sqlx::migrate!("./migrations").run(&pool).await.map_err(|e| anyhow::anyhow!("run migrations: {e}"))?;
+        Ok(Self { pool })
+    }
+
+    pub async fn ping(&self) -> Result<(), sqlx::Error> {
+        self.pool.execute("SELECT 1").await.map(|_| ())
+    }
+
+    /// Inserts a job; `None` when its id or idempotency key already exists.
+    pub async fn insert(&self, job: NewJobRow<'_>) -> Result<Option<JobRow>, sqlx::Error> {
+        sqlx::query_as::<_, JobRow>(
+            "INSERT INTO jobs (id, idempotency_key, status, error, submitted_via, source_url, upload_name, options, finished_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, CASE WHEN $3 = 'failed' THEN now() END)
+             ON CONFLICT DO NOTHING
+             RETURNING *",
+        )
+        .bind(job.id)
+        .bind(job.idempotency_key)
+        .bind(job.status)
+        .bind(job.error)
+        .bind(job.submitted_via)
+        .bind(job.source_url)
+        .bind(job.upload_name)
+        .bind(sqlx::types::Json(job.options))
+        .fetch_optional(&self.pool)
+        .await
+    }
+
+    pub async fn get(&self, id: &str) -> Result<Option<JobRow>, sqlx::Error> {
+        sqlx::query_as::<_, JobRow>("SELECT * FROM jobs WHERE id = $1").bind(id).fetch_optional(&self.pool).await
+    }
+
+    /// The job a resubmission refers to, by id or idempotency key.
+    pub async fn find_existing(&self, id: &str, key: Option<&str>) -> Result<Option<JobRow>, sqlx::Error> {
+        sqlx::query_as::<_, JobRow>("SELECT * FROM jobs WHERE id = $1 OR ($2::text IS NOT NULL AND idempotency_key = $2) LIMIT 1")
+            .bind(id)
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await
+    }
+
+    /// Newest first; `before` is the `seq` cursor of the previous page.
+    pub async fn list(&self, status: Option<&str>, before: Option<i64>, limit: i64) -> Result<Vec<JobRow>, sqlx::Error> {
+        sqlx::query_as::<_, JobRow>(
+            "SELECT * FROM jobs
+             WHERE ($1::text IS NULL OR status = $1) AND ($2::bigint IS NULL OR seq < $2)
+             ORDER BY seq DESC LIMIT $3",
+        )
+        .bind(status)
+        .bind(before)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+    }
+
+    /// Applies an update unless the job is already finished; returns the
+    /// job when it changed.
+    pub async fn update(&self, id: &str, update: Update<'_>) -> Result<Option<JobRow>, sqlx::Error> {
+        sqlx::query_as::<_, JobRow>(
+            "UPDATE jobs SET
+                status = COALESCE($2, status),
+                stage = COALESCE($3, stage),
+                progress = COALESCE($4, progress),
+                error = COALESCE($5, error),
+                language = COALESCE($6, language),
+                duration_ms = COALESCE($7, duration_ms),
+                exports = COALESCE($8, exports),
+                updated_at = now(),
+                finished_at = CASE WHEN $2 IN ('completed', 'failed', 'cancelled') THEN now() ELSE finished_at END
+             WHERE id = $1 AND status NOT IN ('completed', 'failed', 'cancelled')
+             RETURNING *",
+        )
+        .bind(id)
+        .bind(update.status)
+        .bind(update.stage)
+        .bind(update.progress)
+        .bind(update.error)
+        .bind(update.language)
+        .bind(update.duration_ms)
+        .bind(update.exports.map(sqlx::types::Json))
+        .fetch_optional(&self.pool)
+        .await
+    }
+}
+
+async fn create_database_if_missing(options: &PgConnectOptions) -> anyhow::Result<()> {
+    let Some(name) = options.get_database().map(str::to_owned) else { return Ok(()) };
+    let admin = options.clone().database("postgres");
+    let mut last_error = None;
+    // Postgres may still be starting (compose, CI): try for a while.
+    for _ in 0..30 {
+        match admin.connect().await {
+            Ok(mut conn) => {
+                let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+                    .bind(&name)
+                    .fetch_one(&mut conn)
+                    .await?;
+                if !exists {
+                    let quoted = format!("\"{}\"", name.replace('"', "\"\""));
+                    let created = conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {quoted}"))).await;
+                    // Another gateway replica may have won the race.
+                    if let Err(e) = created {
+                        tracing::debug!(error = %e, "create database");
+                    } else {
+                        tracing::info!(database = name, "created database");
+                    }
+                }
+                return Ok(());
+            }
+            Err(e) => {
+                last_error = Some(e);
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+        }
+    }
+    Err(anyhow::anyhow!("connect to Postgres: {}", last_error.map(|e| e.to_string()).unwrap_or_default()))
+}

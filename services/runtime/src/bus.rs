@@ -1,0 +1,170 @@
+//! NATS connection, idempotent provisioning of every stream and bucket, and
+//! typed publishing: callers hand over a message, the subject comes from
+//! [`crate::subjects`].
+
+use std::time::Duration;
+
+use async_nats::{
+    HeaderMap,
+    jetstream::{self, kv, message::PublishMessage, object_store, stream},
+};
+use prost::Message as _;
+use steno_proto::v1::{EventKind, JobEvent, Stage, StageTask};
+
+use crate::{JobId, config::NatsConfig, subjects};
+
+/// Seconds within which a repeated `Nats-Msg-Id` is dropped by the server.
+const DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
+
+/// Everything a service needs on NATS: the client, JetStream, the artifact
+/// store and the job flags bucket. Cheap to clone.
+#[derive(Clone)]
+pub struct Bus {
+    pub client: async_nats::Client,
+    pub js: jetstream::Context,
+    pub artifacts: object_store::ObjectStore,
+    pub flags: kv::Store,
+}
+
+impl Bus {
+    /// Connects (retrying while NATS is not up yet, reconnecting forever
+    /// afterwards) and provisions streams and buckets.
+    pub async fn connect(config: &NatsConfig, name: &str) -> anyhow::Result<Self> {
+        let client = async_nats::ConnectOptions::new()
+            .name(format!("steno-{name}"))
+            .connection_timeout(Duration::from_secs(config.connect_timeout_secs))
+            .retry_on_initial_connect()
+            .max_reconnects(None)
+            .event_callback(|event| async move { tracing::info!(%event, "nats connection event") })
+            .connect(&config.url)
+            .await
+            .map_err(|e| anyhow::anyhow!("connect to NATS at {}: {e}", config.url))?;
+        let js = jetstream::new(client.clone());
+        let (artifacts, flags) = provision(&js, config).await?;
+        Ok(Self { client, js, artifacts, flags })
+    }
+
+    /// True while the connection to NATS is up (readiness).
+    pub fn is_connected(&self) -> bool {
+        self.client.connection_state() == async_nats::connection::State::Connected
+    }
+
+    /// Publishes a stage task to its stage's subject and waits for the
+    /// stream's ack. A repeat within the duplicate window is dropped by the
+    /// server (`Nats-Msg-Id`), so a redelivered upstream stage is harmless.
+    pub async fn publish_task(&self, task: &StageTask) -> anyhow::Result<()> {
+        let stage = task.stage();
+        let job_id = JobId::parse(&task.job_id)?;
+        let publish = PublishMessage::build()
+            .payload(task.encode_to_vec().into())
+            .message_id(subjects::stage_msg_id(&job_id, stage, task.attempt));
+        self.js
+            .send_publish(subjects::stage_subject(stage), publish)
+            .await?
+            .await
+            .map_err(|e| anyhow::anyhow!("publish {} task: {e}", subjects::stage_name(stage)))?;
+        Ok(())
+    }
+
+    /// Publishes a job event to `steno.events.<job_id>.<kind>`, stamping the
+    /// time, and waits for the stream's ack.
+    pub async fn publish_event(&self, mut event: JobEvent) -> anyhow::Result<()> {
+        let job_id = JobId::parse(&event.job_id)?;
+        if event.at.is_none() {
+            event.at = Some(now_timestamp());
+        }
+        let subject = subjects::event_subject(&job_id, event.kind());
+        self.js
+            .publish_with_headers(subject, HeaderMap::new(), event.encode_to_vec().into())
+            .await?
+            .await
+            .map_err(|e| anyhow::anyhow!("publish {:?} event: {e}", event.kind()))?;
+        Ok(())
+    }
+
+    /// Marks a job cancelled; workers skip its remaining tasks.
+    pub async fn set_cancelled(&self, job_id: &JobId) -> anyhow::Result<()> {
+        self.flags.put(subjects::cancel_key(job_id), "1".into()).await?;
+        Ok(())
+    }
+
+    pub async fn is_cancelled(&self, job_id: &JobId) -> anyhow::Result<bool> {
+        Ok(self.flags.get(subjects::cancel_key(job_id)).await?.is_some())
+    }
+}
+
+/// Convenience constructor for events.
+pub fn event(job_id: &str, kind: EventKind, stage: Stage) -> JobEvent {
+    JobEvent { job_id: job_id.to_owned(), kind: kind.into(), stage: stage.into(), ..Default::default() }
+}
+
+pub fn now_timestamp() -> prost_types::Timestamp {
+    let now = chrono::Utc::now();
+    prost_types::Timestamp { seconds: now.timestamp(), nanos: now.timestamp_subsec_nanos() as i32 }
+}
+
+/// Creates what is missing; leaves what exists. Safe to run from every
+/// replica of every service at start.
+async fn provision(
+    js: &jetstream::Context,
+    config: &NatsConfig,
+) -> anyhow::Result<(object_store::ObjectStore, kv::Store)> {
+    let work_queue = |name: String, subject: String| stream::Config {
+        name,
+        subjects: vec![subject],
+        retention: stream::RetentionPolicy::WorkQueue,
+        storage: stream::StorageType::File,
+        duplicate_window: DUPLICATE_WINDOW,
+        num_replicas: config.replicas,
+        ..Default::default()
+    };
+    for stage in subjects::STAGES {
+        ensure_stream(js, work_queue(subjects::stage_stream(stage), subjects::stage_subject(stage))).await?;
+    }
+    ensure_stream(js, work_queue(subjects::SUBMIT_STREAM.into(), subjects::SUBMIT_SUBJECT.into())).await?;
+    ensure_stream(
+        js,
+        stream::Config {
+            name: subjects::EVENTS_STREAM.into(),
+            subjects: vec![subjects::EVENTS_WILDCARD.into()],
+            retention: stream::RetentionPolicy::Limits,
+            storage: stream::StorageType::File,
+            max_age: Duration::from_secs(config.events_max_age_hours * 3600),
+            num_replicas: config.replicas,
+            ..Default::default()
+        },
+    )
+    .await?;
+    let artifacts = match js.get_object_store(subjects::ARTIFACTS_BUCKET).await {
+        Ok(store) => store,
+        Err(_) => js
+            .create_object_store(object_store::Config {
+                bucket: subjects::ARTIFACTS_BUCKET.into(),
+                storage: stream::StorageType::File,
+                num_replicas: config.replicas,
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| anyhow::anyhow!("create object store {}: {e}", subjects::ARTIFACTS_BUCKET))?,
+    };
+    let flags = match js.get_key_value(subjects::JOBS_BUCKET).await {
+        Ok(store) => store,
+        Err(_) => js
+            .create_key_value(kv::Config {
+                bucket: subjects::JOBS_BUCKET.into(),
+                history: 1,
+                storage: stream::StorageType::File,
+                num_replicas: config.replicas,
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| anyhow::anyhow!("create KV bucket {}: {e}", subjects::JOBS_BUCKET))?,
+    };
+    Ok((artifacts, flags))
+}
+
+async fn ensure_stream(js: &jetstream::Context, config: stream::Config) -> anyhow::Result<()> {
+    let name = config.name.clone();
+    js.get_or_create_stream(config).await.map_err(|e| anyhow::anyhow!("create stream {name}: {e}"))?;
+    Ok(())
+}

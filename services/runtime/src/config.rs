@@ -1,0 +1,339 @@
+//! The one config loader: defaults → `config/steno.toml` (or `--config FILE`)
+//! → `STENO_…` environment variables split on `__` (plus `DATABASE_URL`)
+//! → [`Config::validate`].
+
+use std::{net::SocketAddr, path::{Path, PathBuf}};
+
+use figment::{
+    Figment,
+    providers::{Format, Serialized, Toml},
+};
+use serde::{Deserialize, Serialize};
+
+/// Where the loader looks when no `--config` is given; missing is fine.
+pub const DEFAULT_CONFIG_FILE: &str = "config/steno.toml";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("config file {0} does not exist")]
+    MissingFile(PathBuf),
+    #[error("invalid config: {0}")]
+    Parse(#[from] Box<figment::Error>),
+    #[error("invalid config key `{key}`: {reason}")]
+    Invalid { key: &'static str, reason: String },
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    pub nats: NatsConfig,
+    pub worker: WorkerConfig,
+    pub log: LogConfig,
+    pub gateway: GatewayConfig,
+    pub download: DownloadConfig,
+    pub transcode: TranscodeConfig,
+    pub transcribe: TranscribeConfig,
+    pub diarize: DiarizeConfig,
+    pub export: ExportConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct NatsConfig {
+    pub url: String,
+    pub connect_timeout_secs: u64,
+    /// Replicas of every stream and bucket (3 on a NATS cluster).
+    pub replicas: usize,
+    /// How long job events are kept in `STENO_EVENTS`.
+    pub events_max_age_hours: u64,
+}
+
+impl Default for NatsConfig {
+    fn default() -> Self {
+        Self { url: "nats://127.0.0.1:4222".into(), connect_timeout_secs: 10, replicas: 1, events_max_age_hours: 24 * 7 }
+    }
+}
+
+/// How every stage worker pulls and retries; shared by all stages.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct WorkerConfig {
+    /// Tasks one replica works on at once.
+    pub concurrency: usize,
+    /// Seconds before an unacknowledged task is redelivered; in-progress
+    /// acks are sent every third of it.
+    pub ack_wait_secs: u64,
+    /// Deliveries of one task before it fails the job.
+    pub max_deliver: i64,
+    /// Nak delays by delivery count (the last repeats).
+    pub backoff_secs: Vec<u64>,
+    /// On SIGTERM, how long in-flight tasks may finish before they are naked.
+    pub drain_secs: u64,
+    /// How often queue depth is read from JetStream.
+    pub queue_depth_interval_secs: u64,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        Self {
+            concurrency: 1,
+            ack_wait_secs: 60,
+            max_deliver: 5,
+            backoff_secs: vec![1, 5, 15, 30],
+            drain_secs: 30,
+            queue_depth_interval_secs: 5,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LogConfig {
+    /// `text` (readable) or `json` (deployed).
+    pub format: String,
+    /// `tracing` filter, e.g. `info,steno=debug`.
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self { format: "text".into(), level: "info".into() }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct GatewayConfig {
+    pub http_addr: SocketAddr,
+    pub grpc_addr: SocketAddr,
+    pub ops_addr: SocketAddr,
+    pub database_url: String,
+    pub max_upload_bytes: u64,
+    /// Page size of `GET /v1/jobs` when `limit` is not given (max 500).
+    pub default_page_size: u32,
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        Self {
+            http_addr: ([0, 0, 0, 0], 8080).into(),
+            grpc_addr: ([0, 0, 0, 0], 50051).into(),
+            ops_addr: ([0, 0, 0, 0], 9400).into(),
+            database_url: "postgres://localhost/steno".into(),
+            max_upload_bytes: 2 << 30,
+            default_page_size: 50,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DownloadConfig {
+    pub ops_addr: SocketAddr,
+    pub max_bytes: u64,
+    pub connect_timeout_secs: u64,
+    /// Whole-transfer limit.
+    pub timeout_secs: u64,
+    pub max_redirects: usize,
+    /// Non-public addresses or networks (`127.0.0.1`, `10.0.0.0/8`) that
+    /// URLs may resolve to anyway. Public addresses are always allowed.
+    pub allow_networks: Vec<String>,
+}
+
+impl Default for DownloadConfig {
+    fn default() -> Self {
+        Self {
+            ops_addr: ([0, 0, 0, 0], 9401).into(),
+            max_bytes: 2 << 30,
+            connect_timeout_secs: 10,
+            timeout_secs: 1800,
+            max_redirects: 5,
+            allow_networks: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TranscodeConfig {
+    pub ops_addr: SocketAddr,
+    pub ffmpeg: PathBuf,
+    pub ffprobe: PathBuf,
+}
+
+impl Default for TranscodeConfig {
+    fn default() -> Self {
+        Self { ops_addr: ([0, 0, 0, 0], 9402).into(), ffmpeg: "ffmpeg".into(), ffprobe: "ffprobe".into() }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TranscribeConfig {
+    pub ops_addr: SocketAddr,
+    /// Directory holding `ggml-<model>.bin` files.
+    pub models_dir: PathBuf,
+    /// Model used when a job names none.
+    pub default_model: String,
+    /// CPU threads for whisper.cpp; 0 = all cores.
+    pub threads: usize,
+    /// Use the GPU when built with the `cuda` feature.
+    pub use_gpu: bool,
+}
+
+impl Default for TranscribeConfig {
+    fn default() -> Self {
+        Self {
+            ops_addr: ([0, 0, 0, 0], 9403).into(),
+            models_dir: "models".into(),
+            default_model: "tiny.en".into(),
+            threads: 0,
+            use_gpu: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DiarizeConfig {
+    pub ops_addr: SocketAddr,
+}
+
+impl Default for DiarizeConfig {
+    fn default() -> Self {
+        Self { ops_addr: ([0, 0, 0, 0], 9404).into() }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ExportConfig {
+    pub ops_addr: SocketAddr,
+    pub max_line_chars: usize,
+    pub max_lines: usize,
+    pub max_cue_ms: u64,
+}
+
+impl Default for ExportConfig {
+    fn default() -> Self {
+        Self { ops_addr: ([0, 0, 0, 0], 9405).into(), max_line_chars: 42, max_lines: 2, max_cue_ms: 7000 }
+    }
+}
+
+impl Config {
+    /// Loads from `file` (which must exist) or, without one, from
+    /// [`DEFAULT_CONFIG_FILE`] when present; then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let env: Vec<(String, String)> = std::env::vars().collect();
+        Self::load_with_env(file, env)
+    }
+
+    /// As [`Config::load`], with the environment passed in (for tests).
+    pub fn load_with_env(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        match file {
+            Some(path) if !path.exists() => return Err(ConfigError::MissingFile(path.to_owned())),
+            Some(path) => figment = figment.merge(Toml::file(path)),
+            None => figment = figment.merge(Toml::file(DEFAULT_CONFIG_FILE)),
+        }
+        let env: Vec<(String, String)> = env.into_iter().collect();
+        let steno_env: String = env
+            .iter()
+            .filter_map(|(k, v)| k.strip_prefix("STENO_").map(|k| (k, v)))
+            .map(|(k, v)| env_to_toml(k, v))
+            .collect();
+        figment = figment.merge(Toml::string(&steno_env));
+        if let Some((_, url)) = env.iter().find(|(k, _)| k == "DATABASE_URL") {
+            figment = figment.merge(Serialized::default("gateway.database_url", url));
+        }
+        let config: Config = figment.extract().map_err(Box::new)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key, reason: &str| Err(ConfigError::Invalid { key, reason: reason.into() });
+        if !self.nats.url.starts_with("nats://") && !self.nats.url.starts_with("tls://") {
+            return invalid("nats.url", "must start with nats:// or tls://");
+        }
+        if self.worker.concurrency == 0 {
+            return invalid("worker.concurrency", "must be at least 1");
+        }
+        if self.worker.ack_wait_secs < 3 {
+            return invalid("worker.ack_wait_secs", "must be at least 3");
+        }
+        if self.worker.max_deliver < 1 {
+            return invalid("worker.max_deliver", "must be at least 1");
+        }
+        if !self.gateway.database_url.starts_with("postgres") {
+            return invalid("gateway.database_url", "must be a postgres:// URL");
+        }
+        if self.export.max_line_chars < 10 || self.export.max_lines == 0 || self.export.max_cue_ms < 1000 {
+            return invalid("export", "max_line_chars ≥ 10, max_lines ≥ 1 and max_cue_ms ≥ 1000");
+        }
+        Ok(())
+    }
+
+    /// The config as TOML, for `--print-config`.
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot render config: {e}"))
+    }
+}
+
+/// `NATS__URL=nats://x` → `nats.url = <value>`: values that parse as TOML
+/// (numbers, booleans, arrays) keep their type, anything else is a string.
+fn env_to_toml(key: &str, value: &str) -> String {
+    let key = key.split("__").map(str::to_lowercase).collect::<Vec<_>>().join(".");
+    let typed = toml::from_str::<toml::Table>(&format!("v = {value}")).is_ok();
+    let value = if typed { value.to_owned() } else { toml::Value::String(value.to_owned()).to_string() };
+    format!("{key} = {value}\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn environment_overrides_defaults_with_types() {
+        let config = Config::load_with_env(
+            Some(Path::new("/dev/null")),
+            env(&[
+                ("STENO_NATS__URL", "nats://10.0.0.1:4222"),
+                ("STENO_WORKER__MAX_DELIVER", "9"),
+                ("STENO_DOWNLOAD__ALLOW_NETWORKS", "[\"127.0.0.1\"]"),
+                ("STENO_GATEWAY__HTTP_ADDR", "127.0.0.1:0"),
+                ("DATABASE_URL", "postgres://db/steno"),
+                ("UNRELATED", "x"),
+            ]),
+        )
+        .expect("loads");
+        assert_eq!(config.nats.url, "nats://10.0.0.1:4222");
+        assert_eq!(config.worker.max_deliver, 9);
+        assert_eq!(config.download.allow_networks, vec!["127.0.0.1"]);
+        assert_eq!(config.gateway.http_addr.port(), 0);
+        assert_eq!(config.gateway.database_url, "postgres://db/steno");
+    }
+
+    #[test]
+    fn bad_values_name_the_key() {
+        let err = Config::load_with_env(Some(Path::new("/dev/null")), env(&[("STENO_WORKER__CONCURRENCY", "0")]))
+            .expect_err("rejected");
+        assert!(err.to_string().contains("worker.concurrency"), "{err}");
+        let err = Config::load_with_env(Some(Path::new("/dev/null")), env(&[("STENO_WORKER__MAX_DELIVER", "many")]))
+            .expect_err("rejected");
+        assert!(err.to_string().contains("max_deliver"), "{err}");
+    }
+
+    #[test]
+    fn missing_explicit_file_is_an_error() {
+        let err = Config::load_with_env(Some(Path::new("/nonexistent/steno.toml")), env(&[])).expect_err("rejected");
+        assert!(matches!(err, ConfigError::MissingFile(_)));
+    }
+}

@@ -1,0 +1,26 @@
+//! steno-runtime: everything the services share, written once.
+//!
+//! - [`config`]: the one config loader (defaults, `config/steno.toml`, `STENO_…`).
+//! - [`subjects`]: every subject, stream, consumer and bucket name.
+//! - [`bus`]: NATS connection, provisioning, typed publishing of tasks and events.
+//! - [`artifacts`]: job artifacts in the JetStream object store.
+//! - [`stage`] and [`worker`]: the `Stage` trait and the one worker loop.
+//! - [`ops`], [`telemetry`], [`metrics`]: `/healthz` `/readyz` `/metrics`, logs, metric names.
+//! - [`service`]: what every service `main` shares.
+//! - [`transcript`]: the transcript document stages exchange.
+
+pub mod artifacts;
+pub mod bus;
+pub mod config;
+mod job_id;
+pub mod metrics;
+pub mod ops;
+pub mod service;
+pub mod stage;
+pub mod subjects;
+pub mod telemetry;
+pub mod transcript;
+pub mod worker;
+
+pub use job_id::{InvalidJobId, JobId};
+pub use steno_proto::v1 as proto;

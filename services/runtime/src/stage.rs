@@ -1,0 +1,115 @@
+//! What a stage implements ([`Stage`]), what it can fail with
+//! ([`StageError`]), what it gets to work with ([`JobContext`]), and the
+//! route a job takes through the stages.
+
+use std::future::Future;
+
+use steno_proto::v1::{JobOptions, Stage as StageKind, StageTask};
+use tokio::sync::watch;
+
+use crate::{JobId, artifacts::Artifacts};
+
+/// One pipeline stage. The runtime's worker loop ([`crate::worker`]) owns
+/// pulling, acks, retries, events, metrics and shutdown; a stage only turns
+/// a task into the task for the next stage.
+pub trait Stage: Send + Sync + 'static {
+    /// Which stage this is: its subject, stream, consumer and metric label.
+    const KIND: StageKind;
+
+    /// Does the stage's work: reads its inputs from and writes its outputs
+    /// to `ctx.artifacts`, and returns the task updated with what it made.
+    fn process(
+        &self,
+        task: StageTask,
+        ctx: &JobContext,
+    ) -> impl Future<Output = Result<StageTask, StageError>> + Send;
+}
+
+/// Why a stage could not finish a task.
+#[derive(Debug, thiserror::Error)]
+pub enum StageError {
+    /// May work later (network, NATS, disk): retried with back-off up to
+    /// `worker.max_deliver`.
+    #[error("{0:#}")]
+    Retryable(anyhow::Error),
+    /// Will never work (unreadable media, refused URL): fails the job now.
+    /// The message is shown to the user.
+    #[error("{0:#}")]
+    Permanent(anyhow::Error),
+}
+
+impl StageError {
+    pub fn permanent(reason: impl std::fmt::Display) -> Self {
+        Self::Permanent(anyhow::anyhow!("{reason}"))
+    }
+}
+
+/// Transient by default: `?` on I/O or NATS errors retries the task.
+impl From<anyhow::Error> for StageError {
+    fn from(e: anyhow::Error) -> Self {
+        Self::Retryable(e)
+    }
+}
+
+impl From<crate::artifacts::ArtifactError> for StageError {
+    fn from(e: crate::artifacts::ArtifactError) -> Self {
+        Self::Retryable(e.into())
+    }
+}
+
+/// What a stage gets besides its task.
+pub struct JobContext {
+    pub job_id: JobId,
+    pub artifacts: Artifacts,
+    progress: watch::Sender<f32>,
+}
+
+impl JobContext {
+    pub(crate) fn new(job_id: JobId, artifacts: Artifacts, progress: watch::Sender<f32>) -> Self {
+        Self { job_id, artifacts, progress }
+    }
+
+    /// Reports progress within the stage (0..1). Cheap and callable from
+    /// blocking threads; the worker publishes it as events at most once a
+    /// second.
+    pub fn progress(&self) -> ProgressReporter {
+        ProgressReporter(self.progress.clone())
+    }
+}
+
+#[derive(Clone)]
+pub struct ProgressReporter(watch::Sender<f32>);
+
+impl ProgressReporter {
+    pub fn report(&self, fraction: f32) {
+        self.0.send_replace(fraction.clamp(0.0, 1.0));
+    }
+}
+
+/// The stage after `current` for a job with `options`; `None` after the last.
+pub fn next_stage(current: StageKind, options: Option<&JobOptions>) -> Option<StageKind> {
+    let diarize = options.is_some_and(|o| o.diarize);
+    match current {
+        StageKind::Unspecified => Some(StageKind::Download),
+        StageKind::Download => Some(StageKind::Transcode),
+        StageKind::Transcode => Some(StageKind::Transcribe),
+        StageKind::Transcribe if diarize => Some(StageKind::Diarize),
+        StageKind::Transcribe | StageKind::Diarize => Some(StageKind::Export),
+        StageKind::Export => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn route_skips_diarize_unless_asked() {
+        let plain = JobOptions::default();
+        let diarized = JobOptions { diarize: true, ..Default::default() };
+        assert_eq!(next_stage(StageKind::Transcribe, Some(&plain)), Some(StageKind::Export));
+        assert_eq!(next_stage(StageKind::Transcribe, Some(&diarized)), Some(StageKind::Diarize));
+        assert_eq!(next_stage(StageKind::Diarize, Some(&diarized)), Some(StageKind::Export));
+        assert_eq!(next_stage(StageKind::Export, Some(&diarized)), None);
+    }
+}

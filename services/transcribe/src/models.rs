@@ -1,0 +1,126 @@
+//! ggml Whisper models from the models directory (`ggml-<name>.bin`),
+//! loaded once and kept for later jobs.
+
+use std::{
+    collections::HashMap,
+    path::PathBuf,
+    sync::{Arc, Mutex},
+};
+
+use steno_runtime::config::TranscribeConfig;
+use whisper_rs::{DtwMode, DtwModelPreset, DtwParameters, WhisperContext, WhisperContextParameters};
+
+/// A loaded model.
+pub struct Model {
+    pub name: String,
+    pub context: WhisperContext,
+    /// Whether word times come from DTW alignment (known alignment heads).
+    pub dtw: bool,
+}
+
+impl Model {
+    pub fn english_only(&self) -> bool {
+        !self.context.is_multilingual()
+    }
+
+    /// English-only models refuse any other language.
+    pub fn check_language(&self, language: &str) -> Result<(), String> {
+        if self.english_only() && !language.is_empty() && language != "en" {
+            return Err(format!(
+                "model {} is English-only and cannot transcribe language {language:?}; use a multilingual model",
+                self.name
+            ));
+        }
+        Ok(())
+    }
+}
+
+pub struct Models {
+    dir: PathBuf,
+    default: String,
+    use_gpu: bool,
+    loaded: Mutex<HashMap<String, Arc<Model>>>,
+}
+
+impl Models {
+    pub fn new(config: &TranscribeConfig) -> Self {
+        whisper_rs::install_logging_hooks();
+        Self {
+            dir: config.models_dir.clone(),
+            default: config.default_model.clone(),
+            use_gpu: config.use_gpu,
+            loaded: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The named model (the default when `name` is empty), loading it on
+    /// first use. Errors name the file and how to get it.
+    pub fn get(&self, name: &str) -> Result<Arc<Model>, String> {
+        let name = if name.is_empty() { self.default.as_str() } else { name };
+        let valid = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
+        if !valid || name.contains("..") {
+            return Err(format!("model name {name:?} is not valid"));
+        }
+        if let Some(model) = self.loaded.lock().map_err(|_| "model cache poisoned")?.get(name) {
+            return Ok(model.clone());
+        }
+        let path = self.dir.join(format!("ggml-{name}.bin"));
+        if !path.exists() {
+            return Err(format!(
+                "model {name} is not installed: {} does not exist (get it with `steno models fetch {name}`)",
+                path.display()
+            ));
+        }
+        let clock = std::time::Instant::now();
+        let preset = dtw_preset(name);
+        let dtw = preset.is_some();
+        let mut params = WhisperContextParameters::new();
+        params.use_gpu(self.use_gpu);
+        if let Some(preset) = preset {
+            params.dtw_parameters(DtwParameters {
+                mode: DtwMode::ModelPreset { model_preset: preset },
+                ..Default::default()
+            });
+        }
+        let context = WhisperContext::new_with_params(&path, params)
+            .map_err(|e| format!("model {name} at {} could not be loaded: {e}", path.display()))?;
+        tracing::info!(model = name, seconds = clock.elapsed().as_secs_f64(), dtw, "model loaded");
+        let model = Arc::new(Model { name: name.to_owned(), context, dtw });
+        self.loaded.lock().map_err(|_| "model cache poisoned")?.insert(name.to_owned(), model.clone());
+        Ok(model)
+    }
+}
+
+/// DTW alignment heads for the official model sizes; quantized variants
+/// (`tiny.en-q5_1`) share their base model's heads.
+fn dtw_preset(name: &str) -> Option<DtwModelPreset> {
+    let base = name.split('-').next().unwrap_or(name);
+    Some(match base {
+        "tiny.en" => DtwModelPreset::TinyEn,
+        "tiny" => DtwModelPreset::Tiny,
+        "base.en" => DtwModelPreset::BaseEn,
+        "base" => DtwModelPreset::Base,
+        "small.en" => DtwModelPreset::SmallEn,
+        "small" => DtwModelPreset::Small,
+        "medium.en" => DtwModelPreset::MediumEn,
+        "medium" => DtwModelPreset::Medium,
+        _ if name.starts_with("large-v3-turbo") => DtwModelPreset::LargeV3Turbo,
+        _ if name.starts_with("large-v3") => DtwModelPreset::LargeV3,
+        _ if name.starts_with("large-v2") => DtwModelPreset::LargeV2,
+        _ if name.starts_with("large-v1") => DtwModelPreset::LargeV1,
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantized_models_share_base_heads() {
+        assert!(matches!(dtw_preset("tiny.en"), Some(DtwModelPreset::TinyEn)));
+        assert!(matches!(dtw_preset("tiny.en-q5_1"), Some(DtwModelPreset::TinyEn)));
+        assert!(matches!(dtw_preset("large-v3-turbo-q8_0"), Some(DtwModelPreset::LargeV3Turbo)));
+        assert!(dtw_preset("my-finetune").is_none());
+    }
+}

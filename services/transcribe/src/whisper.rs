@@ -1,0 +1,181 @@
+//! One transcription with whisper.cpp: 16 kHz mono samples in, segments with
+//! word times (DTW token times where the model's alignment heads are known)
+//! out.
+
+use steno_runtime::{
+    stage::{ProgressReporter, StageError},
+    transcript::{Segment, Transcript, Word},
+};
+use whisper_rs::{FullParams, SamplingStrategy, WhisperState};
+
+use crate::models::Model;
+
+/// Which whisper.cpp backend this binary was built with.
+pub const BACKEND: &str = if cfg!(feature = "cuda") { "cuda" } else { "cpu" };
+
+const SAMPLE_RATE: u64 = 16_000;
+
+pub struct Request {
+    /// ISO 639-1 code, or empty for the model's choice (detection on
+    /// multilingual models, English on `.en` models).
+    pub language: String,
+    pub threads: usize,
+}
+
+/// Little-endian 16-bit PCM to samples in -1..1.
+pub fn pcm_s16le_to_f32(pcm: &[u8]) -> Vec<f32> {
+    pcm.chunks_exact(2).map(|b| f32::from(i16::from_le_bytes([b[0], b[1]])) / 32768.0).collect()
+}
+
+/// Runs whisper.cpp over all of `samples` (blocking; call from a blocking
+/// thread).
+pub fn transcribe(
+    model: &Model,
+    samples: &[f32],
+    request: &Request,
+    progress: ProgressReporter,
+) -> Result<Transcript, StageError> {
+    let mut state = model.context.create_state().map_err(|e| anyhow::anyhow!("create whisper state: {e}"))?;
+    let mut params = FullParams::new(SamplingStrategy::Greedy { best_of: 1 });
+    params.set_n_threads(i32::try_from(request.threads).unwrap_or(1));
+    let language = match request.language.as_str() {
+        "" if model.english_only() => "en",
+        "" => "auto",
+        language => language,
+    };
+    params.set_language(Some(language));
+    params.set_token_timestamps(true);
+    params.set_suppress_nst(true);
+    params.set_print_progress(false);
+    params.set_print_realtime(false);
+    params.set_print_special(false);
+    params.set_print_timestamps(false);
+    params.set_progress_callback_safe(move |percent: i32| progress.report(percent as f32 / 100.0));
+
+    state
+        .full(params, samples)
+        .map_err(|e| StageError::Retryable(anyhow::anyhow!("whisper.cpp failed: {e}")))?;
+    let language = whisper_rs::get_lang_str(state.full_lang_id_from_state()).unwrap_or(language).to_owned();
+    let eot = model.context.token_eot();
+    let segments = read_segments(&state, eot, model.dtw);
+    Ok(Transcript {
+        language,
+        duration_ms: samples.len() as u64 * 1000 / SAMPLE_RATE,
+        segments,
+        speakers: Vec::new(),
+    })
+}
+
+/// A text token as whisper.cpp reports it (times in milliseconds).
+struct Token {
+    bytes: Vec<u8>,
+    probability: f32,
+    logprob: f32,
+    start_ms: u64,
+    end_ms: u64,
+}
+
+fn read_segments(state: &WhisperState, eot: i32, dtw: bool) -> Vec<Segment> {
+    let mut segments = Vec::new();
+    for segment in state.as_iter() {
+        let start_ms = centis_to_ms(segment.start_timestamp());
+        let end_ms = centis_to_ms(segment.end_timestamp()).max(start_ms);
+        let mut tokens = Vec::new();
+        for index in 0..segment.n_tokens() {
+            let Some(token) = segment.get_token(index) else { continue };
+            let data = token.token_data();
+            // Ids from end-of-text up are special (timestamps, task, language).
+            if data.id >= eot {
+                continue;
+            }
+            let time = if dtw && data.t_dtw >= 0 { data.t_dtw } else { data.t0 };
+            tokens.push(Token {
+                bytes: token.to_bytes().map(<[u8]>::to_vec).unwrap_or_default(),
+                probability: data.p,
+                logprob: data.plog,
+                start_ms: centis_to_ms(time).clamp(start_ms, end_ms),
+                end_ms: centis_to_ms(data.t1).clamp(start_ms, end_ms),
+            });
+        }
+        let text = segment.to_str_lossy().map(|t| t.trim().to_owned()).unwrap_or_default();
+        if text.is_empty() {
+            continue;
+        }
+        let avg_logprob = if tokens.is_empty() {
+            0.0
+        } else {
+            tokens.iter().map(|t| t.logprob).sum::<f32>() / tokens.len() as f32
+        };
+        let words = group_words(&tokens, end_ms);
+        segments.push(Segment { start_ms, end_ms, text, avg_logprob, words, speaker: None });
+    }
+    segments
+}
+
+/// Joins tokens into words: a token starting with a space begins a new word.
+/// A word runs from its first token's time to the next word's start (the
+/// segment end for the last word).
+fn group_words(tokens: &[Token], segment_end_ms: u64) -> Vec<Word> {
+    let mut groups: Vec<Vec<&Token>> = Vec::new();
+    for token in tokens {
+        let starts_word = token.bytes.first() == Some(&b' ');
+        match groups.last_mut() {
+            Some(group) if !starts_word => group.push(token),
+            _ => groups.push(vec![token]),
+        }
+    }
+    let mut words: Vec<Word> = groups
+        .iter()
+        .filter_map(|group| {
+            let bytes: Vec<u8> = group.iter().flat_map(|t| t.bytes.iter().copied()).collect();
+            let text = String::from_utf8_lossy(&bytes).trim().to_owned();
+            if text.is_empty() {
+                return None;
+            }
+            let probability = group.iter().map(|t| t.probability).sum::<f32>() / group.len() as f32;
+            let start_ms = group.first().map_or(0, |t| t.start_ms);
+            let end_ms = group.last().map_or(start_ms, |t| t.end_ms);
+            Some(Word { start_ms, end_ms, text, probability, speaker: None })
+        })
+        .collect();
+    // Monotonic starts; each word ends where the next begins.
+    for i in 0..words.len() {
+        if i > 0 && words[i].start_ms < words[i - 1].start_ms {
+            words[i].start_ms = words[i - 1].start_ms;
+        }
+        let next_start = words.get(i + 1).map_or(segment_end_ms, |w| w.start_ms);
+        words[i].end_ms = next_start.max(words[i].start_ms);
+    }
+    words
+}
+
+fn centis_to_ms(centis: i64) -> u64 {
+    u64::try_from(centis).unwrap_or(0) * 10
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn token(text: &str, start_ms: u64) -> Token {
+        Token { bytes: text.as_bytes().to_vec(), probability: 0.5, logprob: -0.7, start_ms, end_ms: start_ms + 100 }
+    }
+
+    #[test]
+    fn tokens_join_into_words_with_contiguous_times() {
+        let tokens = [token(" And", 0), token(" so", 300), token(" my", 600), token(" fell", 900), token("ow", 1000), token(",", 1100)];
+        let words = group_words(&tokens, 2000);
+        let texts: Vec<&str> = words.iter().map(|w| w.text.as_str()).collect();
+        assert_eq!(texts, ["And", "so", "my", "fellow,"]);
+        assert_eq!((words[3].start_ms, words[3].end_ms), (900, 2000));
+        assert!(words.windows(2).all(|w| w[0].end_ms == w[1].start_ms));
+    }
+
+    #[test]
+    fn pcm_scales_to_unit_range() {
+        let samples = pcm_s16le_to_f32(&[0x00, 0x80, 0xff, 0x7f, 0, 0]);
+        assert_eq!(samples[0], -1.0);
+        assert!((samples[1] - 1.0).abs() < 1e-4);
+        assert_eq!(samples[2], 0.0);
+    }
+}
