@@ -11,8 +11,8 @@ use std::{
 use axum::{Router, extract::Path as UrlPath, http::{StatusCode, header}, response::IntoResponse, routing::get};
 
 /// What the speech fixture says.
-pub const SPEECH_TEXT: &str = "The quick brown fox jumps over the lazy dog. \
-    Please send the quarterly report to the finance team before Friday.";
+pub const SPEECH_TEXT: &str = "Please remember to buy milk and bread on the way home. \
+    We will meet again next week to talk about the new project.";
 
 fn run(command: &mut Command) {
     let output = command.output().unwrap_or_else(|e| panic!("run {command:?}: {e}"));
