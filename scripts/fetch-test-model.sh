@@ -60,6 +60,6 @@ mkdir -p models
 if [[ -n "${STENO_BIN:-}" ]]; then
     "$STENO_BIN" models import-ct2 "$ct2_dir" "$OUT"
 else
-    cargo run --release -q -p steno-cli -- models import-ct2 "$ct2_dir" "$OUT"
+    cargo run -q -p steno-cli -- models import-ct2 "$ct2_dir" "$OUT"
 fi
 echo "wrote $OUT"

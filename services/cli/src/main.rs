@@ -74,6 +74,7 @@ async fn main() -> ExitCode {
             models::ct2::import_ct2(&ct2_dir, &out).map(|r| {
                 let kind = if r.is_multilingual { "multilingual" } else { "English-only" };
                 eprintln!("wrote {} ({} bytes): {} tensors, {} tokens of {}, {kind}", out.display(), r.output_bytes, r.tensor_count, r.n_tokens, r.n_vocab);
+                eprintln!("{:?}", r.hparams);
             })
         }
         Command::Models { command: ModelsCommand::Fetch { name, dir } } => {
