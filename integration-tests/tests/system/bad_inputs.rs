@@ -47,6 +47,8 @@ async fn bad_inputs_fail_with_reasons_and_no_job_is_left_running() {
         (format!("{media}/empty.wav"), "empty"),
         (format!("{media}/not-media.mp3"), "not a readable audio or video file"),
         (format!("{media}/silent-video.mp4"), "no audio stream"),
+        // Transient: retried (max_deliver 3 in tests), then failed saying so.
+        (format!("{media}/unavailable.wav"), "download failed after 3 attempts"),
     ];
     let mut ids = Vec::new();
     for (url, _) in &cases {

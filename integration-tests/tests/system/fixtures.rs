@@ -48,10 +48,13 @@ pub fn media_dir() -> &'static Path {
     })
 }
 
-/// Serves [`media_dir`] on a loopback port; `/page.html` is an HTML page and
-/// anything missing is a 404. Returns the base URL.
+/// Serves [`media_dir`] on a loopback port; `/page.html` is an HTML page,
+/// `/unavailable.wav` always answers 503 and anything missing is a 404. Returns the base URL.
 pub async fn serve_media() -> String {
-    let app = Router::new().route("/page.html", get(page)).route("/{name}", get(file));
+    let app = Router::new()
+        .route("/page.html", get(page))
+        .route("/unavailable.wav", get(|| async { StatusCode::SERVICE_UNAVAILABLE }))
+        .route("/{name}", get(file));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let port = listener.local_addr().expect("addr").port();
     tokio::spawn(async move { axum::serve(listener, app).await });

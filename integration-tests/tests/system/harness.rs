@@ -124,7 +124,7 @@ impl System {
             ("STENO_WORKER__BACKOFF_SECS".into(), "[1]".into()),
             ("STENO_WORKER__MAX_DELIVER".into(), "3".into()),
             ("STENO_WORKER__QUEUE_DEPTH_INTERVAL_SECS".into(), "1".into()),
-            ("STENO_LOG__LEVEL".into(), "info".into()),
+            ("STENO_LOG__LEVEL".into(), "info,whisper_rs=warn".into()),
         ];
         env.extend(extra_env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         let mut system = Self {
@@ -165,11 +165,14 @@ impl System {
         self.ops_ports.push((service, ops_port));
     }
 
-    /// Sends SIGTERM to every process of `service` and waits for them to exit.
+    /// Sends SIGTERM to every process of `service`; each must drain and
+    /// exit successfully.
     pub fn stop_service(&mut self, service: &str) {
         for process in self.services.iter_mut().filter(|p| p.name == service) {
             let _ = Command::new("kill").args(["-TERM", &process.child.id().to_string()]).status();
-            let _ = process.child.wait();
+            let status = process.child.wait().expect("wait for service");
+            let log = std::fs::read_to_string(&process.log).unwrap_or_default();
+            assert!(status.success(), "steno-{service} exited with {status} on SIGTERM\n{log}");
         }
         self.services.retain(|p| p.name != service);
     }

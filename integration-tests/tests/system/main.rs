@@ -7,3 +7,4 @@ mod bad_inputs;
 mod end_to_end;
 mod fixtures;
 mod harness;
+mod restart;

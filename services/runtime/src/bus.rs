@@ -27,18 +27,12 @@ pub struct Bus {
 }
 
 impl Bus {
-    /// Connects (retrying while NATS is not up yet, reconnecting forever
-    /// afterwards) and provisions streams and buckets.
+    /// Connects (retrying for up to a minute while NATS is not up yet, and
+    /// reconnecting forever once connected), checks the server version and
+    /// provisions streams and buckets.
     pub async fn connect(config: &NatsConfig, name: &str) -> anyhow::Result<Self> {
-        let client = async_nats::ConnectOptions::new()
-            .name(format!("steno-{name}"))
-            .connection_timeout(Duration::from_secs(config.connect_timeout_secs))
-            .retry_on_initial_connect()
-            .max_reconnects(None)
-            .event_callback(|event| async move { tracing::info!(%event, "nats connection event") })
-            .connect(&config.url)
-            .await
-            .map_err(|e| anyhow::anyhow!("connect to NATS at {}: {e}", config.url))?;
+        let client = connect_with_retry(config, name).await?;
+        check_server_version(&client.server_info().version)?;
         let js = jetstream::new(client.clone());
         let (artifacts, flags) = provision(&js, config).await?;
         Ok(Self { client, js, artifacts, flags })
@@ -101,6 +95,40 @@ pub fn event(job_id: &str, kind: EventKind, stage: Stage) -> JobEvent {
 pub fn now_timestamp() -> prost_types::Timestamp {
     let now = chrono::Utc::now();
     prost_types::Timestamp { seconds: now.timestamp(), nanos: now.timestamp_subsec_nanos() as i32 }
+}
+
+async fn connect_with_retry(config: &NatsConfig, name: &str) -> anyhow::Result<async_nats::Client> {
+    const ATTEMPTS: u32 = 60;
+    let mut attempt = 1;
+    loop {
+        let connected = async_nats::ConnectOptions::new()
+            .name(format!("steno-{name}"))
+            .connection_timeout(Duration::from_secs(config.connect_timeout_secs))
+            .max_reconnects(None)
+            .event_callback(|event| async move { tracing::info!(%event, "nats connection event") })
+            .connect(&config.url)
+            .await;
+        match connected {
+            Ok(client) => return Ok(client),
+            Err(e) if attempt < ATTEMPTS => {
+                tracing::warn!(url = config.url, error = %e, attempt, "NATS not reachable yet; retrying");
+            }
+            Err(e) => anyhow::bail!("connect to NATS at {} (nats.url): {e}", config.url),
+        }
+        attempt += 1;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+/// steno needs NATS 2.10+: older servers cannot create the KV bucket and
+/// silently ignore consumer options steno relies on.
+fn check_server_version(version: &str) -> anyhow::Result<()> {
+    let mut parts = version.trim_start_matches('v').split('.').map(|p| p.parse::<u32>().unwrap_or(0));
+    let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    if (major, minor) < (2, 10) {
+        anyhow::bail!("NATS server {version} is too old: steno needs NATS 2.10 or newer with JetStream");
+    }
+    Ok(())
 }
 
 /// Creates what is missing; leaves what exists. Safe to run from every
@@ -167,4 +195,17 @@ async fn ensure_stream(js: &jetstream::Context, config: stream::Config) -> anyho
     let name = config.name.clone();
     js.get_or_create_stream(config).await.map_err(|e| anyhow::anyhow!("create stream {name}: {e}"))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_servers_older_than_2_10() {
+        assert!(check_server_version("2.9.10").is_err());
+        assert!(check_server_version("2.10.0").is_ok());
+        assert!(check_server_version("2.15.1").is_ok());
+        assert!(check_server_version("3.0.0").is_ok());
+    }
 }

@@ -97,7 +97,7 @@ pub struct LogConfig {
 
 impl Default for LogConfig {
     fn default() -> Self {
-        Self { format: "text".into(), level: "info".into() }
+        Self { format: "text".into(), level: "info,whisper_rs=warn".into() }
     }
 }
 
