@@ -23,14 +23,24 @@ async fn bad_inputs_fail_with_reasons_and_no_job_is_left_running() {
     // Refused at the door.
     let (status, body) = api.submit(json!({ "source_url": format!("{media}/speech.wav"), "diarize": true })).await;
     assert_eq!(status, 422, "{body}");
-    assert!(body["error"].as_str().unwrap_or_default().contains("diarization is not available on this deployment"), "{body}");
+    assert!(
+        body["error"].as_str().unwrap_or_default().contains("diarization is not available on this deployment"),
+        "{body}"
+    );
     let (status, body) = api.submit(json!({ "source_url": "ftp://example.org/a.mp3" })).await;
     assert_eq!((status, body["field"].as_str()), (422, Some("source_url")), "{body}");
     let (status, body) = api.submit(json!({ "source_url": format!("{media}/speech.wav"), "formats": ["docx"] })).await;
     assert_eq!((status, body["field"].as_str()), (422, Some("formats")), "{body}");
     let (status, body) = api.submit(json!({ "url": "https://example.org/a.mp3" })).await;
     assert_eq!(status, 400, "unknown field: {body}");
-    let response = api.http.post(format!("{}/v1/jobs", api.base)).header("content-type", "application/json").body("{not json").send().await.expect("post");
+    let response = api
+        .http
+        .post(format!("{}/v1/jobs", api.base))
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .expect("post");
     assert_eq!(response.status().as_u16(), 400);
     let (status, body) = api.upload(&media_dir().join("empty.wav"), &[]).await;
     assert_eq!((status, body["field"].as_str()), (422, Some("file")), "{body}");

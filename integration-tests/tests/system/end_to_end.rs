@@ -2,8 +2,12 @@
 
 use std::time::Duration;
 
+use futures::StreamExt;
 use serde_json::{Value, json};
-use steno_proto::v1::{Format, GetRequest, GetTranscriptRequest, job_service_client::JobServiceClient};
+use steno_proto::v1::{
+    EventKind, Format, GetRequest, GetTranscriptRequest, JobOptions, SubmitRequest, WatchRequest,
+    job_service_client::JobServiceClient,
+};
 
 use crate::{
     api::Api,
@@ -26,7 +30,8 @@ async fn jobs_from_rest_upload_and_nats_complete_with_the_spoken_words() {
 
     let wav = api.submit_url(&format!("{media}/speech.wav"), &["srt", "txt"]).await;
     let mp3 = api.submit_url(&format!("{media}/speech.mp3"), &[]).await;
-    let (status, upload) = api.upload(&media_dir().join("speech.mp4"), &[("formats", "srt,vtt"), ("language", "en")]).await;
+    let (status, upload) =
+        api.upload(&media_dir().join("speech.mp4"), &[("formats", "srt,vtt"), ("language", "en")]).await;
     assert_eq!(status, 201, "upload: {upload}");
     let mp4 = upload["id"].as_str().expect("id").to_owned();
 
@@ -35,7 +40,10 @@ async fn jobs_from_rest_upload_and_nats_complete_with_the_spoken_words() {
     let js = async_nats::jetstream::new(nats.clone());
     js.publish("steno.jobs.submit", submission.to_string().into()).await.expect("publish").await.expect("ack");
     let reply = nats
-        .request("steno.api.submit", json!({ "source_url": format!("{media}/speech.mp3"), "formats": ["json"] }).to_string().into())
+        .request(
+            "steno.api.submit",
+            json!({ "source_url": format!("{media}/speech.mp3"), "formats": ["json"] }).to_string().into(),
+        )
         .await
         .expect("nats req");
     let replied: Value = serde_json::from_slice(&reply.payload).expect("reply json");
@@ -76,7 +84,8 @@ async fn jobs_from_rest_upload_and_nats_complete_with_the_spoken_words() {
     assert!(job["duration_ms"].as_i64().unwrap_or(0) > 3000, "{job}");
 
     // Resubmitting a client-chosen id returns the same job.
-    let (status, again) = api.submit(json!({ "source_url": format!("{media}/speech.wav"), "job_id": "nats-job-1" })).await;
+    let (status, again) =
+        api.submit(json!({ "source_url": format!("{media}/speech.wav"), "job_id": "nats-job-1" })).await;
     assert_eq!((status, again["id"].as_str()), (200, Some("nats-job-1")));
 
     // gRPC sees the same ledger.
@@ -90,6 +99,25 @@ async fn jobs_from_rest_upload_and_nats_complete_with_the_spoken_words() {
         .into_inner();
     assert_words(&file.content, "grpc txt");
 
+    // A gRPC submission watched live: its events run from queued to completed.
+    let submitted = grpc
+        .submit(SubmitRequest {
+            source_url: format!("{media}/speech.wav"),
+            options: Some(JobOptions { formats: vec![Format::Vtt as i32], ..Default::default() }),
+            ..Default::default()
+        })
+        .await
+        .expect("grpc submit")
+        .into_inner();
+    let mut events = grpc.watch(WatchRequest { id: submitted.id.clone() }).await.expect("watch").into_inner();
+    let mut kinds = Vec::new();
+    while let Some(event) = tokio::time::timeout(JOB_TIMEOUT, events.next()).await.expect("event in time") {
+        kinds.push(event.expect("event").kind());
+    }
+    assert_eq!(kinds.first(), Some(&EventKind::Queued), "{kinds:?}");
+    assert_eq!(kinds.last(), Some(&EventKind::Completed), "{kinds:?}");
+    assert!(kinds.contains(&EventKind::StageCompleted) && kinds.contains(&EventKind::Started), "{kinds:?}");
+
     // Listing pages through every job, newest first.
     let (status, body) = api.get("/v1/jobs?status=completed&limit=2").await;
     assert_eq!(status, 200, "{body}");
@@ -98,7 +126,7 @@ async fn jobs_from_rest_upload_and_nats_complete_with_the_spoken_words() {
     let cursor = page["next_cursor"].as_str().expect("a next page");
     let (_, body) = api.get(&format!("/v1/jobs?status=completed&limit=10&cursor={cursor}")).await;
     let rest: Value = serde_json::from_str(&body).expect("json");
-    assert_eq!(rest["jobs"].as_array().map(Vec::len), Some(3), "{rest}");
+    assert_eq!(rest["jobs"].as_array().map(Vec::len), Some(4), "{rest}");
 
     // Stage metrics are served by every worker.
     let metrics = reqwest::get(format!("http://127.0.0.1:{}/metrics", system.ops_port("transcribe")))

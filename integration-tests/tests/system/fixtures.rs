@@ -8,7 +8,13 @@ use std::{
     sync::OnceLock,
 };
 
-use axum::{Router, extract::Path as UrlPath, http::{StatusCode, header}, response::IntoResponse, routing::get};
+use axum::{
+    Router,
+    extract::Path as UrlPath,
+    http::{StatusCode, header},
+    response::IntoResponse,
+    routing::get,
+};
 
 /// What the speech fixture says.
 pub const SPEECH_TEXT: &str = "Please remember to buy milk and bread on the way home. \
@@ -40,9 +46,21 @@ pub fn media_dir() -> &'static Path {
             .args(["-shortest", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac"])
             .arg(dir.join("speech.mp4")));
         run(ffmpeg()
-            .args(["-f", "lavfi", "-i", "color=c=red:s=160x120:r=10", "-t", "2", "-c:v", "libx264", "-pix_fmt", "yuv420p"])
+            .args([
+                "-f",
+                "lavfi",
+                "-i",
+                "color=c=red:s=160x120:r=10",
+                "-t",
+                "2",
+                "-c:v",
+                "libx264",
+                "-pix_fmt",
+                "yuv420p",
+            ])
             .arg(dir.join("silent-video.mp4")));
-        std::fs::write(dir.join("not-media.mp3"), "this is a text file pretending to be audio\n".repeat(50)).expect("write");
+        std::fs::write(dir.join("not-media.mp3"), "this is a text file pretending to be audio\n".repeat(50))
+            .expect("write");
         std::fs::write(dir.join("empty.wav"), b"").expect("write");
         dir
     })

@@ -36,7 +36,10 @@ pub async fn transcribe(
         let form = form.file("file", path).await.map_err(|e| anyhow::anyhow!("read {input}: {e}"))?;
         http.post(format!("{server}/v1/jobs")).multipart(form)
     };
-    let response = request.send().await.map_err(|e| anyhow::anyhow!("cannot reach the gateway at {server} ({e}); is `steno up` running?"))?;
+    let response = request
+        .send()
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot reach the gateway at {server} ({e}); is `steno up` running?"))?;
     let job = json_or_error(response).await?;
     let id = job["id"].as_str().unwrap_or_default().to_owned();
     eprintln!("job {id} submitted");

@@ -73,7 +73,14 @@ async fn main() -> ExitCode {
         Command::Models { command: ModelsCommand::ImportCt2 { ct2_dir, out } } => {
             models::ct2::import_ct2(&ct2_dir, &out).map(|r| {
                 let kind = if r.is_multilingual { "multilingual" } else { "English-only" };
-                eprintln!("wrote {} ({} bytes): {} tensors, {} tokens of {}, {kind}", out.display(), r.output_bytes, r.tensor_count, r.n_tokens, r.n_vocab);
+                eprintln!(
+                    "wrote {} ({} bytes): {} tensors, {} tokens of {}, {kind}",
+                    out.display(),
+                    r.output_bytes,
+                    r.tensor_count,
+                    r.n_tokens,
+                    r.n_vocab
+                );
                 eprintln!("{:?}", r.hparams);
             })
         }

@@ -2,7 +2,10 @@
 
 use std::{path::PathBuf, process::Stdio, time::Duration};
 
-use nix::{sys::signal::{Signal, kill}, unistd::Pid};
+use nix::{
+    sys::signal::{Signal, kill},
+    unistd::Pid,
+};
 use tokio::process::{Child, Command};
 
 /// The service binaries, in start order.

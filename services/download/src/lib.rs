@@ -6,7 +6,10 @@ pub mod policy;
 
 use std::{
     net::SocketAddr,
-    sync::{Arc, atomic::{AtomicBool, Ordering}},
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
     time::Duration,
 };
 
@@ -48,7 +51,8 @@ impl Download {
             .await
             .map_err(|e| StageError::Retryable(anyhow::anyhow!("cannot resolve host {host}: {e}")))?
             .collect();
-        let first = *addrs.first().ok_or_else(|| StageError::Retryable(anyhow::anyhow!("host {host} has no addresses")))?;
+        let first =
+            *addrs.first().ok_or_else(|| StageError::Retryable(anyhow::anyhow!("host {host} has no addresses")))?;
         for addr in &addrs {
             policy::check(addr.ip(), &self.allowed).map_err(StageError::permanent)?;
         }
@@ -116,8 +120,8 @@ impl Stage for Download {
         let over_cap = Arc::new(AtomicBool::new(false));
         let (cap, flag, progress) = (self.config.max_bytes, over_cap.clone(), ctx.progress());
         let mut received = 0u64;
-        let stream = futures::stream::iter([Ok(first)]).chain(body).map_err(std::io::Error::other).and_then(
-            move |chunk| {
+        let stream =
+            futures::stream::iter([Ok(first)]).chain(body).map_err(std::io::Error::other).and_then(move |chunk| {
                 received += chunk.len() as u64;
                 if let Some(total) = total {
                     progress.report(received as f32 / total.max(1) as f32);
@@ -129,8 +133,7 @@ impl Stage for Download {
                     Ok(chunk)
                 };
                 futures::future::ready(result)
-            },
-        );
+            });
         let mut reader = tokio_util::io::StreamReader::new(stream);
         let stored = ctx.artifacts.put_reader(&ctx.job_id, artifacts::SOURCE, &mut reader).await;
         let size = match stored {
@@ -156,7 +159,9 @@ fn check_status(status: StatusCode) -> Result<(), StageError> {
     let described = format!("the source URL returned HTTP {status}");
     match status {
         s if s.is_success() => Ok(()),
-        StatusCode::REQUEST_TIMEOUT | StatusCode::TOO_MANY_REQUESTS => Err(StageError::Retryable(anyhow::anyhow!(described))),
+        StatusCode::REQUEST_TIMEOUT | StatusCode::TOO_MANY_REQUESTS => {
+            Err(StageError::Retryable(anyhow::anyhow!(described)))
+        }
         s if s.is_server_error() => Err(StageError::Retryable(anyhow::anyhow!(described))),
         _ => Err(StageError::permanent(described)),
     }
@@ -168,7 +173,10 @@ fn too_large(size: u64, cap: u64) -> StageError {
 
 fn looks_like_html(first: &[u8]) -> bool {
     let head = String::from_utf8_lossy(&first[..first.len().min(512)]).trim_start().to_ascii_lowercase();
-    head.starts_with("<!doctype html") || head.starts_with("<html") || head.starts_with("<head") || head.starts_with("<body")
+    head.starts_with("<!doctype html")
+        || head.starts_with("<html")
+        || head.starts_with("<head")
+        || head.starts_with("<body")
 }
 
 /// The URL without credentials or query, for messages and logs.

@@ -17,7 +17,8 @@ use tonic::{Request, Response, Status};
 
 use crate::{
     error::ApiError,
-    jobs::{Jobs, Source, SubmitJson, Via, content_type, format_extension, status_from_proto, to_proto_job},
+    jobs::{Jobs, Source, SubmitJson, Via},
+    views::{content_type, format_extension, status_from_proto, to_proto_job},
 };
 
 pub fn service(jobs: Jobs) -> JobServiceServer<Grpc> {
@@ -39,7 +40,9 @@ impl JobService for Grpc {
             source_url: Some(request.source_url.clone()).filter(|u| !u.is_empty()),
             language: Some(options.language.clone()),
             diarize: Some(options.diarize),
-            formats: Some(options.formats().map(|f| format_extension(f).to_owned()).filter(|f| !f.is_empty()).collect()),
+            formats: Some(
+                options.formats().map(|f| format_extension(f).to_owned()).filter(|f| !f.is_empty()).collect(),
+            ),
             model: Some(options.model.clone()),
             job_id: Some(request.job_id.clone()).filter(|i| !i.is_empty()),
             idempotency_key: Some(request.idempotency_key.clone()).filter(|k| !k.is_empty()),
@@ -97,28 +100,22 @@ impl JobService for Grpc {
             .await
             .map_err(unavailable)?;
         let messages = consumer.messages().await.map_err(unavailable)?;
-        let already_finished = job.is_terminal();
-        let events = messages
-            .map(|message| {
-                let message = message.map_err(unavailable)?;
-                JobEvent::decode(message.payload.clone()).map_err(|e| Status::internal(format!("bad event: {e}")))
-            })
-            .scan(false, move |ended, event| {
-                if *ended {
-                    return futures::future::ready(None);
-                }
-                if let Ok(event) = &event {
-                    *ended = is_terminal(event.kind());
-                }
-                futures::future::ready(Some(event))
+        // A finished job whose events have aged out still ends the stream.
+        let idle_limit = job.is_terminal().then_some(std::time::Duration::from_secs(2));
+        let events = futures::stream::unfold((messages, false), move |(mut messages, ended)| async move {
+            if ended {
+                return None;
+            }
+            let next = match idle_limit {
+                Some(limit) => tokio::time::timeout(limit, messages.next()).await.ok()?,
+                None => messages.next().await,
+            }?;
+            let event = next.map_err(unavailable).and_then(|m| {
+                JobEvent::decode(m.payload.clone()).map_err(|e| Status::internal(format!("bad event: {e}")))
             });
-        if already_finished {
-            // A finished job whose events have aged out still ends the stream.
-            let end = tokio_stream::StreamExt::timeout(events, std::time::Duration::from_secs(2))
-                .take_while(|item| futures::future::ready(item.is_ok()))
-                .filter_map(|item| futures::future::ready(item.ok()));
-            return Ok(Response::new(Box::pin(end)));
-        }
+            let ended = event.as_ref().map_or(true, |e| is_terminal(e.kind()));
+            Some((event, (messages, ended)))
+        });
         Ok(Response::new(Box::pin(events)))
     }
 

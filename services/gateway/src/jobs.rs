@@ -2,19 +2,19 @@
 //! submission, record it, queue its first stage; read, list and cancel jobs;
 //! fetch transcripts.
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use steno_runtime::{
     JobId,
     artifacts::{self, Artifacts},
     bus::{Bus, event},
     metrics,
     proto::{self, EventKind, Format, JobOptions, Stage, StageTask},
-    subjects,
 };
 
 use crate::{
     error::ApiError,
     store::{JobRow, NewJobRow, STATUSES, Store, Update},
+    views::{OptionsView, format_extension, parse_format, ready_formats},
 };
 
 /// The JSON a client submits (REST body, `steno.jobs.submit`, `nats req`).
@@ -34,7 +34,9 @@ pub struct SubmitJson {
 pub enum Source {
     Url(String),
     /// Already stored as the job's `source` artifact.
-    Upload { filename: String },
+    Upload {
+        filename: String,
+    },
 }
 
 /// A validated submission.
@@ -76,8 +78,13 @@ impl SubmitJson {
         }
         let language = self.language.clone().unwrap_or_default();
         let language = if language == "auto" { String::new() } else { language };
-        if !language.is_empty() && !(2..=3).contains(&language.len()) || !language.bytes().all(|b| b.is_ascii_lowercase()) {
-            return Err(ApiError::invalid("language", format!("{language:?} is not an ISO 639-1 code such as \"en\" (or \"auto\")")));
+        if !language.is_empty() && !(2..=3).contains(&language.len())
+            || !language.bytes().all(|b| b.is_ascii_lowercase())
+        {
+            return Err(ApiError::invalid(
+                "language",
+                format!("{language:?} is not an ISO 639-1 code such as \"en\" (or \"auto\")"),
+            ));
         }
         if self.diarize == Some(true) {
             return Err(ApiError::invalid("diarize", "diarization is not available on this deployment"));
@@ -107,169 +114,13 @@ impl SubmitJson {
         let raw = self.source_url.as_deref().filter(|u| !u.trim().is_empty()).ok_or_else(|| {
             ApiError::invalid("source_url", "is required (or upload a file as multipart field `file`)")
         })?;
-        let url = url::Url::parse(raw.trim()).map_err(|e| ApiError::invalid("source_url", format!("is not a valid URL: {e}")))?;
+        let url = url::Url::parse(raw.trim())
+            .map_err(|e| ApiError::invalid("source_url", format!("is not a valid URL: {e}")))?;
         if !matches!(url.scheme(), "http" | "https") {
             return Err(ApiError::invalid("source_url", format!("must be http or https, not {}:", url.scheme())));
         }
         Ok(url.to_string())
     }
-}
-
-pub fn parse_format(name: &str) -> Option<Format> {
-    match name.to_ascii_lowercase().as_str() {
-        "srt" => Some(Format::Srt),
-        "vtt" => Some(Format::Vtt),
-        "json" => Some(Format::Json),
-        "txt" => Some(Format::Txt),
-        _ => None,
-    }
-}
-
-pub fn format_extension(format: Format) -> &'static str {
-    match format {
-        Format::Srt => "srt",
-        Format::Vtt => "vtt",
-        Format::Json => "json",
-        Format::Txt => "txt",
-        Format::Unspecified => "",
-    }
-}
-
-pub fn content_type(format: Format) -> &'static str {
-    match format {
-        Format::Srt => "application/x-subrip; charset=utf-8",
-        Format::Vtt => "text/vtt; charset=utf-8",
-        Format::Json => "application/json",
-        Format::Txt | Format::Unspecified => "text/plain; charset=utf-8",
-    }
-}
-
-/// Options as stored in the ledger and shown in the API.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct OptionsView {
-    pub language: Option<String>,
-    pub diarize: bool,
-    pub formats: Vec<String>,
-    pub model: Option<String>,
-}
-
-impl From<&JobOptions> for OptionsView {
-    fn from(o: &JobOptions) -> Self {
-        Self {
-            language: Some(o.language.clone()).filter(|l| !l.is_empty()),
-            diarize: o.diarize,
-            formats: o.formats().map(|f| format_extension(f).to_owned()).collect(),
-            model: Some(o.model.clone()).filter(|m| !m.is_empty()),
-        }
-    }
-}
-
-impl OptionsView {
-    pub fn to_proto(&self) -> JobOptions {
-        JobOptions {
-            language: self.language.clone().unwrap_or_default(),
-            diarize: self.diarize,
-            formats: self.formats.iter().filter_map(|f| parse_format(f)).map(|f| f as i32).collect(),
-            model: self.model.clone().unwrap_or_default(),
-        }
-    }
-}
-
-/// A job as the REST API shows it.
-#[derive(Debug, Serialize)]
-pub struct JobView {
-    pub id: String,
-    pub status: String,
-    pub stage: Option<String>,
-    pub progress: f32,
-    pub error: Option<String>,
-    pub submitted_via: String,
-    pub source_url: Option<String>,
-    pub upload_name: Option<String>,
-    pub options: serde_json::Value,
-    pub language: Option<String>,
-    pub duration_ms: Option<i64>,
-    /// Transcript formats ready to fetch, e.g. `["srt", "txt"]`.
-    pub formats_ready: Vec<String>,
-    pub created_at: chrono::DateTime<chrono::Utc>,
-    pub updated_at: chrono::DateTime<chrono::Utc>,
-    pub finished_at: Option<chrono::DateTime<chrono::Utc>>,
-}
-
-/// `transcript.srt` → `srt`.
-fn ready_formats(row: &JobRow) -> Vec<String> {
-    row.exports.0.iter().filter_map(|name| name.strip_prefix("transcript.")).map(str::to_owned).collect()
-}
-
-impl From<JobRow> for JobView {
-    fn from(row: JobRow) -> Self {
-        let formats_ready = ready_formats(&row);
-        Self {
-            id: row.id,
-            status: row.status,
-            stage: row.stage,
-            progress: row.progress,
-            error: row.error,
-            submitted_via: row.submitted_via,
-            source_url: row.source_url,
-            upload_name: row.upload_name,
-            options: row.options.0,
-            language: row.language,
-            duration_ms: row.duration_ms,
-            formats_ready,
-            created_at: row.created_at,
-            updated_at: row.updated_at,
-            finished_at: row.finished_at,
-        }
-    }
-}
-
-pub fn to_proto_job(row: &JobRow) -> proto::Job {
-    let timestamp = |t: chrono::DateTime<chrono::Utc>| prost_types::Timestamp {
-        seconds: t.timestamp(),
-        nanos: t.timestamp_subsec_nanos() as i32,
-    };
-    let options = serde_json::from_value::<OptionsView>(row.options.0.clone()).map(|o| o.to_proto()).ok();
-    proto::Job {
-        id: row.id.clone(),
-        status: status_to_proto(&row.status) as i32,
-        stage: row.stage.as_deref().map_or(Stage::Unspecified, stage_from_name) as i32,
-        progress: row.progress,
-        error: row.error.clone().unwrap_or_default(),
-        options,
-        source_url: row.source_url.clone().unwrap_or_default(),
-        created_at: Some(timestamp(row.created_at)),
-        updated_at: Some(timestamp(row.updated_at)),
-        duration_ms: row.duration_ms.unwrap_or(0).max(0) as u64,
-        language: row.language.clone().unwrap_or_default(),
-        formats_ready: ready_formats(row).iter().filter_map(|f| parse_format(f)).map(|f| f as i32).collect(),
-    }
-}
-
-fn status_to_proto(status: &str) -> proto::JobStatus {
-    match status {
-        "queued" => proto::JobStatus::Queued,
-        "running" => proto::JobStatus::Running,
-        "completed" => proto::JobStatus::Completed,
-        "failed" => proto::JobStatus::Failed,
-        "cancelled" => proto::JobStatus::Cancelled,
-        _ => proto::JobStatus::Unspecified,
-    }
-}
-
-pub fn status_from_proto(status: proto::JobStatus) -> Option<&'static str> {
-    match status {
-        proto::JobStatus::Unspecified => None,
-        proto::JobStatus::Queued => Some("queued"),
-        proto::JobStatus::Running => Some("running"),
-        proto::JobStatus::Completed => Some("completed"),
-        proto::JobStatus::Failed => Some("failed"),
-        proto::JobStatus::Cancelled => Some("cancelled"),
-    }
-}
-
-fn stage_from_name(name: &str) -> Stage {
-    subjects::STAGES.into_iter().find(|s| subjects::stage_name(*s) == name).unwrap_or(Stage::Unspecified)
 }
 
 /// One page of jobs.
@@ -320,7 +171,9 @@ impl Jobs {
             .await?;
         let Some(row) = inserted else {
             let existing = self.existing(&submission).await?;
-            return existing.map(|row| (row, false)).ok_or_else(|| ApiError::Conflict("job was removed concurrently".into()));
+            return existing
+                .map(|row| (row, false))
+                .ok_or_else(|| ApiError::Conflict("job was removed concurrently".into()));
         };
         metrics::job_created(via.as_str());
 
@@ -412,7 +265,10 @@ impl Jobs {
             return Err(ApiError::Conflict(format!("job {id} is already {}", job.status)));
         }
         let job_id = JobId::parse(id).map_err(|e| ApiError::BadRequest(e.to_string()))?;
-        self.bus.set_cancelled(&job_id).await.map_err(|e| ApiError::Unavailable(format!("cannot reach NATS: {e:#}")))?;
+        self.bus
+            .set_cancelled(&job_id)
+            .await
+            .map_err(|e| ApiError::Unavailable(format!("cannot reach NATS: {e:#}")))?;
         let update = Update { status: Some("cancelled"), error: Some("cancelled by request"), ..Default::default() };
         let Some(row) = self.store.update(id, update).await? else {
             return Err(ApiError::Conflict(format!("job {id} finished before it could be cancelled")));
@@ -435,7 +291,10 @@ impl Jobs {
         let name = artifacts::export_artifact(format_extension(format));
         if !job.exports.0.contains(&name) {
             let ready = ready_formats(&job).join(", ");
-            return Err(ApiError::NotFound(format!("job {id} has no {} transcript (formats: {ready})", format_extension(format))));
+            return Err(ApiError::NotFound(format!(
+                "job {id} has no {} transcript (formats: {ready})",
+                format_extension(format)
+            )));
         }
         let job_id = JobId::parse(id).map_err(|e| ApiError::BadRequest(e.to_string()))?;
         self.artifacts.get_bytes(&job_id, &name).await.map_err(|e| ApiError::Internal(e.into()))
@@ -475,7 +334,12 @@ mod tests {
 
     #[test]
     fn options_round_trip_through_the_ledger_form() {
-        let options = JobOptions { language: "en".into(), diarize: false, formats: vec![Format::Srt as i32], model: String::new() };
+        let options = JobOptions {
+            language: "en".into(),
+            diarize: false,
+            formats: vec![Format::Srt as i32],
+            model: String::new(),
+        };
         assert_eq!(OptionsView::from(&options).to_proto(), options);
     }
 }

@@ -4,7 +4,10 @@
 
 use std::time::Duration;
 
-use async_nats::jetstream::{AckKind, consumer::{AckPolicy, pull}};
+use async_nats::jetstream::{
+    AckKind,
+    consumer::{AckPolicy, pull},
+};
 use futures::StreamExt;
 use prost::Message as _;
 use steno_runtime::{
@@ -85,7 +88,9 @@ async fn apply(store: &Store, event: &JobEvent) -> Result<(), sqlx::Error> {
             exports: Some(artifacts.exports),
             ..Default::default()
         },
-        EventKind::Failed => Update { status: Some("failed"), stage, error: Some(event.message.as_str()), ..Default::default() },
+        EventKind::Failed => {
+            Update { status: Some("failed"), stage, error: Some(event.message.as_str()), ..Default::default() }
+        }
         EventKind::Cancelled => Update { status: Some("cancelled"), ..Default::default() },
         EventKind::Queued | EventKind::Retrying | EventKind::Unspecified => return Ok(()),
     };

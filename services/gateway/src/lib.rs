@@ -6,6 +6,7 @@
 //!   doors over one [`jobs::Jobs`].
 //! - [`ledger`]: applies job events from JetStream to [`store`] (Postgres).
 //! - [`error`]: one error type for HTTP statuses and gRPC codes.
+//! - [`views`]: jobs as REST JSON and gRPC messages.
 
 pub mod error;
 pub mod grpc;
@@ -15,3 +16,4 @@ pub mod nats_api;
 pub mod rest;
 pub mod startup;
 pub mod store;
+pub mod views;

@@ -5,7 +5,10 @@
 use std::time::Duration;
 
 use async_nats::{
-    jetstream::{AckKind, consumer::{AckPolicy, pull}},
+    jetstream::{
+        AckKind,
+        consumer::{AckPolicy, pull},
+    },
     service::ServiceExt,
 };
 use futures::StreamExt;
@@ -14,8 +17,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     error::ApiError,
-    jobs::{JobView, Jobs, Source, SubmitJson, Via},
+    jobs::{Jobs, Source, SubmitJson, Via},
     store::JobRow,
+    views::JobView,
 };
 
 /// Consumes `steno.jobs.submit` until shutdown. A malformed submission is
@@ -120,7 +124,9 @@ pub async fn serve_requests(jobs: Jobs, bus: Bus, shutdown: CancellationToken) -
             },
         };
         let response = match reply {
-            Ok(row) => serde_json::to_vec(&JobView::from(row)).map(Into::into).map_err(|e| micro_error(&ApiError::Internal(e.into()))),
+            Ok(row) => serde_json::to_vec(&JobView::from(row))
+                .map(Into::into)
+                .map_err(|e| micro_error(&ApiError::Internal(e.into()))),
             Err(e) => Err(micro_error(&e)),
         };
         if let Err(e) = request.respond(response).await {

@@ -14,7 +14,8 @@ use steno_runtime::artifacts;
 
 use crate::{
     error::ApiError,
-    jobs::{JobView, Jobs, Source, SubmitJson, Via, parse_format},
+    jobs::{Jobs, Source, SubmitJson, Via},
+    views::{JobView, content_type, parse_format},
 };
 
 pub fn router(jobs: Jobs, max_upload_bytes: u64) -> Router {
@@ -78,7 +79,9 @@ async fn submit_upload(jobs: &Jobs, mut multipart: Multipart) -> Result<(crate::
             "diarize" => {
                 spec.diarize = Some(value.parse().map_err(|_| ApiError::invalid("diarize", "must be true or false"))?)
             }
-            "formats" => spec.formats = Some(value.split(',').map(|f| f.trim().to_owned()).filter(|f| !f.is_empty()).collect()),
+            "formats" => {
+                spec.formats = Some(value.split(',').map(|f| f.trim().to_owned()).filter(|f| !f.is_empty()).collect())
+            }
             other => return Err(ApiError::invalid("multipart", format!("unknown field {other:?}"))),
         }
     }
@@ -106,7 +109,10 @@ struct ListQuery {
 }
 
 /// `GET /v1/jobs?status=&limit=&cursor=`: newest first.
-async fn list(State(jobs): State<Jobs>, query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>) -> Result<Json<serde_json::Value>, ApiError> {
+async fn list(
+    State(jobs): State<Jobs>,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
     let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let page = jobs.list(query.status.as_deref(), query.limit, query.cursor.as_deref()).await?;
     let views: Vec<JobView> = page.jobs.into_iter().map(JobView::from).collect();
@@ -119,10 +125,9 @@ async fn cancel(State(jobs): State<Jobs>, Path(id): Path<String>) -> Result<Json
 
 /// `GET /v1/jobs/{id}/transcript.{srt,vtt,json,txt}`
 async fn transcript(State(jobs): State<Jobs>, Path((id, file)): Path<(String, String)>) -> Result<Response, ApiError> {
-    let format = file
-        .strip_prefix("transcript.")
-        .and_then(parse_format)
-        .ok_or_else(|| ApiError::NotFound(format!("no such resource {file:?}; use transcript.srt, .vtt, .json or .txt")))?;
+    let format = file.strip_prefix("transcript.").and_then(parse_format).ok_or_else(|| {
+        ApiError::NotFound(format!("no such resource {file:?}; use transcript.srt, .vtt, .json or .txt"))
+    })?;
     let body = jobs.transcript(&id, format).await?;
-    Ok(([(header::CONTENT_TYPE, crate::jobs::content_type(format))], body).into_response())
+    Ok(([(header::CONTENT_TYPE, content_type(format))], body).into_response())
 }

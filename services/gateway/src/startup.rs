@@ -20,7 +20,11 @@ pub struct Application {
 }
 
 impl Application {
-    pub async fn build(config: Config, registry: prometheus::Registry, shutdown: CancellationToken) -> anyhow::Result<Self> {
+    pub async fn build(
+        config: Config,
+        registry: prometheus::Registry,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<Self> {
         let store = Store::connect(&config.gateway.database_url).await?;
         let bus = Bus::connect(&config.nats, "gateway").await?;
         let jobs = Jobs::new(store.clone(), bus.clone(), config.gateway.default_page_size);

@@ -114,15 +114,22 @@ impl Store {
 
     /// The job a resubmission refers to, by id or idempotency key.
     pub async fn find_existing(&self, id: &str, key: Option<&str>) -> Result<Option<JobRow>, sqlx::Error> {
-        sqlx::query_as::<_, JobRow>("SELECT * FROM jobs WHERE id = $1 OR ($2::text IS NOT NULL AND idempotency_key = $2) LIMIT 1")
-            .bind(id)
-            .bind(key)
-            .fetch_optional(&self.pool)
-            .await
+        sqlx::query_as::<_, JobRow>(
+            "SELECT * FROM jobs WHERE id = $1 OR ($2::text IS NOT NULL AND idempotency_key = $2) LIMIT 1",
+        )
+        .bind(id)
+        .bind(key)
+        .fetch_optional(&self.pool)
+        .await
     }
 
     /// Newest first; `before` is the `seq` cursor of the previous page.
-    pub async fn list(&self, status: Option<&str>, before: Option<i64>, limit: i64) -> Result<Vec<JobRow>, sqlx::Error> {
+    pub async fn list(
+        &self,
+        status: Option<&str>,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<JobRow>, sqlx::Error> {
         sqlx::query_as::<_, JobRow>(
             "SELECT * FROM jobs
              WHERE ($1::text IS NULL OR status = $1) AND ($2::bigint IS NULL OR seq < $2)

@@ -37,11 +37,8 @@ impl Artifacts {
         reader: &mut (impl AsyncRead + Unpin),
     ) -> anyhow::Result<u64> {
         let name = subjects::artifact_name(job_id, artifact);
-        let info = self
-            .store
-            .put(name.as_str(), reader)
-            .await
-            .map_err(|e| anyhow::anyhow!("write artifact {name}: {e}"))?;
+        let info =
+            self.store.put(name.as_str(), reader).await.map_err(|e| anyhow::anyhow!("write artifact {name}: {e}"))?;
         Ok(info.size as u64)
     }
 

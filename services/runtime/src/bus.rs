@@ -49,9 +49,11 @@ impl Bus {
     pub async fn publish_task(&self, task: &StageTask) -> anyhow::Result<()> {
         let stage = task.stage();
         let job_id = JobId::parse(&task.job_id)?;
-        let publish = PublishMessage::build()
-            .payload(task.encode_to_vec().into())
-            .message_id(subjects::stage_msg_id(&job_id, stage, task.attempt));
+        let publish = PublishMessage::build().payload(task.encode_to_vec().into()).message_id(subjects::stage_msg_id(
+            &job_id,
+            stage,
+            task.attempt,
+        ));
         self.js
             .send_publish(subjects::stage_subject(stage), publish)
             .await?

@@ -2,7 +2,10 @@
 //! → `STENO_…` environment variables split on `__` (plus `DATABASE_URL`)
 //! → [`Config::validate`].
 
-use std::{net::SocketAddr, path::{Path, PathBuf}};
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+};
 
 use figment::{
     Figment,
@@ -50,7 +53,12 @@ pub struct NatsConfig {
 
 impl Default for NatsConfig {
     fn default() -> Self {
-        Self { url: "nats://127.0.0.1:4222".into(), connect_timeout_secs: 10, replicas: 1, events_max_age_hours: 24 * 7 }
+        Self {
+            url: "nats://127.0.0.1:4222".into(),
+            connect_timeout_secs: 10,
+            replicas: 1,
+            events_max_age_hours: 24 * 7,
+        }
     }
 }
 

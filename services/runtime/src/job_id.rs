@@ -19,9 +19,8 @@ impl JobId {
     }
 
     pub fn parse(s: &str) -> Result<Self, InvalidJobId> {
-        let ok = !s.is_empty()
-            && s.len() <= 64
-            && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        let ok =
+            !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
         if ok { Ok(Self(s.to_owned())) } else { Err(InvalidJobId(s.to_owned())) }
     }
 

@@ -26,10 +26,7 @@ pub const JOBS_FINISHED: &str = "steno_jobs_finished";
 const SECONDS_BUCKETS: [f64; 14] = [0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 900.0, 3600.0];
 
 pub(crate) fn record_build_info(service: &str) {
-    let attrs = [
-        KeyValue::new("service", service.to_owned()),
-        KeyValue::new("version", env!("CARGO_PKG_VERSION")),
-    ];
+    let attrs = [KeyValue::new("service", service.to_owned()), KeyValue::new("version", env!("CARGO_PKG_VERSION"))];
     global::meter("steno").u64_gauge(BUILD_INFO).build().record(1, &attrs);
 }
 

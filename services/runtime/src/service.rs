@@ -122,7 +122,9 @@ fn parse_args(name: &str) -> Result<Option<Args>, String> {
             "--config" | "-c" => args.config = Some(iter.next().ok_or("--config needs a file")?.into()),
             "--print-config" => args.print_config = true,
             "--help" | "-h" => {
-                println!("usage: steno-{name} [--config FILE] [--print-config]\n\nConfig: defaults, then config/steno.toml (or FILE), then STENO_<SECTION>__<KEY> environment variables.");
+                println!(
+                    "usage: steno-{name} [--config FILE] [--print-config]\n\nConfig: defaults, then config/steno.toml (or FILE), then STENO_<SECTION>__<KEY> environment variables."
+                );
                 return Ok(None);
             }
             other => return Err(format!("unknown argument {other:?} (try --help)")),

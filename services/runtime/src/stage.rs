@@ -18,11 +18,7 @@ pub trait Stage: Send + Sync + 'static {
 
     /// Does the stage's work: reads its inputs from and writes its outputs
     /// to `ctx.artifacts`, and returns the task updated with what it made.
-    fn process(
-        &self,
-        task: StageTask,
-        ctx: &JobContext,
-    ) -> impl Future<Output = Result<StageTask, StageError>> + Send;
+    fn process(&self, task: StageTask, ctx: &JobContext) -> impl Future<Output = Result<StageTask, StageError>> + Send;
 }
 
 /// Why a stage could not finish a task.

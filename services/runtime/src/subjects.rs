@@ -28,13 +28,7 @@ pub const SERVICE_GROUP: &str = "steno.api";
 pub const SERVICE_SUBMIT_ENDPOINT: &str = "submit";
 
 /// The stages in route order.
-pub const STAGES: [Stage; 5] = [
-    Stage::Download,
-    Stage::Transcode,
-    Stage::Transcribe,
-    Stage::Diarize,
-    Stage::Export,
-];
+pub const STAGES: [Stage; 5] = [Stage::Download, Stage::Transcode, Stage::Transcribe, Stage::Diarize, Stage::Export];
 
 /// Lowercase stage name: consumer name, metric label, span name.
 pub fn stage_name(stage: Stage) -> &'static str {

@@ -35,10 +35,8 @@ pub fn init(service: &str, log: &LogConfig) -> anyhow::Result<Telemetry> {
     }
 
     let registry = prometheus::Registry::new();
-    let exporter = opentelemetry_prometheus::exporter()
-        .with_registry(registry.clone())
-        .scope_info_enabled(false)
-        .build()?;
+    let exporter =
+        opentelemetry_prometheus::exporter().with_registry(registry.clone()).scope_info_enabled(false).build()?;
     let provider = SdkMeterProvider::builder()
         .with_reader(exporter)
         .with_resource(opentelemetry_sdk::Resource::builder().with_service_name(format!("steno-{service}")).build())

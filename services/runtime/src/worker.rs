@@ -6,7 +6,10 @@
 //! `drain_secs`, then naks what is left.
 
 use std::{
-    sync::{Arc, atomic::{AtomicU64, Ordering}},
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
     time::{Duration, Instant},
 };
 
@@ -17,7 +20,10 @@ use async_nats::jetstream::{
 use futures::StreamExt;
 use prost::Message as _;
 use steno_proto::v1::{EventKind, JobEvent, Stage as StageKind, StageTask};
-use tokio::{sync::{Semaphore, watch}, task::JoinSet};
+use tokio::{
+    sync::{Semaphore, watch},
+    task::JoinSet,
+};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
@@ -78,6 +84,7 @@ pub async fn run<S: Stage>(
         });
     }
 
+    while in_flight.try_join_next().is_some() {}
     tracing::info!(stage = name, in_flight = in_flight.len(), "shutting down: draining");
     let drained = tokio::time::timeout(Duration::from_secs(config.drain_secs), async {
         while in_flight.join_next().await.is_some() {}
@@ -134,7 +141,12 @@ async fn pull_one(consumer: &PullConsumer) -> Option<Message> {
     }
 }
 
-async fn refresh_queue_depth(mut consumer: PullConsumer, depth: Arc<AtomicU64>, every: u64, shutdown: CancellationToken) {
+async fn refresh_queue_depth(
+    mut consumer: PullConsumer,
+    depth: Arc<AtomicU64>,
+    every: u64,
+    shutdown: CancellationToken,
+) {
     let mut tick = tokio::time::interval(Duration::from_secs(every.max(1)));
     loop {
         tokio::select! {

@@ -51,9 +51,10 @@ impl Stage for Transcribe {
         drop(pcm);
         let request = whisper::Request { language: options.language.clone(), threads: self.threads };
         let progress = ctx.progress();
-        let transcript: Transcript = tokio::task::spawn_blocking(move || whisper::transcribe(&model, &samples, &request, progress))
-            .await
-            .map_err(|e| anyhow::anyhow!("transcription task panicked: {e}"))??;
+        let transcript: Transcript =
+            tokio::task::spawn_blocking(move || whisper::transcribe(&model, &samples, &request, progress))
+                .await
+                .map_err(|e| anyhow::anyhow!("transcription task panicked: {e}"))??;
         if transcript.segments.iter().all(|s| s.text.trim().is_empty()) {
             return Err(StageError::permanent("no speech was found in the audio"));
         }

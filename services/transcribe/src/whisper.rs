@@ -52,18 +52,11 @@ pub fn transcribe(
     params.set_print_timestamps(false);
     params.set_progress_callback_safe(move |percent: i32| progress.report(percent as f32 / 100.0));
 
-    state
-        .full(params, samples)
-        .map_err(|e| StageError::Retryable(anyhow::anyhow!("whisper.cpp failed: {e}")))?;
+    state.full(params, samples).map_err(|e| StageError::Retryable(anyhow::anyhow!("whisper.cpp failed: {e}")))?;
     let language = whisper_rs::get_lang_str(state.full_lang_id_from_state()).unwrap_or(language).to_owned();
     let eot = model.context.token_eot();
     let segments = read_segments(&state, eot, model.dtw);
-    Ok(Transcript {
-        language,
-        duration_ms: samples.len() as u64 * 1000 / SAMPLE_RATE,
-        segments,
-        speakers: Vec::new(),
-    })
+    Ok(Transcript { language, duration_ms: samples.len() as u64 * 1000 / SAMPLE_RATE, segments, speakers: Vec::new() })
 }
 
 /// A text token as whisper.cpp reports it (times in milliseconds).
@@ -101,11 +94,8 @@ fn read_segments(state: &WhisperState, eot: i32, dtw: bool) -> Vec<Segment> {
         if text.is_empty() {
             continue;
         }
-        let avg_logprob = if tokens.is_empty() {
-            0.0
-        } else {
-            tokens.iter().map(|t| t.logprob).sum::<f32>() / tokens.len() as f32
-        };
+        let avg_logprob =
+            if tokens.is_empty() { 0.0 } else { tokens.iter().map(|t| t.logprob).sum::<f32>() / tokens.len() as f32 };
         let words = group_words(&tokens, end_ms);
         segments.push(Segment { start_ms, end_ms, text, avg_logprob, words, speaker: None });
     }
@@ -163,7 +153,14 @@ mod tests {
 
     #[test]
     fn tokens_join_into_words_with_contiguous_times() {
-        let tokens = [token(" And", 0), token(" so", 300), token(" my", 600), token(" fell", 900), token("ow", 1000), token(",", 1100)];
+        let tokens = [
+            token(" And", 0),
+            token(" so", 300),
+            token(" my", 600),
+            token(" fell", 900),
+            token("ow", 1000),
+            token(",", 1100),
+        ];
         let words = group_words(&tokens, 2000);
         let texts: Vec<&str> = words.iter().map(|w| w.text.as_str()).collect();
         assert_eq!(texts, ["And", "so", "my", "fellow,"]);

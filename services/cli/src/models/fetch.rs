@@ -30,22 +30,15 @@ pub const KNOWN_MODELS: &[(&str, &str)] = &[
     ("large-v3", "ad82bf6a9043ceed055076d0fd39f5f186ff8062"),
     ("large-v3-q5_0", "e6e2ed78495d403bef4b7cff42ef4aaadcfea8de"),
     ("large-v3-turbo", "4af2b29d7ec73d781377bfd1758ca957a807e941"),
-    (
-        "large-v3-turbo-q5_0",
-        "e050f7970618a659205450ad97eb95a18d69c9ee",
-    ),
+    ("large-v3-turbo-q5_0", "e050f7970618a659205450ad97eb95a18d69c9ee"),
 ];
 
 /// The expected SHA-1 (lower-case hex) of model `name`.
 pub fn model_sha1(name: &str) -> Result<&'static str> {
-    KNOWN_MODELS
-        .iter()
-        .find(|(n, _)| *n == name)
-        .map(|(_, sha)| *sha)
-        .ok_or_else(|| {
-            let names: Vec<&str> = KNOWN_MODELS.iter().map(|(n, _)| *n).collect();
-            anyhow!("unknown model {name:?}; known models: {}", names.join(", "))
-        })
+    KNOWN_MODELS.iter().find(|(n, _)| *n == name).map(|(_, sha)| *sha).ok_or_else(|| {
+        let names: Vec<&str> = KNOWN_MODELS.iter().map(|(n, _)| *n).collect();
+        anyhow!("unknown model {name:?}; known models: {}", names.join(", "))
+    })
 }
 
 /// File name of model `name` (`ggml-<name>.bin`).
@@ -87,14 +80,8 @@ pub async fn fetch_model_with_progress(
         // Corrupt or outdated: download again and replace it.
     }
 
-    tokio::fs::create_dir_all(models_dir)
-        .await
-        .with_context(|| format!("creating {}", models_dir.display()))?;
-    let tmp = models_dir.join(format!(
-        ".{}.part-{}",
-        model_file_name(name),
-        std::process::id()
-    ));
+    tokio::fs::create_dir_all(models_dir).await.with_context(|| format!("creating {}", models_dir.display()))?;
+    let tmp = models_dir.join(format!(".{}.part-{}", model_file_name(name), std::process::id()));
     let url = model_url(name);
     match download(&url, &tmp, expected, &mut progress).await {
         Ok(()) => {
@@ -116,14 +103,10 @@ async fn download(
     expected_sha1: &str,
     progress: &mut impl FnMut(u64, Option<u64>),
 ) -> Result<()> {
-    let client = reqwest::Client::builder()
-        .user_agent(concat!("steno/", env!("CARGO_PKG_VERSION")))
-        .build()?;
+    let client = reqwest::Client::builder().user_agent(concat!("steno/", env!("CARGO_PKG_VERSION"))).build()?;
     let resp = client.get(url).send().await?.error_for_status()?;
     let total = resp.content_length();
-    let mut file = tokio::fs::File::create(tmp)
-        .await
-        .with_context(|| format!("creating {}", tmp.display()))?;
+    let mut file = tokio::fs::File::create(tmp).await.with_context(|| format!("creating {}", tmp.display()))?;
     let mut hasher = Sha1::new();
     let mut done = 0u64;
     let mut stream = resp.bytes_stream();
@@ -172,18 +155,9 @@ mod tests {
 
     #[test]
     fn looks_up_known_models() {
-        assert_eq!(
-            model_sha1("tiny.en").unwrap(),
-            "c78c86eb1a8faa21b369bcd33207cc90d64ae9df"
-        );
-        assert_eq!(
-            model_sha1("large-v3-turbo").unwrap(),
-            "4af2b29d7ec73d781377bfd1758ca957a807e941"
-        );
-        assert_eq!(
-            model_url("base.en"),
-            "https://huggingface.co/ggerganov/whisper.cpp/resolve/main/ggml-base.en.bin"
-        );
+        assert_eq!(model_sha1("tiny.en").unwrap(), "c78c86eb1a8faa21b369bcd33207cc90d64ae9df");
+        assert_eq!(model_sha1("large-v3-turbo").unwrap(), "4af2b29d7ec73d781377bfd1758ca957a807e941");
+        assert_eq!(model_url("base.en"), "https://huggingface.co/ggerganov/whisper.cpp/resolve/main/ggml-base.en.bin");
     }
 
     #[test]
@@ -198,10 +172,7 @@ mod tests {
         let mut names: Vec<&str> = KNOWN_MODELS.iter().map(|(n, _)| *n).collect();
         for (_, sha) in KNOWN_MODELS {
             assert_eq!(sha.len(), 40);
-            assert!(
-                sha.bytes()
-                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-            );
+            assert!(sha.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)));
         }
         names.sort_unstable();
         names.dedup();
@@ -214,10 +185,7 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let p = dir.join("abc");
         std::fs::write(&p, b"abc").unwrap();
-        assert_eq!(
-            sha1_file(&p).unwrap(),
-            "a9993e364706816aba3e25717850c26c9cd0d89d"
-        );
+        assert_eq!(sha1_file(&p).unwrap(), "a9993e364706816aba3e25717850c26c9cd0d89d");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

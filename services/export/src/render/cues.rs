@@ -50,10 +50,7 @@ pub fn build_cues(t: &Transcript, opts: &CueOptions) -> Vec<Cue> {
     let mut cues: Vec<Cue> = layout
         .cues
         .into_iter()
-        .map(|(cue, id)| Cue {
-            speaker: id.map(|id| speaker_display_name(t, &id)),
-            ..cue
-        })
+        .map(|(cue, id)| Cue { speaker: id.map(|id| speaker_display_name(t, &id)), ..cue })
         .collect();
     fix_timing(&mut cues, MIN_CUE_MS.min(opts.max_cue_ms));
     cues
@@ -95,12 +92,7 @@ fn split_proportionally(text: &str, start: u64, end: u64, speaker: &Option<Strin
         .map(|piece| {
             let from = at(done);
             done += piece.chars().count() as u64;
-            Token {
-                start_ms: from,
-                end_ms: at(done),
-                text: piece.to_owned(),
-                speaker: speaker.clone(),
-            }
+            Token { start_ms: from, end_ms: at(done), text: piece.to_owned(), speaker: speaker.clone() }
         })
         .collect()
 }
@@ -169,12 +161,7 @@ impl Layout {
     }
 
     fn start_cue(&mut self, token: Token, chars: usize) {
-        let cue = Cue {
-            start_ms: token.start_ms,
-            end_ms: token.end_ms,
-            lines: vec![token.text],
-            speaker: None,
-        };
+        let cue = Cue { start_ms: token.start_ms, end_ms: token.end_ms, lines: vec![token.text], speaker: None };
         self.current = Some((cue, token.speaker));
         self.last_line_chars = chars;
     }
@@ -184,12 +171,7 @@ impl Layout {
 /// `min_ms` (ending early at the next cue's start when that leaves room).
 fn fix_timing(cues: &mut [Cue], min_ms: u64) {
     let mut prev_end = 0;
-    let next_starts: Vec<Option<u64>> = cues
-        .iter()
-        .skip(1)
-        .map(|c| Some(c.start_ms))
-        .chain([None])
-        .collect();
+    let next_starts: Vec<Option<u64>> = cues.iter().skip(1).map(|c| Some(c.start_ms)).chain([None]).collect();
     for (cue, next_start) in cues.iter_mut().zip(next_starts) {
         cue.start_ms = cue.start_ms.max(prev_end);
         cue.end_ms = cue.end_ms.max(cue.start_ms);

@@ -83,11 +83,7 @@ fn json_word<'a>(t: &Transcript, w: &'a Word) -> JsonWord<'a> {
 
 /// NaN becomes 0, infinities the largest finite value of their sign.
 fn finite(x: f32) -> f32 {
-    if x.is_nan() {
-        0.0
-    } else {
-        x.clamp(f32::MIN, f32::MAX)
-    }
+    if x.is_nan() { 0.0 } else { x.clamp(f32::MIN, f32::MAX) }
 }
 
 #[cfg(test)]
@@ -104,19 +100,10 @@ mod tests {
                 end_ms: 1000,
                 text: "Hi".into(),
                 avg_logprob: -0.5,
-                words: vec![Word {
-                    start_ms: 0,
-                    end_ms: 900,
-                    text: "Hi".into(),
-                    probability: 0.75,
-                    speaker: None,
-                }],
+                words: vec![Word { start_ms: 0, end_ms: 900, text: "Hi".into(), probability: 0.75, speaker: None }],
                 speaker: Some("S0".into()),
             }],
-            speakers: vec![Speaker {
-                id: "S0".into(),
-                name: "Ann".into(),
-            }],
+            speakers: vec![Speaker { id: "S0".into(), name: "Ann".into() }],
         };
         let out = render_json(&t);
         let expected = r#"{
@@ -149,19 +136,13 @@ mod tests {
 }
 "#;
         assert_eq!(out, expected);
-        assert_eq!(
-            serde_json::from_str::<Transcript>(&out).expect("round trip"),
-            t
-        );
+        assert_eq!(serde_json::from_str::<Transcript>(&out).expect("round trip"), t);
     }
 
     #[test]
     fn non_finite_scores_stay_valid_json() {
         let t = Transcript {
-            segments: vec![Segment {
-                avg_logprob: f32::NEG_INFINITY,
-                ..Segment::default()
-            }],
+            segments: vec![Segment { avg_logprob: f32::NEG_INFINITY, ..Segment::default() }],
             ..Transcript::default()
         };
         let back: Transcript = serde_json::from_str(&render_json(&t)).expect("valid JSON");

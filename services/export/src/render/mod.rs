@@ -70,11 +70,7 @@ pub struct ParseFormatError(pub String);
 
 impl fmt::Display for ParseFormatError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "unknown export format `{}` (expected one of: srt, vtt, json, txt)",
-            self.0
-        )
+        write!(f, "unknown export format `{}` (expected one of: srt, vtt, json, txt)", self.0)
     }
 }
 
@@ -106,11 +102,7 @@ pub struct CueOptions {
 
 impl Default for CueOptions {
     fn default() -> Self {
-        Self {
-            max_line_chars: 42,
-            max_lines: 2,
-            max_cue_ms: 7000,
-        }
+        Self { max_line_chars: 42, max_lines: 2, max_cue_ms: 7000 }
     }
 }
 
@@ -174,14 +166,8 @@ mod tests {
     fn display_name_falls_back_to_id() {
         let t = Transcript {
             speakers: vec![
-                Speaker {
-                    id: "S0".into(),
-                    name: "Alice".into(),
-                },
-                Speaker {
-                    id: "S1".into(),
-                    name: " ".into(),
-                },
+                Speaker { id: "S0".into(), name: "Alice".into() },
+                Speaker { id: "S1".into(), name: " ".into() },
             ],
             ..Transcript::default()
         };

@@ -12,20 +12,11 @@ fn word_text() -> impl Strategy<Value = String> {
 }
 
 fn speaker_id() -> impl Strategy<Value = Option<String>> {
-    prop::option::weighted(
-        0.5,
-        prop::sample::select(&SPEAKER_IDS[..]).prop_map(str::to_owned),
-    )
+    prop::option::weighted(0.5, prop::sample::select(&SPEAKER_IDS[..]).prop_map(str::to_owned))
 }
 
 /// A segment with times relative to its start: (gap before, duration, text) per word.
-type RawSegment = (
-    u64,
-    Vec<(u64, u64, String, Option<String>)>,
-    bool,
-    Option<String>,
-    f32,
-);
+type RawSegment = (u64, Vec<(u64, u64, String, Option<String>)>, bool, Option<String>, f32);
 
 fn raw_segment() -> impl Strategy<Value = RawSegment> {
     let word = (
@@ -34,96 +25,48 @@ fn raw_segment() -> impl Strategy<Value = RawSegment> {
         word_text(),
         prop::option::weighted(0.1, speaker_id().prop_filter_map("some", |s| s)),
     );
-    (
-        0u64..5000,
-        prop::collection::vec(word, 0..10),
-        any::<bool>(),
-        speaker_id(),
-        -5.0f32..0.0,
-    )
+    (0u64..5000, prop::collection::vec(word, 0..10), any::<bool>(), speaker_id(), -5.0f32..0.0)
 }
 
 fn transcript() -> impl Strategy<Value = Transcript> {
     let names = prop::collection::vec(prop::option::of("[A-Z][a-z]{0,6}( [A-Z][a-z]{0,6})?"), 3);
-    (
-        prop::collection::vec(raw_segment(), 0..8),
-        names,
-        "[a-z]{2}",
-    )
-        .prop_map(|(raw, names, language)| {
-            let mut now = 0;
-            let mut segments = Vec::new();
-            for (gap, raw_words, keep_words, speaker, avg_logprob) in raw {
-                now += gap;
-                let start_ms = now;
-                let words: Vec<Word> = raw_words
-                    .into_iter()
-                    .map(|(gap, dur, text, speaker)| {
-                        now += gap;
-                        let w = Word {
-                            start_ms: now,
-                            end_ms: now + dur,
-                            text,
-                            probability: 0.5,
-                            speaker,
-                        };
-                        now += dur;
-                        w
-                    })
-                    .collect();
-                let text = words
-                    .iter()
-                    .map(|w| w.text.as_str())
-                    .collect::<Vec<_>>()
-                    .join(" ");
-                let words = if keep_words { words } else { Vec::new() };
-                segments.push(Segment {
-                    start_ms,
-                    end_ms: now,
-                    text,
-                    avg_logprob,
-                    words,
-                    speaker,
-                });
-            }
-            let speakers = SPEAKER_IDS
-                .iter()
-                .zip(names)
-                .filter_map(|(id, name)| {
-                    Some(Speaker {
-                        id: (*id).to_owned(),
-                        name: name?,
-                    })
+    (prop::collection::vec(raw_segment(), 0..8), names, "[a-z]{2}").prop_map(|(raw, names, language)| {
+        let mut now = 0;
+        let mut segments = Vec::new();
+        for (gap, raw_words, keep_words, speaker, avg_logprob) in raw {
+            now += gap;
+            let start_ms = now;
+            let words: Vec<Word> = raw_words
+                .into_iter()
+                .map(|(gap, dur, text, speaker)| {
+                    now += gap;
+                    let w = Word { start_ms: now, end_ms: now + dur, text, probability: 0.5, speaker };
+                    now += dur;
+                    w
                 })
                 .collect();
-            Transcript {
-                language,
-                duration_ms: now,
-                segments,
-                speakers,
-            }
-        })
+            let text = words.iter().map(|w| w.text.as_str()).collect::<Vec<_>>().join(" ");
+            let words = if keep_words { words } else { Vec::new() };
+            segments.push(Segment { start_ms, end_ms: now, text, avg_logprob, words, speaker });
+        }
+        let speakers = SPEAKER_IDS
+            .iter()
+            .zip(names)
+            .filter_map(|(id, name)| Some(Speaker { id: (*id).to_owned(), name: name? }))
+            .collect();
+        Transcript { language, duration_ms: now, segments, speakers }
+    })
 }
 
 fn options() -> impl Strategy<Value = CueOptions> {
-    (
-        1usize..60,
-        1usize..4,
-        prop_oneof![1 => 1u64..1000, 4 => 1000u64..10_000],
-    )
-        .prop_map(|(max_line_chars, max_lines, max_cue_ms)| CueOptions {
-            max_line_chars,
-            max_lines,
-            max_cue_ms,
-        })
+    (1usize..60, 1usize..4, prop_oneof![1 => 1u64..1000, 4 => 1000u64..10_000])
+        .prop_map(|(max_line_chars, max_lines, max_cue_ms)| CueOptions { max_line_chars, max_lines, max_cue_ms })
 }
 
 /// Parses `HH:MM:SS<sep>mmm` without regexes.
 fn parse_timestamp(s: &str, sep: char) -> Option<u64> {
     let (hms, millis) = s.split_once(sep)?;
-    let mut parts = hms
-        .split(':')
-        .map(|p| p.parse::<u64>().ok().filter(|_| p.len() >= 2));
+    let mut parts = hms.split(':').map(|p| p.parse::<u64>().ok().filter(|_| p.len() >= 2));
     let (h, m, sec) = (parts.next()??, parts.next()??, parts.next()??);
     if parts.next().is_some() || millis.len() != 3 || m >= 60 || sec >= 60 {
         return None;
@@ -134,10 +77,7 @@ fn parse_timestamp(s: &str, sep: char) -> Option<u64> {
 /// Parses one cue block's timing line `A --> B`.
 fn parse_timing(line: &str, sep: char) -> (u64, u64) {
     let (a, b) = line.split_once(" --> ").expect("timing line");
-    (
-        parse_timestamp(a, sep).expect("start"),
-        parse_timestamp(b, sep).expect("end"),
-    )
+    (parse_timestamp(a, sep).expect("start"), parse_timestamp(b, sep).expect("end"))
 }
 
 /// Every input word with the display name of its speaker, in order.
@@ -146,17 +86,10 @@ fn expected_words(t: &Transcript) -> Vec<(String, Option<String>)> {
     for s in &t.segments {
         let name = |id: Option<&String>| id.map(|id| speaker_display_name(t, id));
         if s.words.is_empty() {
-            out.extend(
-                s.text
-                    .split_whitespace()
-                    .map(|w| (w.to_owned(), name(s.speaker.as_ref()))),
-            );
+            out.extend(s.text.split_whitespace().map(|w| (w.to_owned(), name(s.speaker.as_ref()))));
         } else {
             for w in &s.words {
-                out.push((
-                    w.text.clone(),
-                    name(w.speaker.as_ref().or(s.speaker.as_ref())),
-                ));
+                out.push((w.text.clone(), name(w.speaker.as_ref().or(s.speaker.as_ref()))));
             }
         }
     }
@@ -167,27 +100,15 @@ fn check_cues(t: &Transcript, opts: &CueOptions, cues: &[Cue]) -> Result<(), Tes
     let mut prev_end = 0;
     let mut seen = Vec::new();
     for cue in cues {
-        prop_assert!(
-            cue.start_ms >= prev_end && cue.end_ms > cue.start_ms,
-            "{cue:?} after {prev_end}"
-        );
+        prop_assert!(cue.start_ms >= prev_end && cue.end_ms > cue.start_ms, "{cue:?} after {prev_end}");
         prev_end = cue.end_ms;
-        prop_assert!(
-            !cue.lines.is_empty() && cue.lines.len() <= opts.max_lines,
-            "{cue:?}"
-        );
+        prop_assert!(!cue.lines.is_empty() && cue.lines.len() <= opts.max_lines, "{cue:?}");
         for line in &cue.lines {
             let chars = line.chars().count();
-            prop_assert!(
-                chars <= opts.max_line_chars || !line.contains(' '),
-                "line {line:?}"
-            );
+            prop_assert!(chars <= opts.max_line_chars || !line.contains(' '), "line {line:?}");
         }
         let single_word = cue.lines.len() == 1 && !cue.lines[0].contains(' ');
-        prop_assert!(
-            cue.end_ms - cue.start_ms <= opts.max_cue_ms || single_word,
-            "{cue:?}"
-        );
+        prop_assert!(cue.end_ms - cue.start_ms <= opts.max_cue_ms || single_word, "{cue:?}");
         for line in &cue.lines {
             seen.extend(line.split(' ').map(|w| (w.to_owned(), cue.speaker.clone())));
         }

@@ -11,12 +11,7 @@ pub fn render_srt(cues: &[Cue]) -> String {
         if i > 0 {
             out.push('\n');
         }
-        out.push_str(&format!(
-            "{}\n{} --> {}\n",
-            i + 1,
-            timestamp(cue.start_ms, ','),
-            timestamp(cue.end_ms, ',')
-        ));
+        out.push_str(&format!("{}\n{} --> {}\n", i + 1, timestamp(cue.start_ms, ','), timestamp(cue.end_ms, ',')));
         for (n, line) in cue.lines.iter().enumerate() {
             if let (0, Some(name)) = (n, &cue.speaker) {
                 out.push_str(name);
@@ -36,12 +31,7 @@ mod tests {
     #[test]
     fn exact_output() {
         let cues = vec![
-            Cue {
-                start_ms: 0,
-                end_ms: 1500,
-                lines: vec!["Hello there,".into(), "friend.".into()],
-                speaker: None,
-            },
+            Cue { start_ms: 0, end_ms: 1500, lines: vec!["Hello there,".into(), "friend.".into()], speaker: None },
             Cue {
                 start_ms: 3_661_001,
                 end_ms: 3_662_000,

@@ -23,9 +23,7 @@ pub fn render_txt(t: &Transcript) -> String {
         let speaker = segment.speaker.as_deref();
         let continues = match paragraphs.last() {
             Some((prev, _, _)) if by_speaker => *prev == speaker,
-            Some((_, _, prev_end)) => {
-                segment.start_ms.saturating_sub(*prev_end) < PARAGRAPH_PAUSE_MS
-            }
+            Some((_, _, prev_end)) => segment.start_ms.saturating_sub(*prev_end) < PARAGRAPH_PAUSE_MS,
             None => false,
         };
         match paragraphs.last_mut() {
@@ -55,11 +53,7 @@ pub fn render_txt(t: &Transcript) -> String {
 /// The segment's text with whitespace collapsed (its words when text is blank).
 fn segment_text(segment: &Segment) -> String {
     let words: Vec<&str> = if segment.text.trim().is_empty() {
-        segment
-            .words
-            .iter()
-            .flat_map(|w| w.text.split_whitespace())
-            .collect()
+        segment.words.iter().flat_map(|w| w.text.split_whitespace()).collect()
     } else {
         segment.text.split_whitespace().collect()
     };
@@ -72,13 +66,7 @@ mod tests {
     use steno_runtime::transcript::{Speaker, Word};
 
     fn seg(start_ms: u64, end_ms: u64, text: &str, speaker: Option<&str>) -> Segment {
-        Segment {
-            start_ms,
-            end_ms,
-            text: text.into(),
-            speaker: speaker.map(str::to_owned),
-            ..Segment::default()
-        }
+        Segment { start_ms, end_ms, text: text.into(), speaker: speaker.map(str::to_owned), ..Segment::default() }
     }
 
     #[test]
@@ -98,10 +86,7 @@ mod tests {
     #[test]
     fn one_paragraph_per_speaker_turn() {
         let mut blank = seg(3000, 4000, "", Some("S1"));
-        blank.words = vec![Word {
-            text: "Bye.".into(),
-            ..Word::default()
-        }];
+        blank.words = vec![Word { text: "Bye.".into(), ..Word::default() }];
         let t = Transcript {
             segments: vec![
                 seg(0, 1000, "Hi.", Some("S0")),
@@ -109,10 +94,7 @@ mod tests {
                 seg(9600, 9900, "Fine.", Some("S1")),
                 blank,
             ],
-            speakers: vec![Speaker {
-                id: "S0".into(),
-                name: "Ann".into(),
-            }],
+            speakers: vec![Speaker { id: "S0".into(), name: "Ann".into() }],
             ..Transcript::default()
         };
         assert_eq!(render_txt(&t), "Ann: Hi. How are you?\n\nS1: Fine. Bye.\n");

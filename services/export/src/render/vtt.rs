@@ -8,11 +8,7 @@ use super::{Cue, timestamp};
 pub fn render_vtt(cues: &[Cue]) -> String {
     let mut out = String::from("WEBVTT\n");
     for cue in cues {
-        out.push_str(&format!(
-            "\n{} --> {}\n",
-            timestamp(cue.start_ms, '.'),
-            timestamp(cue.end_ms, '.')
-        ));
+        out.push_str(&format!("\n{} --> {}\n", timestamp(cue.start_ms, '.'), timestamp(cue.end_ms, '.')));
         for (n, line) in cue.lines.iter().enumerate() {
             if let (0, Some(name)) = (n, &cue.speaker) {
                 out.push_str(&format!("<v {}>", escape(name)));
@@ -45,18 +41,8 @@ mod tests {
     #[test]
     fn exact_output() {
         let cues = vec![
-            Cue {
-                start_ms: 0,
-                end_ms: 1500,
-                lines: vec!["a < b & c".into(), "-->".into()],
-                speaker: None,
-            },
-            Cue {
-                start_ms: 2000,
-                end_ms: 3000,
-                lines: vec!["Hi!".into(), "Yes.".into()],
-                speaker: Some("A&B".into()),
-            },
+            Cue { start_ms: 0, end_ms: 1500, lines: vec!["a < b & c".into(), "-->".into()], speaker: None },
+            Cue { start_ms: 2000, end_ms: 3000, lines: vec!["Hi!".into(), "Yes.".into()], speaker: Some("A&B".into()) },
         ];
         assert_eq!(
             render_vtt(&cues),

@@ -1,0 +1,167 @@
+//! How jobs look to clients: the REST JSON view, the gRPC message, and the
+//! option and format names both use.
+
+use serde::{Deserialize, Serialize};
+use steno_runtime::{
+    proto::{self, Format, JobOptions, Stage},
+    subjects,
+};
+
+use crate::store::JobRow;
+
+pub fn parse_format(name: &str) -> Option<Format> {
+    match name.to_ascii_lowercase().as_str() {
+        "srt" => Some(Format::Srt),
+        "vtt" => Some(Format::Vtt),
+        "json" => Some(Format::Json),
+        "txt" => Some(Format::Txt),
+        _ => None,
+    }
+}
+
+pub fn format_extension(format: Format) -> &'static str {
+    match format {
+        Format::Srt => "srt",
+        Format::Vtt => "vtt",
+        Format::Json => "json",
+        Format::Txt => "txt",
+        Format::Unspecified => "",
+    }
+}
+
+pub fn content_type(format: Format) -> &'static str {
+    match format {
+        Format::Srt => "application/x-subrip; charset=utf-8",
+        Format::Vtt => "text/vtt; charset=utf-8",
+        Format::Json => "application/json",
+        Format::Txt | Format::Unspecified => "text/plain; charset=utf-8",
+    }
+}
+
+/// Options as stored in the ledger and shown in the API.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct OptionsView {
+    pub language: Option<String>,
+    pub diarize: bool,
+    pub formats: Vec<String>,
+    pub model: Option<String>,
+}
+
+impl From<&JobOptions> for OptionsView {
+    fn from(o: &JobOptions) -> Self {
+        Self {
+            language: Some(o.language.clone()).filter(|l| !l.is_empty()),
+            diarize: o.diarize,
+            formats: o.formats().map(|f| format_extension(f).to_owned()).collect(),
+            model: Some(o.model.clone()).filter(|m| !m.is_empty()),
+        }
+    }
+}
+
+impl OptionsView {
+    pub fn to_proto(&self) -> JobOptions {
+        JobOptions {
+            language: self.language.clone().unwrap_or_default(),
+            diarize: self.diarize,
+            formats: self.formats.iter().filter_map(|f| parse_format(f)).map(|f| f as i32).collect(),
+            model: self.model.clone().unwrap_or_default(),
+        }
+    }
+}
+
+/// A job as the REST API shows it.
+#[derive(Debug, Serialize)]
+pub struct JobView {
+    pub id: String,
+    pub status: String,
+    pub stage: Option<String>,
+    pub progress: f32,
+    pub error: Option<String>,
+    pub submitted_via: String,
+    pub source_url: Option<String>,
+    pub upload_name: Option<String>,
+    pub options: serde_json::Value,
+    pub language: Option<String>,
+    pub duration_ms: Option<i64>,
+    /// Transcript formats ready to fetch, e.g. `["srt", "txt"]`.
+    pub formats_ready: Vec<String>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+    pub finished_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// `transcript.srt` → `srt`.
+pub fn ready_formats(row: &JobRow) -> Vec<String> {
+    row.exports.0.iter().filter_map(|name| name.strip_prefix("transcript.")).map(str::to_owned).collect()
+}
+
+impl From<JobRow> for JobView {
+    fn from(row: JobRow) -> Self {
+        let formats_ready = ready_formats(&row);
+        Self {
+            id: row.id,
+            status: row.status,
+            stage: row.stage,
+            progress: row.progress,
+            error: row.error,
+            submitted_via: row.submitted_via,
+            source_url: row.source_url,
+            upload_name: row.upload_name,
+            options: row.options.0,
+            language: row.language,
+            duration_ms: row.duration_ms,
+            formats_ready,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            finished_at: row.finished_at,
+        }
+    }
+}
+
+pub fn to_proto_job(row: &JobRow) -> proto::Job {
+    let timestamp = |t: chrono::DateTime<chrono::Utc>| prost_types::Timestamp {
+        seconds: t.timestamp(),
+        nanos: t.timestamp_subsec_nanos() as i32,
+    };
+    let options = serde_json::from_value::<OptionsView>(row.options.0.clone()).map(|o| o.to_proto()).ok();
+    proto::Job {
+        id: row.id.clone(),
+        status: status_to_proto(&row.status) as i32,
+        stage: row.stage.as_deref().map_or(Stage::Unspecified, stage_from_name) as i32,
+        progress: row.progress,
+        error: row.error.clone().unwrap_or_default(),
+        options,
+        source_url: row.source_url.clone().unwrap_or_default(),
+        created_at: Some(timestamp(row.created_at)),
+        updated_at: Some(timestamp(row.updated_at)),
+        duration_ms: row.duration_ms.unwrap_or(0).max(0) as u64,
+        language: row.language.clone().unwrap_or_default(),
+        formats_ready: ready_formats(row).iter().filter_map(|f| parse_format(f)).map(|f| f as i32).collect(),
+    }
+}
+
+fn status_to_proto(status: &str) -> proto::JobStatus {
+    match status {
+        "queued" => proto::JobStatus::Queued,
+        "running" => proto::JobStatus::Running,
+        "completed" => proto::JobStatus::Completed,
+        "failed" => proto::JobStatus::Failed,
+        "cancelled" => proto::JobStatus::Cancelled,
+        _ => proto::JobStatus::Unspecified,
+    }
+}
+
+pub fn status_from_proto(status: proto::JobStatus) -> Option<&'static str> {
+    match status {
+        proto::JobStatus::Unspecified => None,
+        proto::JobStatus::Queued => Some("queued"),
+        proto::JobStatus::Running => Some("running"),
+        proto::JobStatus::Completed => Some("completed"),
+        proto::JobStatus::Failed => Some("failed"),
+        proto::JobStatus::Cancelled => Some("cancelled"),
+    }
+}
+
+fn stage_from_name(name: &str) -> Stage {
+    subjects::STAGES.into_iter().find(|s| subjects::stage_name(*s) == name).unwrap_or(Stage::Unspecified)
+}
