@@ -117,6 +117,8 @@ async fn jobs_from_rest_upload_and_nats_complete_with_the_spoken_words() {
     assert_eq!(kinds.first(), Some(&EventKind::Queued), "{kinds:?}");
     assert_eq!(kinds.last(), Some(&EventKind::Completed), "{kinds:?}");
     assert!(kinds.contains(&EventKind::StageCompleted) && kinds.contains(&EventKind::Started), "{kinds:?}");
+    // The ledger follows the same events; it may trail the watcher briefly.
+    assert_eq!(api.finished(&submitted.id, JOB_TIMEOUT).await["status"], "completed");
 
     // Listing pages through every job, newest first.
     let (status, body) = api.get("/v1/jobs?status=completed&limit=2").await;

@@ -18,6 +18,7 @@ use reqwest::{StatusCode, header};
 use steno_runtime::{
     artifacts,
     config::DownloadConfig,
+    metrics,
     proto::{Stage as StageKind, StageTask},
     stage::{JobContext, Stage, StageError},
 };
@@ -95,6 +96,7 @@ impl Stage for Download {
     const KIND: StageKind = StageKind::Download;
 
     async fn process(&self, mut task: StageTask, ctx: &JobContext) -> Result<StageTask, StageError> {
+        let clock = std::time::Instant::now();
         let url = Url::parse(&task.source_url)
             .map_err(|e| StageError::permanent(format!("the source URL is not valid: {e}")))?;
         let response = self.get(url.clone()).await?;
@@ -141,6 +143,7 @@ impl Stage for Download {
             Err(_) if over_cap.load(Ordering::Relaxed) => return Err(too_large(cap + 1, cap)),
             Err(e) => return Err(StageError::Retryable(e.context(format!("download {}", redacted(&url))))),
         };
+        metrics::downloaded(size, clock.elapsed().as_secs_f64());
         tracing::info!(bytes = size, "downloaded source");
         task.artifacts.get_or_insert_default().source = artifacts::SOURCE.to_owned();
         Ok(task)

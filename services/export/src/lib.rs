@@ -7,6 +7,7 @@ pub mod render;
 use steno_runtime::{
     artifacts,
     config::ExportConfig,
+    metrics,
     proto::{Format, Stage as StageKind, StageTask},
     stage::{JobContext, Stage, StageError},
     transcript::Transcript,
@@ -58,6 +59,7 @@ impl Stage for Export {
             let name = artifacts::export_artifact(format.extension());
             let body = render::render(&transcript, format, &self.cues);
             ctx.artifacts.put_bytes(&ctx.job_id, &name, body.as_bytes()).await?;
+            metrics::exported(format.extension());
             written.push(name);
         }
         tracing::info!(formats = ?written, "exported");

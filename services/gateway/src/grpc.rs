@@ -6,7 +6,7 @@ use async_nats::jetstream::consumer::{DeliverPolicy, pull::OrderedConfig};
 use futures::{Stream, StreamExt};
 use prost::Message as _;
 use steno_runtime::{
-    JobId,
+    JobId, metrics,
     proto::{
         self, EventKind, Format, JobEvent,
         job_service_server::{JobService, JobServiceServer},
@@ -33,7 +33,50 @@ type EventStream = Pin<Box<dyn Stream<Item = Result<JobEvent, Status>> + Send>>;
 
 #[tonic::async_trait]
 impl JobService for Grpc {
+    type WatchStream = EventStream;
+
     async fn submit(&self, request: Request<proto::SubmitRequest>) -> Result<Response<proto::Job>, Status> {
+        observed("Submit", self.submit_call(request)).await
+    }
+
+    async fn get(&self, request: Request<proto::GetRequest>) -> Result<Response<proto::Job>, Status> {
+        observed("Get", self.get_call(request)).await
+    }
+
+    async fn list(&self, request: Request<proto::ListRequest>) -> Result<Response<proto::ListResponse>, Status> {
+        observed("List", self.list_call(request)).await
+    }
+
+    async fn watch(&self, request: Request<proto::WatchRequest>) -> Result<Response<EventStream>, Status> {
+        observed("Watch", self.watch_call(request)).await
+    }
+
+    async fn cancel(&self, request: Request<proto::CancelRequest>) -> Result<Response<proto::Job>, Status> {
+        observed("Cancel", self.cancel_call(request)).await
+    }
+
+    async fn get_transcript(
+        &self,
+        request: Request<proto::GetTranscriptRequest>,
+    ) -> Result<Response<proto::TranscriptFile>, Status> {
+        observed("GetTranscript", self.get_transcript_call(request)).await
+    }
+}
+
+/// Records a call's latency and status code.
+async fn observed<T>(
+    method: &'static str,
+    call: impl Future<Output = Result<Response<T>, Status>>,
+) -> Result<Response<T>, Status> {
+    let clock = std::time::Instant::now();
+    let result = call.await;
+    let code = result.as_ref().map_or_else(|status| format!("{:?}", status.code()), |_| "Ok".to_owned());
+    metrics::grpc_request(method, &code, clock.elapsed().as_secs_f64());
+    result
+}
+
+impl Grpc {
+    async fn submit_call(&self, request: Request<proto::SubmitRequest>) -> Result<Response<proto::Job>, Status> {
         let request = request.into_inner();
         let options = request.options.unwrap_or_default();
         let spec = SubmitJson {
@@ -66,12 +109,12 @@ impl JobService for Grpc {
         Ok(Response::new(to_proto_job(&row)))
     }
 
-    async fn get(&self, request: Request<proto::GetRequest>) -> Result<Response<proto::Job>, Status> {
+    async fn get_call(&self, request: Request<proto::GetRequest>) -> Result<Response<proto::Job>, Status> {
         let row = self.jobs.get(&request.into_inner().id).await?;
         Ok(Response::new(to_proto_job(&row)))
     }
 
-    async fn list(&self, request: Request<proto::ListRequest>) -> Result<Response<proto::ListResponse>, Status> {
+    async fn list_call(&self, request: Request<proto::ListRequest>) -> Result<Response<proto::ListResponse>, Status> {
         let request = request.into_inner();
         let status = status_from_proto(request.status());
         let limit = Some(request.limit).filter(|l| *l > 0);
@@ -82,11 +125,9 @@ impl JobService for Grpc {
         }))
     }
 
-    type WatchStream = EventStream;
-
     /// Every event of the job so far, then live ones, ending after the
     /// terminal event.
-    async fn watch(&self, request: Request<proto::WatchRequest>) -> Result<Response<EventStream>, Status> {
+    async fn watch_call(&self, request: Request<proto::WatchRequest>) -> Result<Response<EventStream>, Status> {
         let id = request.into_inner().id;
         let job = self.jobs.get(&id).await?;
         let job_id = JobId::parse(&job.id).map_err(|e| ApiError::BadRequest(e.to_string()))?;
@@ -119,12 +160,12 @@ impl JobService for Grpc {
         Ok(Response::new(Box::pin(events)))
     }
 
-    async fn cancel(&self, request: Request<proto::CancelRequest>) -> Result<Response<proto::Job>, Status> {
+    async fn cancel_call(&self, request: Request<proto::CancelRequest>) -> Result<Response<proto::Job>, Status> {
         let row = self.jobs.cancel(&request.into_inner().id).await?;
         Ok(Response::new(to_proto_job(&row)))
     }
 
-    async fn get_transcript(
+    async fn get_transcript_call(
         &self,
         request: Request<proto::GetTranscriptRequest>,
     ) -> Result<Response<proto::TranscriptFile>, Status> {

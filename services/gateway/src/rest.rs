@@ -3,14 +3,15 @@
 
 use axum::{
     Json, Router,
-    extract::{DefaultBodyLimit, FromRequest, Multipart, Path, Query, Request, State},
+    extract::{DefaultBodyLimit, FromRequest, MatchedPath, Multipart, Path, Query, Request, State},
     http::{StatusCode, header},
+    middleware::{self, Next},
     response::{IntoResponse, Response},
     routing::{get, post},
 };
 use futures::TryStreamExt;
 use serde::Deserialize;
-use steno_runtime::artifacts;
+use steno_runtime::{artifacts, metrics};
 
 use crate::{
     error::ApiError,
@@ -25,7 +26,20 @@ pub fn router(jobs: Jobs, max_upload_bytes: u64) -> Router {
         .route("/v1/jobs/{id}/cancel", post(cancel))
         .route("/v1/jobs/{id}/{file}", get(transcript))
         .layer(DefaultBodyLimit::max(usize::try_from(max_upload_bytes).unwrap_or(usize::MAX)))
+        .layer(middleware::from_fn(record_metrics))
         .with_state(jobs)
+}
+
+/// Request count, latency and in-flight gauge, labelled by route template.
+async fn record_metrics(route: Option<MatchedPath>, request: Request, next: Next) -> Response {
+    let route = route.map_or_else(|| "unmatched".to_owned(), |r| r.as_str().to_owned());
+    let method = request.method().to_string();
+    let clock = std::time::Instant::now();
+    metrics::http_in_flight(1);
+    let response = next.run(request).await;
+    metrics::http_in_flight(-1);
+    metrics::http_request(&method, &route, response.status().as_u16(), clock.elapsed().as_secs_f64());
+    response
 }
 
 /// `POST /v1/jobs`: JSON `{source_url, language?, diarize?, formats?, model?,

@@ -4,7 +4,7 @@
 
 use std::{net::SocketAddr, sync::Arc};
 
-use steno_runtime::{bus::Bus, config::Config, ops};
+use steno_runtime::{bus::Bus, config::Config, ops, queue, subjects};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -58,6 +58,8 @@ impl Application {
                 tokio_stream::wrappers::TcpListenerStream::new(self.grpc),
                 shutdown.clone().cancelled_owned(),
             );
+        let every = std::time::Duration::from_secs(self.config.worker.queue_depth_interval_secs.max(1));
+        tokio::spawn(queue::sample(self.bus.js.clone(), subjects::STAGES.to_vec(), every, shutdown.clone()));
         let store = self.jobs.store.clone();
         tokio::try_join!(
             async { http.await.map_err(|e| anyhow::anyhow!("REST server: {e}")) },

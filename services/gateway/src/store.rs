@@ -85,12 +85,12 @@ impl Store {
     }
 
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
-        self.pool.execute("SELECT 1").await.map(|_| ())
+        timed("ping", self.pool.execute("SELECT 1")).await.map(|_| ())
     }
 
     /// Inserts a job; `None` when its id or idempotency key already exists.
     pub async fn insert(&self, job: NewJobRow<'_>) -> Result<Option<JobRow>, sqlx::Error> {
-        sqlx::query_as::<_, JobRow>(
+        let query = sqlx::query_as::<_, JobRow>(
             "INSERT INTO jobs (id, idempotency_key, status, error, submitted_via, source_url, upload_name, options, finished_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, CASE WHEN $3 = 'failed' THEN now() END)
              ON CONFLICT DO NOTHING
@@ -103,24 +103,23 @@ impl Store {
         .bind(job.submitted_via)
         .bind(job.source_url)
         .bind(job.upload_name)
-        .bind(sqlx::types::Json(job.options))
-        .fetch_optional(&self.pool)
-        .await
+        .bind(sqlx::types::Json(job.options));
+        timed("insert", query.fetch_optional(&self.pool)).await
     }
 
     pub async fn get(&self, id: &str) -> Result<Option<JobRow>, sqlx::Error> {
-        sqlx::query_as::<_, JobRow>("SELECT * FROM jobs WHERE id = $1").bind(id).fetch_optional(&self.pool).await
+        let query = sqlx::query_as::<_, JobRow>("SELECT * FROM jobs WHERE id = $1").bind(id);
+        timed("get", query.fetch_optional(&self.pool)).await
     }
 
     /// The job a resubmission refers to, by id or idempotency key.
     pub async fn find_existing(&self, id: &str, key: Option<&str>) -> Result<Option<JobRow>, sqlx::Error> {
-        sqlx::query_as::<_, JobRow>(
+        let query = sqlx::query_as::<_, JobRow>(
             "SELECT * FROM jobs WHERE id = $1 OR ($2::text IS NOT NULL AND idempotency_key = $2) LIMIT 1",
         )
         .bind(id)
-        .bind(key)
-        .fetch_optional(&self.pool)
-        .await
+        .bind(key);
+        timed("find_existing", query.fetch_optional(&self.pool)).await
     }
 
     /// Newest first; `before` is the `seq` cursor of the previous page.
@@ -130,22 +129,21 @@ impl Store {
         before: Option<i64>,
         limit: i64,
     ) -> Result<Vec<JobRow>, sqlx::Error> {
-        sqlx::query_as::<_, JobRow>(
+        let query = sqlx::query_as::<_, JobRow>(
             "SELECT * FROM jobs
              WHERE ($1::text IS NULL OR status = $1) AND ($2::bigint IS NULL OR seq < $2)
              ORDER BY seq DESC LIMIT $3",
         )
         .bind(status)
         .bind(before)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await
+        .bind(limit);
+        timed("list", query.fetch_all(&self.pool)).await
     }
 
     /// Applies an update unless the job is already finished; returns the
     /// job when it changed.
     pub async fn update(&self, id: &str, update: Update<'_>) -> Result<Option<JobRow>, sqlx::Error> {
-        sqlx::query_as::<_, JobRow>(
+        let query = sqlx::query_as::<_, JobRow>(
             "UPDATE jobs SET
                 status = COALESCE($2, status),
                 stage = COALESCE($3, stage),
@@ -166,10 +164,17 @@ impl Store {
         .bind(update.error)
         .bind(update.language)
         .bind(update.duration_ms)
-        .bind(update.exports.map(sqlx::types::Json))
-        .fetch_optional(&self.pool)
-        .await
+        .bind(update.exports.map(sqlx::types::Json));
+        timed("update", query.fetch_optional(&self.pool)).await
     }
+}
+
+/// Runs a query, recording its latency and failure in the ledger metrics.
+async fn timed<T>(query: &'static str, run: impl Future<Output = Result<T, sqlx::Error>>) -> Result<T, sqlx::Error> {
+    let clock = std::time::Instant::now();
+    let result = run.await;
+    steno_runtime::metrics::db_query(query, clock.elapsed().as_secs_f64(), result.is_ok());
+    result
 }
 
 async fn create_database_if_missing(options: &PgConnectOptions) -> anyhow::Result<()> {

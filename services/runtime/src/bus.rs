@@ -33,6 +33,7 @@ impl Bus {
     pub async fn connect(config: &NatsConfig, name: &str) -> anyhow::Result<Self> {
         let client = connect_with_retry(config, name).await?;
         check_server_version(&client.server_info().version)?;
+        crate::metrics::register_nats_connected(client.clone());
         let js = jetstream::new(client.clone());
         let (artifacts, flags) = provision(&js, config).await?;
         Ok(Self { client, js, artifacts, flags })

@@ -5,7 +5,8 @@
 //! - [`bus`]: NATS connection, provisioning, typed publishing of tasks and events.
 //! - [`artifacts`]: job artifacts in the JetStream object store.
 //! - [`stage`] and [`worker`]: the `Stage` trait and the one worker loop.
-//! - [`ops`], [`telemetry`], [`metrics`]: `/healthz` `/readyz` `/metrics`, logs, metric names.
+//! - [`ops`], [`telemetry`], [`metrics`]: `/healthz` `/readyz` `/metrics`, logs, every metric.
+//! - [`queue`]: queue depth per stage, read from JetStream state.
 //! - [`service`]: what every service `main` shares.
 //! - [`transcript`]: the transcript document stages exchange.
 
@@ -15,6 +16,7 @@ pub mod config;
 mod job_id;
 pub mod metrics;
 pub mod ops;
+pub mod queue;
 pub mod service;
 pub mod stage;
 pub mod subjects;

@@ -6,10 +6,7 @@
 //! `drain_secs`, then naks what is left.
 
 use std::{
-    sync::{
-        Arc,
-        atomic::{AtomicU64, Ordering},
-    },
+    sync::Arc,
     time::{Duration, Instant},
 };
 
@@ -32,7 +29,7 @@ use crate::{
     artifacts::Artifacts,
     bus::{Bus, event},
     config::WorkerConfig,
-    metrics::{self, StageMetrics},
+    metrics::StageMetrics,
     stage::{JobContext, Stage, StageError, next_stage},
     subjects,
 };
@@ -51,9 +48,8 @@ pub async fn run<S: Stage>(
 ) -> anyhow::Result<()> {
     let name = subjects::stage_name(S::KIND);
     let consumer = ensure_consumer(&bus, S::KIND, &config).await?;
-    let depth = Arc::new(AtomicU64::new(0));
-    metrics::register_queue_depth(name, depth.clone());
-    tokio::spawn(refresh_queue_depth(consumer.clone(), depth, config.queue_depth_interval_secs, shutdown.clone()));
+    let every = Duration::from_secs(config.queue_depth_interval_secs.max(1));
+    tokio::spawn(crate::queue::sample(bus.js.clone(), vec![S::KIND], every, shutdown.clone()));
 
     let worker = Arc::new(Worker {
         stage,
@@ -141,25 +137,6 @@ async fn pull_one(consumer: &PullConsumer) -> Option<Message> {
     }
 }
 
-async fn refresh_queue_depth(
-    mut consumer: PullConsumer,
-    depth: Arc<AtomicU64>,
-    every: u64,
-    shutdown: CancellationToken,
-) {
-    let mut tick = tokio::time::interval(Duration::from_secs(every.max(1)));
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            () = shutdown.cancelled() => return,
-        }
-        match consumer.info().await {
-            Ok(info) => depth.store(info.num_pending + info.num_ack_pending as u64, Ordering::Relaxed),
-            Err(e) => tracing::debug!(error = %e, "read consumer info"),
-        }
-    }
-}
-
 struct Worker<S> {
     stage: S,
     bus: Bus,
@@ -187,6 +164,9 @@ impl<S: Stage> Worker<S> {
         let Ok(job_id) = JobId::parse(&task.job_id) else {
             return self.reject_undecodable(&message, "invalid job_id").await;
         };
+        if delivered > 1 {
+            self.metrics.redelivered();
+        }
         let span = tracing::info_span!("stage", stage = subjects::stage_name(S::KIND), job_id = %job_id, delivered);
         self.handle_task(&message, task, &job_id, delivered).instrument(span).await;
     }

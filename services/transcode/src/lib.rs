@@ -7,6 +7,7 @@ use std::{path::Path, process::Stdio};
 use steno_runtime::{
     artifacts,
     config::TranscodeConfig,
+    metrics,
     proto::{Stage as StageKind, StageTask},
     stage::{JobContext, Stage, StageError},
 };
@@ -77,12 +78,15 @@ impl Stage for Transcode {
         }
         self.probe_audio(&input).await?;
         ctx.progress().report(0.1);
+        let clock = std::time::Instant::now();
         self.convert(&input, &output).await?;
+        let convert_seconds = clock.elapsed().as_secs_f64();
         let bytes = tokio::fs::metadata(&output).await.map_err(|e| anyhow::anyhow!("stat output: {e}"))?.len();
         let duration_ms = bytes / 2 * 1000 / SAMPLE_RATE;
         if duration_ms == 0 {
             return Err(StageError::permanent("the source's audio stream is empty"));
         }
+        metrics::transcoded(convert_seconds, duration_ms as f64 / 1000.0);
         ctx.artifacts.put_file(&ctx.job_id, artifacts::AUDIO, &output).await?;
         task.duration_ms = duration_ms;
         task.artifacts.get_or_insert_default().audio = artifacts::AUDIO.to_owned();

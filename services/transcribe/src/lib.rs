@@ -11,6 +11,7 @@ use std::sync::Arc;
 use steno_runtime::{
     artifacts,
     config::TranscribeConfig,
+    metrics,
     proto::{Stage as StageKind, StageTask},
     stage::{JobContext, Stage, StageError},
     transcript::Transcript,
@@ -51,10 +52,12 @@ impl Stage for Transcribe {
         drop(pcm);
         let request = whisper::Request { language: options.language.clone(), threads: self.threads };
         let progress = ctx.progress();
+        let (clock, model_name) = (std::time::Instant::now(), model.name.clone());
         let transcript: Transcript =
             tokio::task::spawn_blocking(move || whisper::transcribe(&model, &samples, &request, progress))
                 .await
                 .map_err(|e| anyhow::anyhow!("transcription task panicked: {e}"))??;
+        metrics::transcribed(&model_name, transcript.duration_ms as f64 / 1000.0, clock.elapsed().as_secs_f64());
         if transcript.segments.iter().all(|s| s.text.trim().is_empty()) {
             return Err(StageError::permanent("no speech was found in the audio"));
         }

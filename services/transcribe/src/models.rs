@@ -84,7 +84,9 @@ impl Models {
         }
         let context = WhisperContext::new_with_params(&path, params)
             .map_err(|e| format!("model {name} at {} could not be loaded: {e}", path.display()))?;
-        tracing::info!(model = name, seconds = clock.elapsed().as_secs_f64(), dtw, "model loaded");
+        let seconds = clock.elapsed().as_secs_f64();
+        steno_runtime::metrics::model_loaded(name, seconds);
+        tracing::info!(model = name, seconds, dtw, "model loaded");
         let model = Arc::new(Model { name: name.to_owned(), context, dtw });
         self.loaded.lock().map_err(|_| "model cache poisoned")?.insert(name.to_owned(), model.clone());
         Ok(model)
