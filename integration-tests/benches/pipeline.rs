@@ -30,7 +30,8 @@ const TEXT: &str = "Good morning, and welcome to the weekly project meeting. Tod
     progress of the new billing system, discuss the results of the customer survey, and plan the work \
     for the next two weeks. The billing team finished the invoice module on time, and testing starts \
     on Monday. The survey shows that most customers like the new design, but many of them asked for \
-    faster support. We will hire two more people for the support desk before the end of the month.";
+    faster support. We will hire two more people for the support desk before the end of the month. \
+    Thank you all for coming today, and please send me your questions by email before Friday.";
 
 fn seconds(t: &Option<prost_types::Timestamp>) -> f64 {
     t.as_ref().map_or(0.0, |t| t.seconds as f64 + f64::from(t.nanos) / 1e9)

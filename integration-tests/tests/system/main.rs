@@ -7,4 +7,5 @@ mod bad_inputs;
 mod end_to_end;
 mod fixtures;
 mod harness;
+mod observability;
 mod restart;
