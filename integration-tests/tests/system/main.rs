@@ -9,3 +9,4 @@ mod fixtures;
 mod harness;
 mod observability;
 mod restart;
+mod tracing;

@@ -149,7 +149,9 @@ impl Jobs {
     }
 
     /// Records the job and queues its first stage. Returns the job and
-    /// whether it is new (a resubmission returns the original).
+    /// whether it is new (a resubmission returns the original). The span is
+    /// the root of the job's trace; every stage's span descends from it.
+    #[tracing::instrument(name = "job.submit", skip_all, fields(job_id = %submission.id, via = via.as_str()))]
     pub async fn create(&self, submission: Submission, source: Source, via: Via) -> Result<(JobRow, bool), ApiError> {
         let options = serde_json::to_value(OptionsView::from(&submission.options)).map_err(anyhow::Error::from)?;
         let (source_url, upload_name) = match &source {

@@ -50,11 +50,12 @@ impl Bus {
     pub async fn publish_task(&self, task: &StageTask) -> anyhow::Result<()> {
         let stage = task.stage();
         let job_id = JobId::parse(&task.job_id)?;
-        let publish = PublishMessage::build().payload(task.encode_to_vec().into()).message_id(subjects::stage_msg_id(
-            &job_id,
-            stage,
-            task.attempt,
-        ));
+        let mut headers = HeaderMap::new();
+        crate::trace::inject_current(&mut headers);
+        let publish = PublishMessage::build()
+            .headers(headers)
+            .payload(task.encode_to_vec().into())
+            .message_id(subjects::stage_msg_id(&job_id, stage, task.attempt));
         self.js
             .send_publish(subjects::stage_subject(stage), publish)
             .await?
@@ -71,8 +72,10 @@ impl Bus {
             event.at = Some(now_timestamp());
         }
         let subject = subjects::event_subject(&job_id, event.kind());
+        let mut headers = HeaderMap::new();
+        crate::trace::inject_current(&mut headers);
         self.js
-            .publish_with_headers(subject, HeaderMap::new(), event.encode_to_vec().into())
+            .publish_with_headers(subject, headers, event.encode_to_vec().into())
             .await?
             .await
             .map_err(|e| anyhow::anyhow!("publish {:?} event: {e}", event.kind()))?;

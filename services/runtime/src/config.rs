@@ -32,6 +32,7 @@ pub struct Config {
     pub nats: NatsConfig,
     pub worker: WorkerConfig,
     pub log: LogConfig,
+    pub tracing: TracingConfig,
     pub gateway: GatewayConfig,
     pub download: DownloadConfig,
     pub transcode: TranscodeConfig,
@@ -107,6 +108,15 @@ impl Default for LogConfig {
     fn default() -> Self {
         Self { format: "text".into(), level: "info,whisper_rs=warn".into() }
     }
+}
+
+/// Traces: every stage task is a span; a job is one trace.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TracingConfig {
+    /// OTLP/gRPC collector, e.g. `http://otel-collector:4317`; empty = spans
+    /// stay in the process (trace context still crosses NATS).
+    pub otlp_endpoint: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

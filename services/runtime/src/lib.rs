@@ -7,6 +7,7 @@
 //! - [`stage`] and [`worker`]: the `Stage` trait and the one worker loop.
 //! - [`ops`], [`telemetry`], [`metrics`]: `/healthz` `/readyz` `/metrics`, logs, every metric.
 //! - [`queue`]: queue depth per stage, read from JetStream state.
+//! - [`trace`]: W3C trace context in NATS headers.
 //! - [`service`]: what every service `main` shares.
 //! - [`transcript`]: the transcript document stages exchange.
 
@@ -21,6 +22,7 @@ pub mod service;
 pub mod stage;
 pub mod subjects;
 pub mod telemetry;
+pub mod trace;
 pub mod transcript;
 pub mod worker;
 

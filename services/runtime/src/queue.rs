@@ -91,9 +91,12 @@ pub async fn sample(js: jetstream::Context, stages: Vec<Stage>, every: Duration,
     }
 }
 
+/// Name, unit, description and reading of one queue gauge.
+type GaugeSpec = (&'static str, &'static str, &'static str, fn(&QueueState) -> f64);
+
 fn register_gauges(states: Shared) {
     let meter = global::meter("steno");
-    let gauges: [(&'static str, &'static str, &'static str, fn(&QueueState) -> f64); 6] = [
+    let gauges: [GaugeSpec; 6] = [
         (metrics::QUEUE_DEPTH, "", "Stage tasks waiting or in flight (num_pending + num_ack_pending)", |q| {
             q.depth() as f64
         }),

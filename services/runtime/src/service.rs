@@ -52,7 +52,7 @@ where
         }
     };
     runtime.block_on(async move {
-        let telemetry = match telemetry::init(name, &config.log) {
+        let telemetry = match telemetry::init(name, &config.log, &config.tracing) {
             Ok(telemetry) => telemetry,
             Err(e) => {
                 eprintln!("steno-{name}: start telemetry: {e:#}");

@@ -1,33 +1,50 @@
-//! Logs (tracing, readable or JSON) and metrics (OpenTelemetry meters read by
-//! a Prometheus exporter, served at `/metrics` by [`crate::ops`]).
+//! Logs (tracing, readable or JSON), traces (a span per stage task, W3C
+//! `traceparent` carried in NATS headers by [`crate::trace`], exported over
+//! OTLP when `tracing.otlp_endpoint` is set) and metrics (OpenTelemetry
+//! meters read by a Prometheus exporter, served at `/metrics` by
+//! [`crate::ops`]).
 
-use opentelemetry_sdk::metrics::SdkMeterProvider;
+use opentelemetry::{global, trace::TracerProvider as _};
+use opentelemetry_sdk::{
+    Resource, metrics::SdkMeterProvider, propagation::TraceContextPropagator, trace::SdkTracerProvider,
+};
 use tracing_subscriber::{EnvFilter, fmt, prelude::*};
 
-use crate::config::LogConfig;
+use crate::config::{LogConfig, TracingConfig};
 
-/// Keeps the meter provider alive; flushes it when dropped.
+/// Keeps the providers alive; flushes them when dropped.
 pub struct Telemetry {
     pub registry: prometheus::Registry,
-    provider: SdkMeterProvider,
+    meters: SdkMeterProvider,
+    tracer: SdkTracerProvider,
 }
 
 impl Drop for Telemetry {
     fn drop(&mut self) {
-        if let Err(e) = self.provider.shutdown() {
+        if let Err(e) = self.tracer.shutdown() {
+            tracing::debug!(error = %e, "tracer provider shutdown");
+        }
+        if let Err(e) = self.meters.shutdown() {
             tracing::debug!(error = %e, "meter provider shutdown");
         }
     }
 }
 
-/// Installs the log subscriber and the global meter provider for `service`.
-pub fn init(service: &str, log: &LogConfig) -> anyhow::Result<Telemetry> {
+/// Installs logs, the global tracer and meter providers and the trace
+/// context propagator for `service`.
+pub fn init(service: &str, log: &LogConfig, tracing_config: &TracingConfig) -> anyhow::Result<Telemetry> {
+    let resource = Resource::builder().with_service_name(format!("steno-{service}")).build();
+    let tracer = tracer_provider(tracing_config, resource.clone())?;
+    global::set_text_map_propagator(TraceContextPropagator::new());
+    global::set_tracer_provider(tracer.clone());
+    let spans = tracing_opentelemetry::layer().with_tracer(tracer.tracer("steno"));
+
     let filter = EnvFilter::try_new(&log.level).map_err(|e| anyhow::anyhow!("log.level {:?}: {e}", log.level))?;
-    let registry = tracing_subscriber::registry().with(filter);
+    let subscriber = tracing_subscriber::registry().with(filter).with(spans);
     let installed = if log.format == "json" {
-        registry.with(fmt::layer().json().with_current_span(false)).try_init()
+        subscriber.with(fmt::layer().json().with_current_span(false)).try_init()
     } else {
-        registry.with(fmt::layer().with_writer(std::io::stderr)).try_init()
+        subscriber.with(fmt::layer().with_writer(std::io::stderr)).try_init()
     };
     // A second init in one process (tests) keeps the first subscriber.
     if let Err(e) = installed {
@@ -37,11 +54,24 @@ pub fn init(service: &str, log: &LogConfig) -> anyhow::Result<Telemetry> {
     let registry = prometheus::Registry::new();
     let exporter =
         opentelemetry_prometheus::exporter().with_registry(registry.clone()).scope_info_enabled(false).build()?;
-    let provider = SdkMeterProvider::builder()
-        .with_reader(exporter)
-        .with_resource(opentelemetry_sdk::Resource::builder().with_service_name(format!("steno-{service}")).build())
-        .build();
-    opentelemetry::global::set_meter_provider(provider.clone());
+    let meters = SdkMeterProvider::builder().with_reader(exporter).with_resource(resource).build();
+    global::set_meter_provider(meters.clone());
     crate::metrics::record_build_info(service);
-    Ok(Telemetry { registry, provider })
+    Ok(Telemetry { registry, meters, tracer })
+}
+
+/// Spans always get trace ids (so context crosses NATS); they leave the
+/// process only when an OTLP endpoint is configured.
+fn tracer_provider(config: &TracingConfig, resource: Resource) -> anyhow::Result<SdkTracerProvider> {
+    let builder = SdkTracerProvider::builder().with_resource(resource);
+    if config.otlp_endpoint.is_empty() {
+        return Ok(builder.build());
+    }
+    use opentelemetry_otlp::WithExportConfig;
+    let exporter = opentelemetry_otlp::SpanExporter::builder()
+        .with_tonic()
+        .with_endpoint(&config.otlp_endpoint)
+        .build()
+        .map_err(|e| anyhow::anyhow!("tracing.otlp_endpoint {:?}: {e}", config.otlp_endpoint))?;
+    Ok(builder.with_batch_exporter(exporter).build())
 }

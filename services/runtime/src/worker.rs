@@ -168,6 +168,7 @@ impl<S: Stage> Worker<S> {
             self.metrics.redelivered();
         }
         let span = tracing::info_span!("stage", stage = subjects::stage_name(S::KIND), job_id = %job_id, delivered);
+        crate::trace::set_parent_from(&span, message.headers.as_ref());
         self.handle_task(&message, task, &job_id, delivered).instrument(span).await;
     }
 
@@ -213,7 +214,8 @@ impl<S: Stage> Worker<S> {
         }
         let (progress_tx, progress_rx) = watch::channel(0.0f32);
         let ctx = JobContext::new(job_id.clone(), Artifacts::new(self.bus.artifacts.clone()), progress_tx);
-        let progress_events = tokio::spawn(forward_progress(self.bus.clone(), job_id.clone(), S::KIND, progress_rx));
+        let progress = forward_progress(self.bus.clone(), job_id.clone(), S::KIND, progress_rx);
+        let progress_events = tokio::spawn(progress.instrument(tracing::Span::current()));
 
         self.metrics.started();
         let clock = Instant::now();

@@ -28,9 +28,12 @@ pub fn init() {
     register_gauges(nvml, count);
 }
 
+/// Metric name, unit and how to read it from a device.
+type Reading = (&'static str, &'static str, fn(&nvml_wrapper::Device) -> Option<f64>);
+
 fn register_gauges(nvml: Arc<Nvml>, count: u32) {
     let meter = global::meter("steno");
-    let readings: [(&'static str, &'static str, fn(&nvml_wrapper::Device) -> Option<f64>); 3] = [
+    let readings: [Reading; 3] = [
         (metrics::GPU_MEMORY_USED, "By", |d| d.memory_info().ok().map(|m| m.used as f64)),
         (metrics::GPU_MEMORY_TOTAL, "By", |d| d.memory_info().ok().map(|m| m.total as f64)),
         (metrics::GPU_UTILIZATION, "", |d| d.utilization_rates().ok().map(|u| f64::from(u.gpu) / 100.0)),
