@@ -203,7 +203,7 @@ impl Jobs {
             let reason = format!("the job could not be queued (NATS unavailable: {e:#}); submit it again");
             let update = Update { status: Some("failed"), error: Some(&reason), ..Default::default() };
             self.store.update(&row.id, update).await?;
-            metrics::job_finished("failed");
+            metrics::job_finished("failed", via.as_str());
             return Err(ApiError::Unavailable(reason));
         }
         Ok((row, true))
@@ -227,7 +227,7 @@ impl Jobs {
             .await?;
         match inserted {
             Some(row) => {
-                metrics::job_finished("failed");
+                metrics::job_finished("failed", Via::Nats.as_str());
                 Ok(row)
             }
             None => self.get(id.as_str()).await,
@@ -275,7 +275,7 @@ impl Jobs {
         let Some(row) = self.store.update(id, update).await? else {
             return Err(ApiError::Conflict(format!("job {id} finished before it could be cancelled")));
         };
-        metrics::job_finished("cancelled");
+        metrics::job_finished("cancelled", &row.submitted_via);
         if let Err(e) = self.bus.publish_event(event(id, EventKind::Cancelled, Stage::Unspecified)).await {
             tracing::warn!(error = format!("{e:#}"), job_id = id, "publish cancelled event");
         }

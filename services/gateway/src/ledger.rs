@@ -96,12 +96,8 @@ async fn apply(store: &Store, event: &JobEvent) -> Result<(), sqlx::Error> {
     };
     let terminal = update.status.filter(|s| ["completed", "failed", "cancelled"].contains(s));
     let changed = store.update(&event.job_id, update).await?;
-    if let (Some(status), Some(_)) = (terminal, changed) {
-        metrics::job_finished(match status {
-            "completed" => "completed",
-            "failed" => "failed",
-            _ => "cancelled",
-        });
+    if let (Some(status), Some(job)) = (terminal, changed) {
+        metrics::job_finished(status, &job.submitted_via);
     }
     Ok(())
 }

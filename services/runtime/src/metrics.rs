@@ -187,8 +187,11 @@ pub fn job_created(source: &'static str) {
     instruments().jobs_created.add(1, &[KeyValue::new("source", source)]);
 }
 
-pub fn job_finished(status: &'static str) {
-    instruments().jobs_finished.add(1, &[KeyValue::new("status", status)]);
+/// A job reached `status` (completed, failed, cancelled); `source` is how it
+/// arrived (rest, grpc, nats).
+pub fn job_finished(status: &str, source: &str) {
+    let labels = [KeyValue::new("status", status.to_owned()), KeyValue::new("source", source.to_owned())];
+    instruments().jobs_finished.add(1, &labels);
 }
 
 /// One REST request; `in_flight` brackets it.
