@@ -39,7 +39,7 @@ pub fn repo_root() -> PathBuf {
 }
 
 /// `target/<profile>` of this test binary, where the service binaries are.
-fn bin_dir() -> PathBuf {
+pub fn bin_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("test exe");
     exe.parent().and_then(Path::parent).expect("target dir").to_owned()
 }

@@ -4,6 +4,7 @@
 
 mod api;
 mod bad_inputs;
+mod deployment;
 mod end_to_end;
 mod fixtures;
 mod harness;

@@ -24,6 +24,8 @@ pub enum ConfigError {
     Parse(#[from] Box<figment::Error>),
     #[error("invalid config key `{key}`: {reason}")]
     Invalid { key: &'static str, reason: String },
+    #[error("unknown config key `{0}` (from environment variable STENO_{1}); see config/steno.toml for the keys")]
+    UnknownKey(String, String),
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -258,11 +260,10 @@ impl Config {
             None => figment = figment.merge(Toml::file(DEFAULT_CONFIG_FILE)),
         }
         let env: Vec<(String, String)> = env.into_iter().collect();
-        let steno_env: String = env
-            .iter()
-            .filter_map(|(k, v)| k.strip_prefix("STENO_").map(|k| (k, v)))
-            .map(|(k, v)| env_to_toml(k, v))
-            .collect();
+        if let Some((key, var)) = unknown_env_keys(&env).into_iter().next() {
+            return Err(ConfigError::UnknownKey(key, var));
+        }
+        let steno_env: String = config_vars(&env).map(|(k, v)| env_to_toml(k, v)).collect();
         figment = figment.merge(Toml::string(&steno_env));
         if let Some((_, url)) = env.iter().find(|(k, _)| k == "DATABASE_URL") {
             figment = figment.merge(Serialized::default("gateway.database_url", url));
@@ -301,6 +302,30 @@ impl Config {
     }
 }
 
+/// `STENO_…` variables that name no config key, as (dotted key, variable
+/// suffix): a typo must not be silently ignored.
+fn unknown_env_keys(env: &[(String, String)]) -> Vec<(String, String)> {
+    let known: Vec<String> = match toml::Value::try_from(Config::default()) {
+        Ok(toml::Value::Table(sections)) => sections
+            .iter()
+            .flat_map(|(section, keys)| {
+                keys.as_table().into_iter().flat_map(move |t| t.keys().map(move |k| format!("{section}.{k}")))
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    config_vars(env)
+        .map(|(suffix, _)| (suffix.split("__").map(str::to_lowercase).collect::<Vec<_>>().join("."), suffix.to_owned()))
+        .filter(|(key, _)| !known.contains(key))
+        .collect()
+}
+
+/// `STENO_<SECTION>__<KEY>` variables, without the prefix. Others that start
+/// with `STENO_` (`STENO_SERVER` for the CLI) are not config.
+fn config_vars(env: &[(String, String)]) -> impl Iterator<Item = (&str, &String)> {
+    env.iter().filter_map(|(k, v)| k.strip_prefix("STENO_").filter(|k| k.contains("__")).map(|k| (k, v)))
+}
+
 /// `NATS__URL=nats://x` → `nats.url = <value>`: values that parse as TOML
 /// (numbers, booleans, arrays) keep their type, anything else is a string.
 fn env_to_toml(key: &str, value: &str) -> String {
@@ -329,6 +354,7 @@ mod tests {
                 ("STENO_GATEWAY__HTTP_ADDR", "127.0.0.1:0"),
                 ("DATABASE_URL", "postgres://db/steno"),
                 ("UNRELATED", "x"),
+                ("STENO_SERVER", "http://not-config"),
             ]),
         )
         .expect("loads");
@@ -347,6 +373,14 @@ mod tests {
         let err = Config::load_with_env(Some(Path::new("/dev/null")), env(&[("STENO_WORKER__MAX_DELIVER", "many")]))
             .expect_err("rejected");
         assert!(err.to_string().contains("max_deliver"), "{err}");
+    }
+
+    #[test]
+    fn unknown_environment_keys_are_refused_by_name() {
+        let err = Config::load_with_env(Some(Path::new("/dev/null")), env(&[("STENO_NATS__URLL", "nats://x:4222")]))
+            .expect_err("rejected");
+        assert!(err.to_string().contains("nats.urll"), "{err}");
+        assert!(err.to_string().contains("STENO_NATS__URLL"), "{err}");
     }
 
     #[test]
