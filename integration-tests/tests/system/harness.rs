@@ -177,7 +177,7 @@ impl System {
         self.ops_ports.iter().rev().find(|(s, _)| *s == service).map(|(_, p)| *p).expect("service started")
     }
 
-    async fn wait_ready(&mut self) {
+    pub async fn wait_ready(&mut self) {
         let client = reqwest::Client::new();
         let ports = self.ops_ports.clone();
         for (service, port) in ports {

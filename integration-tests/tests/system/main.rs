@@ -10,4 +10,5 @@ mod fixtures;
 mod harness;
 mod observability;
 mod restart;
+mod scaling;
 mod tracing;

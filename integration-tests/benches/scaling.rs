@@ -1,0 +1,72 @@
+//! Throughput of the whole system with 1, 2 and 3 transcribe replicas on six
+//! 30 s jobs submitted at once. Prints a table; asserts nothing about time.
+//!
+//! `cargo build --release --bins && cargo bench -p integration-tests --bench scaling`
+
+// The shared test helpers are not all used here.
+#![allow(dead_code)]
+
+#[path = "../tests/system/api.rs"]
+mod api;
+#[path = "../tests/system/fixtures.rs"]
+mod fixtures;
+#[path = "../tests/system/harness.rs"]
+mod harness;
+
+use std::{
+    process::Command,
+    time::{Duration, Instant},
+};
+
+const JOBS: usize = 6;
+const TEXT: &str = "Good morning, and welcome to the weekly project meeting. Today we will review the \
+    progress of the new billing system, discuss the results of the customer survey, and plan the work \
+    for the next two weeks. The billing team finished the invoice module on time, and testing starts \
+    on Monday. The survey shows that most customers like the new design, but many of them asked for \
+    faster support. We will hire two more people for the support desk before the end of the month. \
+    Thank you all for coming today, and please send me your questions by email before Friday.";
+
+#[tokio::main]
+async fn main() {
+    let clip = fixtures::media_dir().join("meeting-30s.wav");
+    let status = Command::new("flite").args(["-voice", "slt", "-t", TEXT, "-o"]).arg(&clip).status().expect("flite");
+    assert!(status.success(), "flite failed");
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+    println!("\n{JOBS} jobs of a ~31 s clip submitted at once, tiny.en, {cores} cores");
+    println!(
+        "\n| transcribe replicas | whisper threads each | wall seconds | jobs per minute | speed-up | load average after |"
+    );
+    println!("| --- | --- | --- | --- | --- | --- |");
+    let mut base = None;
+    // Threads per replica: all cores (the default), and the cores shared out.
+    let runs = [(1, cores), (2, cores), (2, (cores / 2).max(1)), (3, (cores / 3).max(1))];
+    for (replicas, threads) in runs {
+        let threads_env = threads.to_string();
+        let mut system = harness::System::start_with(&[("STENO_TRANSCRIBE__THREADS", &threads_env)]).await;
+        for _ in 1..replicas {
+            system.start_service("transcribe");
+        }
+        system.wait_ready().await;
+        let media = fixtures::serve_media().await;
+        let api = api::Api::new(&system.http);
+        let clock = Instant::now();
+        let mut ids = Vec::new();
+        for _ in 0..JOBS {
+            ids.push(api.submit_url(&format!("{media}/meeting-30s.wav"), &["txt"]).await);
+        }
+        for id in &ids {
+            let job = api.finished(id, Duration::from_secs(900)).await;
+            assert_eq!(job["status"], "completed", "{job}");
+        }
+        let wall = clock.elapsed().as_secs_f64();
+        let base_wall = *base.get_or_insert(wall);
+        let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+        println!(
+            "| {replicas} | {threads} | {wall:.2} | {:.1} | {:.2}× | {} |",
+            JOBS as f64 * 60.0 / wall,
+            base_wall / wall,
+            load.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+        );
+        system.stop().await;
+    }
+}
