@@ -15,9 +15,7 @@ use crate::harness::{SERVICES, bin_dir, repo_root};
 
 fn yaml(path: &str) -> Value {
     let text = std::fs::read_to_string(repo_root().join(path)).unwrap_or_else(|e| panic!("read {path}: {e}"));
-    let mut value: Value = serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("parse {path}: {e}"));
-    value.apply_merge().expect("merge keys");
-    value
+    serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("parse {path}: {e}"))
 }
 
 fn yaml_documents(path: &str) -> Vec<Value> {
@@ -65,9 +63,24 @@ fn port_of(addr: &str) -> u16 {
     addr.rsplit(':').next().and_then(|p| p.parse().ok()).unwrap_or_else(|| panic!("no port in {addr}"))
 }
 
+/// `docker-compose config`: the compose file as the engine would see it
+/// (validated, variables interpolated, merge keys applied).
+fn compose_config(grafana_password: Option<&str>) -> std::process::Output {
+    let mut command = Command::new("docker-compose");
+    command.arg("-f").arg(repo_root().join("deploy/docker-compose.yml")).arg("config").env("POSTGRES_PASSWORD", "pw");
+    match grafana_password {
+        Some(password) => command.env("GRAFANA_ADMIN_PASSWORD", password),
+        None => command.env_remove("GRAFANA_ADMIN_PASSWORD"),
+    };
+    command.output().expect("run docker-compose (Debian package docker-compose)")
+}
+
 #[test]
 fn compose_services_match_the_binaries_and_their_config() {
-    let compose = yaml("deploy/docker-compose.yml");
+    let rendered = compose_config(Some("secret"));
+    assert!(rendered.status.success(), "docker-compose config: {}", String::from_utf8_lossy(&rendered.stderr));
+    assert!(!compose_config(None).status.success(), "the compose file must not default the Grafana admin password");
+    let compose: Value = serde_yaml::from_slice(&rendered.stdout).expect("rendered compose YAML");
     let dockerfile = std::fs::read_to_string(repo_root().join("deploy/docker/Dockerfile")).expect("Dockerfile");
     let services = compose["services"].as_mapping().expect("services");
     let mut ops_ports = BTreeMap::new();
@@ -84,10 +97,7 @@ fn compose_services_match_the_binaries_and_their_config() {
             .iter()
             .map(|(k, v)| {
                 let value = v.as_str().map_or_else(|| format!("{}", v.as_u64().unwrap_or(0)), str::to_owned);
-                (
-                    k.as_str().expect("key").to_owned(),
-                    value.replace("${POSTGRES_PASSWORD:?set POSTGRES_PASSWORD}", "pw"),
-                )
+                (k.as_str().expect("key").to_owned(), value)
             })
             .collect();
         let config = print_config(&format!("steno-{stage}"), &strings(&service["command"]), &env);
@@ -108,12 +118,12 @@ fn compose_services_match_the_binaries_and_their_config() {
             expected.iter().any(|e| check.contains(e)),
             "{name}: health check {check:?} misses ops port {ops_port}"
         );
-        for published in strings(&service["ports"]) {
-            let container = port_of(&published);
+        for published in service["ports"].as_sequence().into_iter().flatten() {
+            let container = published["target"].as_u64().and_then(|p| u16::try_from(p).ok()).expect("target port");
             let served = ["gateway.http_addr", "gateway.grpc_addr"].map(|k| port_of(&config_value(&config, k)));
             assert!(
                 stage == "gateway" && served.contains(&container),
-                "{name}: publishes {published}, which it does not serve"
+                "{name}: publishes {container}, which it does not serve"
             );
         }
         if !name.ends_with("-cuda") {
@@ -132,23 +142,6 @@ fn compose_services_match_the_binaries_and_their_config() {
             assert_eq!(ops_ports.get(host), Some(&port.parse().expect("port")), "scrape target {target}");
         }
     }
-
-    // docker-compose (v1, Debian) validates the file without an engine, and
-    // refuses to render it without the Grafana admin password.
-    let compose_file = repo_root().join("deploy/docker-compose.yml");
-    let run = |grafana: Option<&str>| {
-        let mut command = Command::new("docker-compose");
-        command.arg("-f").arg(&compose_file).args(["config", "-q"]).env("POSTGRES_PASSWORD", "pw");
-        if let Some(password) = grafana {
-            command.env("GRAFANA_ADMIN_PASSWORD", password);
-        } else {
-            command.env_remove("GRAFANA_ADMIN_PASSWORD");
-        }
-        command.output().expect("run docker-compose (Debian package docker-compose)")
-    };
-    let valid = run(Some("secret"));
-    assert!(valid.status.success(), "docker-compose config: {}", String::from_utf8_lossy(&valid.stderr));
-    assert!(!run(None).status.success(), "the compose file must not default the Grafana admin password");
 }
 
 #[test]
