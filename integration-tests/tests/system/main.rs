@@ -8,6 +8,7 @@ mod deployment;
 mod end_to_end;
 mod fixtures;
 mod harness;
+mod local_mode;
 mod observability;
 mod restart;
 mod scaling;

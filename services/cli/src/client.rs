@@ -1,20 +1,55 @@
-//! `steno transcribe`: submit to the gateway, follow the job, print the
-//! transcript.
+//! `steno transcribe`: submit to the gateway (a running one, or an
+//! ephemeral local system), follow the job, print the transcript.
 
 use std::{io::Write, path::Path, time::Duration};
 
 use serde_json::{Value, json};
+use steno_runtime::config::Config;
+
+use crate::local::LocalSystem;
 
 /// How often the job is polled for progress.
 const POLL: Duration = Duration::from_millis(500);
+const DEFAULT_SERVER: &str = "http://127.0.0.1:8080";
 
-pub async fn transcribe(
-    server: &str,
-    input: &str,
-    format: &str,
-    language: Option<String>,
-    model: Option<String>,
+pub struct Request {
+    /// A file path or an http(s) URL.
+    pub input: String,
+    pub format: String,
+    pub language: Option<String>,
+    pub model: Option<String>,
+}
+
+/// Uses the gateway at `server` (or the default address when something
+/// answers there); otherwise, or with `local`, an ephemeral local system.
+pub async fn transcribe_anywhere(
+    server: Option<String>,
+    local: bool,
+    database_url: Option<String>,
+    request: &Request,
 ) -> anyhow::Result<()> {
+    if !local {
+        if let Some(server) = server {
+            return transcribe(&server, request).await;
+        }
+        if reqwest::get(format!("{DEFAULT_SERVER}/v1/jobs?limit=1")).await.is_ok() {
+            return transcribe(DEFAULT_SERVER, request).await;
+        }
+    }
+    let config = Config::load(None)?;
+    if !local {
+        eprintln!("steno: no gateway answers at {DEFAULT_SERVER}");
+    }
+    eprintln!("steno: starting a local system for this file");
+    let system = LocalSystem::start(&config, database_url).await?;
+    let result = transcribe(&system.server, request).await;
+    system.stop().await;
+    result
+}
+
+pub async fn transcribe(server: &str, request: &Request) -> anyhow::Result<()> {
+    let Request { input, format, language, model } = request;
+    let (input, format, language, model) = (input.as_str(), format.as_str(), language.clone(), model.clone());
     let server = server.trim_end_matches('/');
     let http = reqwest::Client::new();
     let formats = vec![format.to_owned()];

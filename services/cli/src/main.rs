@@ -2,7 +2,9 @@
 //! and manage models (`models import-ct2`, `models fetch`).
 
 mod client;
+mod local;
 mod models;
+mod processes;
 mod up;
 
 use std::{path::PathBuf, process::ExitCode};
@@ -27,7 +29,8 @@ enum Command {
         #[arg(long)]
         bin_dir: Option<PathBuf>,
     },
-    /// Transcribe a file or URL through the running gateway and print the transcript.
+    /// Transcribe a file or URL and print the transcript: through the running
+    /// gateway, or, when none answers, an ephemeral local system.
     Transcribe {
         /// A local media file, or an http(s) URL the download stage fetches.
         input: String,
@@ -39,9 +42,13 @@ enum Command {
         /// Model name (`ggml-<model>.bin` in the models directory).
         #[arg(long)]
         model: Option<String>,
-        /// Gateway REST address.
-        #[arg(long, env = "STENO_SERVER", default_value = "http://127.0.0.1:8080")]
-        server: String,
+        /// Gateway REST address (default http://127.0.0.1:8080; when nothing
+        /// answers there, a local system is started for this one file).
+        #[arg(long, env = "STENO_SERVER")]
+        server: Option<String>,
+        /// Always start an ephemeral local system, even if a gateway answers.
+        #[arg(long, conflicts_with = "server")]
+        local: bool,
     },
     /// Manage whisper.cpp models.
     Models {
@@ -67,8 +74,9 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Up { config, bin_dir } => up::run(config, bin_dir).await,
-        Command::Transcribe { input, format, language, model, server } => {
-            client::transcribe(&server, &input, &format, language, model).await
+        Command::Transcribe { input, format, language, model, server, local } => {
+            let request = client::Request { input, format, language, model };
+            client::transcribe_anywhere(server, local, std::env::var("DATABASE_URL").ok(), &request).await
         }
         Command::Models { command: ModelsCommand::ImportCt2 { ct2_dir, out } } => {
             models::ct2::import_ct2(&ct2_dir, &out).map(|r| {

@@ -287,8 +287,8 @@ impl Config {
         if self.worker.max_deliver < 1 {
             return invalid("worker.max_deliver", "must be at least 1");
         }
-        if !self.gateway.database_url.starts_with("postgres") {
-            return invalid("gateway.database_url", "must be a postgres:// URL");
+        if !self.gateway.database_url.starts_with("postgres") && !self.gateway.database_url.starts_with("sqlite:") {
+            return invalid("gateway.database_url", "must be a postgres:// or sqlite: URL");
         }
         if self.export.max_line_chars < 10 || self.export.max_lines == 0 || self.export.max_cue_ms < 1000 {
             return invalid("export", "max_line_chars ≥ 10, max_lines ≥ 1 and max_cue_ms ≥ 1000");

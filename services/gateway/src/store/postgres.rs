@@ -1,75 +1,21 @@
-//! The job ledger in Postgres (sqlx). Migrations run at start; the database
-//! is created if missing.
+//! The ledger on Postgres: the database is created if missing; migrations
+//! from `migrations/pg`.
 
 use std::str::FromStr;
 
-use chrono::{DateTime, Utc};
 use sqlx::{
     ConnectOptions, Executor, PgPool,
     postgres::{PgConnectOptions, PgPoolOptions},
 };
 
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct JobRow {
-    pub seq: i64,
-    pub id: String,
-    pub idempotency_key: Option<String>,
-    pub status: String,
-    pub stage: Option<String>,
-    pub progress: f32,
-    pub error: Option<String>,
-    pub submitted_via: String,
-    pub source_url: Option<String>,
-    pub upload_name: Option<String>,
-    pub options: sqlx::types::Json<serde_json::Value>,
-    pub language: Option<String>,
-    pub duration_ms: Option<i64>,
-    pub exports: sqlx::types::Json<Vec<String>>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    pub finished_at: Option<DateTime<Utc>>,
-}
-
-pub const TERMINAL: [&str; 3] = ["completed", "failed", "cancelled"];
-pub const STATUSES: [&str; 5] = ["queued", "running", "completed", "failed", "cancelled"];
-
-impl JobRow {
-    pub fn is_terminal(&self) -> bool {
-        TERMINAL.contains(&self.status.as_str())
-    }
-}
-
-/// A job to insert.
-pub struct NewJobRow<'a> {
-    pub id: &'a str,
-    pub idempotency_key: Option<&'a str>,
-    pub submitted_via: &'a str,
-    pub source_url: Option<&'a str>,
-    pub upload_name: Option<&'a str>,
-    pub options: serde_json::Value,
-    /// `queued`, or `failed` for a submission refused on arrival.
-    pub status: &'a str,
-    pub error: Option<&'a str>,
-}
-
-/// What an event changes on a job.
-#[derive(Default)]
-pub struct Update<'a> {
-    pub status: Option<&'a str>,
-    pub stage: Option<&'a str>,
-    pub progress: Option<f32>,
-    pub error: Option<&'a str>,
-    pub language: Option<&'a str>,
-    pub duration_ms: Option<i64>,
-    pub exports: Option<Vec<String>>,
-}
+use super::{JobRow, NewJobRow, Update};
 
 #[derive(Clone)]
-pub struct Store {
+pub struct PgStore {
     pool: PgPool,
 }
 
-impl Store {
+impl PgStore {
     /// Connects, creating the database if it does not exist, and migrates.
     pub async fn connect(url: &str) -> anyhow::Result<Self> {
         let options = PgConnectOptions::from_str(url).map_err(|e| anyhow::anyhow!("gateway.database_url: {e}"))?;
@@ -80,12 +26,12 @@ impl Store {
             .connect_with(options)
             .await
             .map_err(|e| anyhow::anyhow!("connect to Postgres: {e}"))?;
-        sqlx::migrate!("./migrations").run(&pool).await.map_err(|e| anyhow::anyhow!("run migrations: {e}"))?;
+        sqlx::migrate!("./migrations/pg").run(&pool).await.map_err(|e| anyhow::anyhow!("run migrations: {e}"))?;
         Ok(Self { pool })
     }
 
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
-        timed("ping", self.pool.execute("SELECT 1")).await.map(|_| ())
+        self.pool.execute("SELECT 1").await.map(|_| ())
     }
 
     /// Inserts a job; `None` when its id or idempotency key already exists.
@@ -104,12 +50,12 @@ impl Store {
         .bind(job.source_url)
         .bind(job.upload_name)
         .bind(sqlx::types::Json(job.options));
-        timed("insert", query.fetch_optional(&self.pool)).await
+        query.fetch_optional(&self.pool).await
     }
 
     pub async fn get(&self, id: &str) -> Result<Option<JobRow>, sqlx::Error> {
         let query = sqlx::query_as::<_, JobRow>("SELECT * FROM jobs WHERE id = $1").bind(id);
-        timed("get", query.fetch_optional(&self.pool)).await
+        query.fetch_optional(&self.pool).await
     }
 
     /// The job a resubmission refers to, by id or idempotency key.
@@ -119,7 +65,7 @@ impl Store {
         )
         .bind(id)
         .bind(key);
-        timed("find_existing", query.fetch_optional(&self.pool)).await
+        query.fetch_optional(&self.pool).await
     }
 
     /// Newest first; `before` is the `seq` cursor of the previous page.
@@ -137,7 +83,7 @@ impl Store {
         .bind(status)
         .bind(before)
         .bind(limit);
-        timed("list", query.fetch_all(&self.pool)).await
+        query.fetch_all(&self.pool).await
     }
 
     /// Applies an update unless the job is already finished; returns the
@@ -165,16 +111,8 @@ impl Store {
         .bind(update.language)
         .bind(update.duration_ms)
         .bind(update.exports.map(sqlx::types::Json));
-        timed("update", query.fetch_optional(&self.pool)).await
+        query.fetch_optional(&self.pool).await
     }
-}
-
-/// Runs a query, recording its latency and failure in the ledger metrics.
-async fn timed<T>(query: &'static str, run: impl Future<Output = Result<T, sqlx::Error>>) -> Result<T, sqlx::Error> {
-    let clock = std::time::Instant::now();
-    let result = run.await;
-    steno_runtime::metrics::db_query(query, clock.elapsed().as_secs_f64(), result.is_ok());
-    result
 }
 
 async fn create_database_if_missing(options: &PgConnectOptions) -> anyhow::Result<()> {
