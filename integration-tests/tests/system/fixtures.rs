@@ -59,6 +59,11 @@ pub fn media_dir() -> &'static Path {
                 "yuv420p",
             ])
             .arg(dir.join("silent-video.mp4")));
+        // About a minute of speech, for work that must still be running when
+        // a test interrupts it.
+        let list = dir.join("long.txt");
+        std::fs::write(&list, "file 'speech.wav'\n".repeat(6)).expect("write");
+        run(ffmpeg().args(["-f", "concat", "-safe", "0", "-i"]).arg(&list).arg(dir.join("long.wav")));
         std::fs::write(dir.join("not-media.mp3"), "this is a text file pretending to be audio\n".repeat(50))
             .expect("write");
         std::fs::write(dir.join("empty.wav"), b"").expect("write");

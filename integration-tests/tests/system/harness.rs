@@ -173,6 +173,15 @@ impl System {
         self.services.retain(|p| p.name != service);
     }
 
+    /// SIGKILLs every process of `service`: a crash, with no chance to drain.
+    pub fn kill_service(&mut self, service: &str) {
+        for process in self.services.iter_mut().filter(|p| p.name == service) {
+            let _ = process.child.kill();
+            let _ = process.child.wait();
+        }
+        self.services.retain(|p| p.name != service);
+    }
+
     pub fn ops_port(&self, service: &str) -> u16 {
         self.ops_ports.iter().rev().find(|(s, _)| *s == service).map(|(_, p)| *p).expect("service started")
     }

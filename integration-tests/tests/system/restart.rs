@@ -60,3 +60,36 @@ async fn stopped_stage_keeps_its_queue_and_cancelled_jobs_are_skipped() {
     assert_eq!(response.status().as_u16(), 409, "a finished job cannot be cancelled");
     system.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_transcriber_killed_mid_job_loses_nothing() {
+    // A short ack_wait so the crashed worker's task comes back quickly.
+    let mut system = System::start_with(&[("STENO_WORKER__ACK_WAIT_SECS", "4")]).await;
+    let media = serve_media().await;
+    let api = Api::new(&system.http);
+    let id = api.submit_url(&format!("{media}/long.wav"), &["txt"]).await;
+    wait_until("transcription to start", Duration::from_secs(60), || async {
+        let job = api.job(&id).await;
+        (job["stage"] == "transcribe" && job["status"] == "running").then_some(())
+    })
+    .await;
+    system.kill_service("transcribe");
+    assert_ne!(api.job(&id).await["status"], "completed", "the clip is long enough to be cut off");
+
+    system.start_service("transcribe");
+    let job = api.finished(&id, Duration::from_secs(240)).await;
+    assert_eq!(job["status"], "completed", "{job}\n{}", system.logs());
+    let text = api.transcript(&id, "txt").await;
+    let expected = vec![SPEECH_TEXT; 6].join(" ");
+    let wer = word_error_rate(&expected, &text);
+    assert!(wer <= 0.25, "word error rate {wer}: {text}");
+    let metrics = reqwest::get(format!("http://127.0.0.1:{}/metrics", system.ops_port("transcribe")))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("body");
+    assert!(metrics.contains("steno_stage_redeliveries_total{stage=\"transcribe\"} 1"), "{metrics}");
+    assert!(metrics.contains("steno_stage_tasks_total{outcome=\"ok\",stage=\"transcribe\"} 1"), "{metrics}");
+    system.stop().await;
+}
