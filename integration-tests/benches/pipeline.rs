@@ -16,22 +16,12 @@ mod harness;
 
 use std::{
     collections::BTreeMap,
-    process::Command,
     time::{Duration, Instant},
 };
 
-use async_nats::jetstream::consumer::{DeliverPolicy, pull::OrderedConfig};
-use futures::StreamExt;
-use prost::Message as _;
-use steno_proto::v1::{EventKind, JobEvent, Stage};
+use steno_proto::v1::{EventKind, Stage};
 
 const RUNS: usize = 3;
-const TEXT: &str = "Good morning, and welcome to the weekly project meeting. Today we will review the \
-    progress of the new billing system, discuss the results of the customer survey, and plan the work \
-    for the next two weeks. The billing team finished the invoice module on time, and testing starts \
-    on Monday. The survey shows that most customers like the new design, but many of them asked for \
-    faster support. We will hire two more people for the support desk before the end of the month. \
-    Thank you all for coming today, and please send me your questions by email before Friday.";
 
 fn seconds(t: &Option<prost_types::Timestamp>) -> f64 {
     t.as_ref().map_or(0.0, |t| t.seconds as f64 + f64::from(t.nanos) / 1e9)
@@ -39,41 +29,26 @@ fn seconds(t: &Option<prost_types::Timestamp>) -> f64 {
 
 #[tokio::main]
 async fn main() {
-    let clip = fixtures::media_dir().join("meeting-30s.wav");
-    let status = Command::new("flite").args(["-voice", "slt", "-t", TEXT, "-o"]).arg(&clip).status().expect("flite");
-    assert!(status.success(), "flite failed");
+    let clip = fixtures::meeting_clip();
     let system = harness::System::start().await;
     let media = fixtures::serve_media().await;
     let api = api::Api::new(&system.http);
-    let nats = async_nats::connect(&system.nats_url).await.expect("connect");
-    let js = async_nats::jetstream::new(nats);
     let load_before = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
 
     let mut stage_seconds: BTreeMap<(usize, String), Vec<f64>> = BTreeMap::new();
     let (mut walls, mut audio_seconds, mut wers) = (Vec::new(), 0.0, Vec::new());
     for _ in 0..RUNS {
         let clock = Instant::now();
-        let id = api.submit_url(&format!("{media}/meeting-30s.wav"), &["txt"]).await;
+        let id = api.submit_url(&format!("{media}/{clip}"), &["txt"]).await;
         let job = api.finished(&id, Duration::from_secs(600)).await;
         walls.push(clock.elapsed().as_secs_f64());
         assert_eq!(job["status"], "completed", "{job}");
         audio_seconds = job["duration_ms"].as_f64().unwrap_or(0.0) / 1000.0;
-        wers.push(fixtures::word_error_rate(TEXT, &api.transcript(&id, "txt").await));
+        wers.push(fixtures::word_error_rate(fixtures::MEETING_TEXT, &api.transcript(&id, "txt").await));
 
-        let stream = js.get_stream("STENO_EVENTS").await.expect("events stream");
-        let consumer = stream
-            .create_consumer(OrderedConfig {
-                filter_subject: format!("steno.events.{id}.>"),
-                deliver_policy: DeliverPolicy::All,
-                ..Default::default()
-            })
-            .await
-            .expect("consumer");
-        let mut messages = consumer.messages().await.expect("messages");
         let mut last_done = None;
         let mut started_at = BTreeMap::new();
-        while let Some(Ok(message)) = messages.next().await {
-            let event = JobEvent::decode(message.payload.clone()).expect("event");
+        for (event, _) in system.job_events(&id).await {
             let at = seconds(&event.at);
             let stage = event.stage();
             let name = steno_runtime::subjects::stage_name(stage);
@@ -94,9 +69,6 @@ async fn main() {
                     last_done = Some(at);
                 }
                 _ => {}
-            }
-            if event.kind() == EventKind::Completed {
-                break;
             }
         }
     }

@@ -13,24 +13,13 @@ mod fixtures;
 #[path = "../tests/system/harness.rs"]
 mod harness;
 
-use std::{
-    process::Command,
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
 const JOBS: usize = 6;
-const TEXT: &str = "Good morning, and welcome to the weekly project meeting. Today we will review the \
-    progress of the new billing system, discuss the results of the customer survey, and plan the work \
-    for the next two weeks. The billing team finished the invoice module on time, and testing starts \
-    on Monday. The survey shows that most customers like the new design, but many of them asked for \
-    faster support. We will hire two more people for the support desk before the end of the month. \
-    Thank you all for coming today, and please send me your questions by email before Friday.";
 
 #[tokio::main]
 async fn main() {
-    let clip = fixtures::media_dir().join("meeting-30s.wav");
-    let status = Command::new("flite").args(["-voice", "slt", "-t", TEXT, "-o"]).arg(&clip).status().expect("flite");
-    assert!(status.success(), "flite failed");
+    let clip = fixtures::meeting_clip();
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
     println!("\n{JOBS} jobs of a ~31 s clip submitted at once, tiny.en, {cores} cores");
     println!(
@@ -52,7 +41,7 @@ async fn main() {
         let clock = Instant::now();
         let mut ids = Vec::new();
         for _ in 0..JOBS {
-            ids.push(api.submit_url(&format!("{media}/meeting-30s.wav"), &["txt"]).await);
+            ids.push(api.submit_url(&format!("{media}/{clip}"), &["txt"]).await);
         }
         for id in &ids {
             let job = api.finished(id, Duration::from_secs(900)).await;

@@ -131,12 +131,7 @@ async fn jobs_from_rest_upload_and_nats_complete_with_the_spoken_words() {
     assert_eq!(rest["jobs"].as_array().map(Vec::len), Some(4), "{rest}");
 
     // Stage metrics are served by every worker.
-    let metrics = reqwest::get(format!("http://127.0.0.1:{}/metrics", system.ops_port("transcribe")))
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("body");
+    let metrics = system.metrics("transcribe").await;
     assert!(metrics.contains("steno_stage_tasks_total{outcome=\"ok\",stage=\"transcribe\"}"), "{metrics}");
     assert!(metrics.contains("steno_stage_processing_seconds_bucket"), "{metrics}");
     assert!(metrics.contains("steno_stage_queue_depth{stage=\"transcribe\"}"), "{metrics}");

@@ -20,6 +20,28 @@ use axum::{
 pub const SPEECH_TEXT: &str = "Please remember to buy milk and bread on the way home. \
     We will meet again next week to talk about the new project.";
 
+/// What the ~30 s meeting clip (flite, a real speaker's voice) says. Used
+/// by the benches.
+#[allow(dead_code)]
+pub const MEETING_TEXT: &str = "Good morning, and welcome to the weekly project meeting. Today we will review the \
+    progress of the new billing system, discuss the results of the customer survey, and plan the work \
+    for the next two weeks. The billing team finished the invoice module on time, and testing starts \
+    on Monday. The survey shows that most customers like the new design, but many of them asked for \
+    faster support. We will hire two more people for the support desk before the end of the month. \
+    Thank you all for coming today, and please send me your questions by email before Friday.";
+
+/// `meeting-30s.wav` in [`media_dir`]: [`MEETING_TEXT`] read by flite.
+#[allow(dead_code)]
+pub fn meeting_clip() -> &'static str {
+    static CLIP: OnceLock<()> = OnceLock::new();
+    CLIP.get_or_init(|| {
+        run(Command::new("flite")
+            .args(["-voice", "slt", "-t", MEETING_TEXT, "-o"])
+            .arg(media_dir().join("meeting-30s.wav")));
+    });
+    "meeting-30s.wav"
+}
+
 fn run(command: &mut Command) {
     let output = command.output().unwrap_or_else(|e| panic!("run {command:?}: {e}"));
     assert!(output.status.success(), "{command:?} failed: {}", String::from_utf8_lossy(&output.stderr));

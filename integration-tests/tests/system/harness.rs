@@ -34,6 +34,12 @@ where
     }
 }
 
+/// The Prometheus text served on an ops port.
+pub async fn metrics_at(port: u16) -> String {
+    let response = reqwest::get(format!("http://127.0.0.1:{port}/metrics")).await.expect("metrics");
+    response.text().await.expect("metrics body")
+}
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
 }
@@ -252,6 +258,36 @@ impl System {
             let _ = process.child.wait();
         }
         self.services.retain(|p| p.name != service);
+    }
+
+    /// The Prometheus text the latest `service` process serves.
+    pub async fn metrics(&self, service: &str) -> String {
+        metrics_at(self.ops_port(service)).await
+    }
+
+    /// Every event of a job so far, with its `traceparent` header.
+    pub async fn job_events(&self, job_id: &str) -> Vec<(steno_proto::v1::JobEvent, String)> {
+        use async_nats::jetstream::consumer::{DeliverPolicy, pull::OrderedConfig};
+        use futures::StreamExt;
+        use prost::Message as _;
+        let js = async_nats::jetstream::new(async_nats::connect(&self.nats_url).await.expect("connect"));
+        let stream = js.get_stream("STENO_EVENTS").await.expect("events stream");
+        let consumer = stream
+            .create_consumer(OrderedConfig {
+                filter_subject: format!("steno.events.{job_id}.>"),
+                deliver_policy: DeliverPolicy::All,
+                ..Default::default()
+            })
+            .await
+            .expect("consumer");
+        let mut messages = consumer.messages().await.expect("messages");
+        let mut events = Vec::new();
+        while let Ok(Some(Ok(message))) = tokio::time::timeout(Duration::from_secs(2), messages.next()).await {
+            let event = steno_proto::v1::JobEvent::decode(message.payload.clone()).expect("event");
+            let parent = message.headers.as_ref().and_then(|h| h.get("traceparent")).map(|v| v.as_str().to_owned());
+            events.push((event, parent.unwrap_or_default()));
+        }
+        events
     }
 
     pub fn ops_port(&self, service: &str) -> u16 {

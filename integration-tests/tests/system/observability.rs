@@ -132,31 +132,6 @@ fn rule_expressions() -> Vec<String> {
     exprs
 }
 
-/// The `traceparent` of every event of a job, with the event's stage.
-async fn event_trace_parents(nats_url: &str, job_id: &str) -> Vec<(i32, String)> {
-    use async_nats::jetstream::consumer::{DeliverPolicy, pull::OrderedConfig};
-    use futures::StreamExt;
-    use prost::Message as _;
-    let js = async_nats::jetstream::new(async_nats::connect(nats_url).await.expect("connect"));
-    let stream = js.get_stream("STENO_EVENTS").await.expect("events stream");
-    let consumer = stream
-        .create_consumer(OrderedConfig {
-            filter_subject: format!("steno.events.{job_id}.>"),
-            deliver_policy: DeliverPolicy::All,
-            ..Default::default()
-        })
-        .await
-        .expect("consumer");
-    let mut messages = consumer.messages().await.expect("messages");
-    let mut parents = Vec::new();
-    while let Ok(Some(Ok(message))) = tokio::time::timeout(Duration::from_secs(2), messages.next()).await {
-        let event = steno_proto::v1::JobEvent::decode(message.payload.clone()).expect("event");
-        let parent = message.headers.as_ref().and_then(|h| h.get("traceparent")).map(|v| v.as_str().to_owned());
-        parents.push((event.stage, parent.unwrap_or_default()));
-    }
-    parents
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn prometheus_evaluates_every_panel_and_rule_and_sees_the_real_queue_depth() {
     let mut system = System::start().await;
@@ -207,7 +182,7 @@ async fn prometheus_evaluates_every_panel_and_rule_and_sees_the_real_queue_depth
 
     // One job is one trace: every stage's events carry the job's trace id,
     // each stage from its own span.
-    let parents = event_trace_parents(&system.nats_url, &ids[0]).await;
+    let parents: Vec<(i32, String)> = system.job_events(&ids[0]).await.into_iter().map(|(e, p)| (e.stage, p)).collect();
     let trace_ids: std::collections::BTreeSet<&str> = parents.iter().map(|(_, p)| p.get(3..35).unwrap_or("")).collect();
     assert_eq!(trace_ids.len(), 1, "one trace id for the whole job: {parents:?}");
     assert!(!trace_ids.contains(""), "every event carries a traceparent: {parents:?}");

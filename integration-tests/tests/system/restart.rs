@@ -80,15 +80,10 @@ async fn a_transcriber_killed_mid_job_loses_nothing() {
     let job = api.finished(&id, Duration::from_secs(240)).await;
     assert_eq!(job["status"], "completed", "{job}\n{}", system.logs());
     let text = api.transcript(&id, "txt").await;
-    let expected = vec![SPEECH_TEXT; 6].join(" ");
+    let expected = [SPEECH_TEXT; 6].join(" ");
     let wer = word_error_rate(&expected, &text);
     assert!(wer <= 0.25, "word error rate {wer}: {text}");
-    let metrics = reqwest::get(format!("http://127.0.0.1:{}/metrics", system.ops_port("transcribe")))
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("body");
+    let metrics = system.metrics("transcribe").await;
     assert!(metrics.contains("steno_stage_redeliveries_total{stage=\"transcribe\"} 1"), "{metrics}");
     assert!(metrics.contains("steno_stage_tasks_total{outcome=\"ok\",stage=\"transcribe\"} 1"), "{metrics}");
     system.stop().await;

@@ -7,12 +7,11 @@ use std::time::Duration;
 use crate::{
     api::Api,
     fixtures::{SPEECH_TEXT, serve_media, word_error_rate},
-    harness::System,
+    harness::{System, metrics_at},
 };
 
 async fn transcribed_by(port: u16) -> u64 {
-    let metrics =
-        reqwest::get(format!("http://127.0.0.1:{port}/metrics")).await.expect("metrics").text().await.expect("body");
+    let metrics = metrics_at(port).await;
     metrics
         .lines()
         .find(|l| l.starts_with("steno_stage_tasks_total{outcome=\"ok\",stage=\"transcribe\"}"))

@@ -4,67 +4,42 @@
 
 use std::time::Duration;
 
-use async_nats::jetstream::{
-    AckKind,
-    consumer::{AckPolicy, pull},
-};
-use futures::StreamExt;
+use async_nats::jetstream::AckKind;
 use prost::Message as _;
 use steno_runtime::{
+    bus::Bus,
     metrics,
     proto::{EventKind, JobEvent},
     subjects,
 };
 use tokio_util::sync::CancellationToken;
 
-use crate::store::{Store, Update};
+use crate::{
+    consume::consume,
+    store::{Store, Update},
+};
 
-pub async fn run(bus: steno_runtime::bus::Bus, store: Store, shutdown: CancellationToken) -> anyhow::Result<()> {
-    let stream = bus.js.get_stream(subjects::EVENTS_STREAM).await?;
-    let consumer = stream
-        .get_or_create_consumer(
-            subjects::LEDGER_CONSUMER,
-            pull::Config {
-                durable_name: Some(subjects::LEDGER_CONSUMER.into()),
-                filter_subject: subjects::EVENTS_WILDCARD.into(),
-                ack_policy: AckPolicy::Explicit,
-                ack_wait: Duration::from_secs(30),
-                ..Default::default()
-            },
-        )
-        .await
-        .map_err(|e| anyhow::anyhow!("create consumer {}: {e}", subjects::LEDGER_CONSUMER))?;
-    let mut messages = consumer.stream().max_messages_per_batch(100).messages().await?;
-    loop {
-        let message = tokio::select! {
-            message = messages.next() => message,
-            () = shutdown.cancelled() => return Ok(()),
-        };
-        let message = match message {
-            Some(Ok(message)) => message,
-            Some(Err(e)) => {
-                tracing::warn!(error = %e, "events stream error; continuing");
-                continue;
-            }
-            None => anyhow::bail!("events stream ended"),
-        };
-        let ack = match JobEvent::decode(message.payload.clone()) {
-            Ok(event) => match apply(&store, &event).await {
-                Ok(()) => AckKind::Ack,
+pub async fn run(bus: Bus, store: Store, shutdown: CancellationToken) -> anyhow::Result<()> {
+    consume(&bus, subjects::EVENTS_STREAM, subjects::LEDGER_CONSUMER, shutdown, |message| {
+        let store = store.clone();
+        async move {
+            let ack = match JobEvent::decode(message.payload.clone()) {
+                Ok(event) => match apply(&store, &event).await {
+                    Ok(()) => AckKind::Ack,
+                    Err(e) => {
+                        tracing::warn!(error = %e, job_id = event.job_id, "ledger update failed; will retry");
+                        AckKind::Nak(Some(Duration::from_secs(2)))
+                    }
+                },
                 Err(e) => {
-                    tracing::warn!(error = %e, job_id = event.job_id, "ledger update failed; will retry");
-                    AckKind::Nak(Some(Duration::from_secs(2)))
+                    tracing::warn!(error = %e, subject = %message.subject, "undecodable event dropped");
+                    AckKind::Term
                 }
-            },
-            Err(e) => {
-                tracing::warn!(error = %e, subject = %message.subject, "undecodable event dropped");
-                AckKind::Term
-            }
-        };
-        if let Err(e) = message.ack_with(ack).await {
-            tracing::warn!(error = %e, "ack event");
+            };
+            (message, ack)
         }
-    }
+    })
+    .await
 }
 
 /// The ledger change an event makes.

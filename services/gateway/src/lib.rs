@@ -4,10 +4,12 @@
 //! - [`rest`] (axum) and [`grpc`] (tonic `JobService`) and [`nats_api`]
 //!   (`steno.jobs.submit`, the `steno.api.submit` micro endpoint): front
 //!   doors over one [`jobs::Jobs`].
-//! - [`ledger`]: applies job events from JetStream to [`store`] (Postgres).
+//! - [`ledger`]: applies job events from JetStream to [`store`] (Postgres or SQLite).
+//! - [`consume`]: the loop over the gateway's durable consumers.
 //! - [`error`]: one error type for HTTP statuses and gRPC codes.
 //! - [`views`]: jobs as REST JSON and gRPC messages.
 
+pub mod consume;
 pub mod error;
 pub mod grpc;
 pub mod jobs;

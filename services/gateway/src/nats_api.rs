@@ -4,18 +4,13 @@
 
 use std::time::Duration;
 
-use async_nats::{
-    jetstream::{
-        AckKind,
-        consumer::{AckPolicy, pull},
-    },
-    service::ServiceExt,
-};
+use async_nats::{jetstream::AckKind, service::ServiceExt};
 use futures::StreamExt;
 use steno_runtime::{JobId, bus::Bus, subjects};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
+    consume::consume,
     error::ApiError,
     jobs::{Jobs, Source, SubmitJson, Via},
     store::JobRow,
@@ -26,53 +21,25 @@ use crate::{
 /// recorded as a failed job with the reason (keyed by `Nats-Msg-Id` when
 /// given, so a redelivery does not record it twice).
 pub async fn consume_submissions(jobs: Jobs, shutdown: CancellationToken) -> anyhow::Result<()> {
-    let stream = jobs.bus.js.get_stream(subjects::SUBMIT_STREAM).await?;
-    let consumer = stream
-        .get_or_create_consumer(
-            subjects::SUBMIT_CONSUMER,
-            pull::Config {
-                durable_name: Some(subjects::SUBMIT_CONSUMER.into()),
-                ack_policy: AckPolicy::Explicit,
-                ack_wait: Duration::from_secs(30),
-                ..Default::default()
-            },
-        )
-        .await
-        .map_err(|e| anyhow::anyhow!("create consumer {}: {e}", subjects::SUBMIT_CONSUMER))?;
-    let mut messages = consumer.messages().await?;
-    loop {
-        let message = tokio::select! {
-            message = messages.next() => message,
-            () = shutdown.cancelled() => return Ok(()),
-        };
-        let message = match message {
-            Some(Ok(message)) => message,
-            Some(Err(e)) => {
-                tracing::warn!(error = %e, "submit stream error; continuing");
-                continue;
-            }
-            None => anyhow::bail!("submit stream ended"),
-        };
-        let msg_id = message.headers.as_ref().and_then(|h| h.get("Nats-Msg-Id")).map(|v| v.as_str().to_owned());
-        let result = submit_json(&jobs, &message.payload, msg_id.as_deref()).await;
-        let ack = match result {
-            Ok(job) => {
-                tracing::info!(job_id = job.id, status = job.status, "submission from NATS");
-                AckKind::Ack
-            }
-            Err(ApiError::Unavailable(reason)) => {
-                tracing::warn!(reason, "submission deferred");
-                AckKind::Nak(Some(Duration::from_secs(5)))
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "submission from NATS could not be recorded");
-                AckKind::Nak(Some(Duration::from_secs(5)))
-            }
-        };
-        if let Err(e) = message.ack_with(ack).await {
-            tracing::warn!(error = %e, "ack submission");
+    let bus = jobs.bus.clone();
+    consume(&bus, subjects::SUBMIT_STREAM, subjects::SUBMIT_CONSUMER, shutdown, |message| {
+        let jobs = jobs.clone();
+        async move {
+            let msg_id = message.headers.as_ref().and_then(|h| h.get("Nats-Msg-Id")).map(|v| v.as_str().to_owned());
+            let ack = match submit_json(&jobs, &message.payload, msg_id.as_deref()).await {
+                Ok(job) => {
+                    tracing::info!(job_id = job.id, status = job.status, "submission from NATS");
+                    AckKind::Ack
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "submission from NATS could not be recorded; will retry");
+                    AckKind::Nak(Some(Duration::from_secs(5)))
+                }
+            };
+            (message, ack)
         }
-    }
+    })
+    .await
 }
 
 /// Creates a job from a JSON submission; an invalid one becomes a failed

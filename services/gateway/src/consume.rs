@@ -1,0 +1,61 @@
+//! The gateway's durable JetStream consumers (the job ledger, external
+//! submissions): one loop that pulls until shutdown, hands each message to
+//! its handler and acks as the handler says. A stream error is logged and
+//! the loop goes on; the stream ending is an error.
+
+use std::{future::Future, time::Duration};
+
+use async_nats::jetstream::{
+    AckKind, Message,
+    consumer::{AckPolicy, pull},
+};
+use futures::StreamExt;
+use steno_runtime::bus::Bus;
+use tokio_util::sync::CancellationToken;
+
+pub async fn consume<F, Fut>(
+    bus: &Bus,
+    stream: &str,
+    consumer: &str,
+    shutdown: CancellationToken,
+    mut handle: F,
+) -> anyhow::Result<()>
+where
+    F: FnMut(Message) -> Fut,
+    Fut: Future<Output = (Message, AckKind)>,
+{
+    let consumer = bus
+        .js
+        .get_stream(stream)
+        .await?
+        .get_or_create_consumer(
+            consumer,
+            pull::Config {
+                durable_name: Some(consumer.into()),
+                ack_policy: AckPolicy::Explicit,
+                ack_wait: Duration::from_secs(30),
+                ..Default::default()
+            },
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("create consumer {consumer}: {e}"))?;
+    let mut messages = consumer.stream().max_messages_per_batch(100).messages().await?;
+    loop {
+        let message = tokio::select! {
+            message = messages.next() => message,
+            () = shutdown.cancelled() => return Ok(()),
+        };
+        let message = match message {
+            Some(Ok(message)) => message,
+            Some(Err(e)) => {
+                tracing::warn!(stream, error = %e, "stream error; continuing");
+                continue;
+            }
+            None => anyhow::bail!("stream {stream} ended"),
+        };
+        let (message, ack) = handle(message).await;
+        if let Err(e) = message.ack_with(ack).await {
+            tracing::warn!(stream, error = %e, "ack failed; the message will be redelivered");
+        }
+    }
+}
