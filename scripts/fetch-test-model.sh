@@ -5,7 +5,8 @@
 # `steno models import-ct2`.
 #
 # Env:
-#   STENO_BIN  path to a prebuilt `steno` binary (default: cargo run -p steno-cli)
+#   STENO_BIN  path to a prebuilt `steno` binary (default: target/release/steno
+#              when built, else cargo run -p steno-cli)
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -57,8 +58,11 @@ if [[ -z "$ct2_dir" ]]; then
 fi
 
 mkdir -p models
+target_dir=${CARGO_TARGET_DIR:-target}
 if [[ -n "${STENO_BIN:-}" ]]; then
     "$STENO_BIN" models import-ct2 "$ct2_dir" "$OUT"
+elif [[ -x "$target_dir/release/steno" ]]; then
+    "$target_dir/release/steno" models import-ct2 "$ct2_dir" "$OUT"
 else
     cargo run -q -p steno-cli -- models import-ct2 "$ct2_dir" "$OUT"
 fi
