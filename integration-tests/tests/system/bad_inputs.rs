@@ -64,6 +64,19 @@ async fn bad_inputs_fail_with_reasons_and_no_job_is_left_running() {
     for (url, _) in &cases {
         ids.push(api.submit_url(url, &[]).await);
     }
+    // An English-only model refuses another language, and an unknown model is named.
+    let mut cases = cases.to_vec();
+    for (options, reason) in [
+        (json!({ "language": "de" }), "English-only"),
+        (json!({ "model": "no-such-model" }), "model no-such-model is not installed"),
+    ] {
+        let mut body = options;
+        body["source_url"] = json!(format!("{media}/speech.wav"));
+        let (status, job) = api.submit(body).await;
+        assert_eq!(status, 201, "{job}");
+        ids.push(job["id"].as_str().expect("id").to_owned());
+        cases.push((format!("{media}/speech.wav"), reason));
+    }
     for ((url, reason), id) in cases.iter().zip(&ids) {
         let job = api.finished(id, JOB_TIMEOUT).await;
         assert_eq!(job["status"], "failed", "{url}: {job}\n{}", system.logs());
