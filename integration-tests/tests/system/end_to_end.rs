@@ -30,6 +30,12 @@ async fn jobs_from_rest_upload_and_nats_complete_with_the_spoken_words() {
 
     let wav = api.submit_url(&format!("{media}/speech.wav"), &["srt", "txt"]).await;
     let mp3 = api.submit_url(&format!("{media}/speech.mp3"), &[]).await;
+    // A quantized model, chosen per job.
+    let (status, quantized) = api
+        .submit(json!({ "source_url": format!("{media}/speech.wav"), "model": "tiny.en-q8_0", "formats": ["txt"] }))
+        .await;
+    assert_eq!(status, 201, "{quantized}");
+    let quantized = quantized["id"].as_str().expect("id").to_owned();
     let (status, upload) =
         api.upload(&media_dir().join("speech.mp4"), &[("formats", "srt,vtt"), ("language", "en")]).await;
     assert_eq!(status, 201, "upload: {upload}");
@@ -49,7 +55,7 @@ async fn jobs_from_rest_upload_and_nats_complete_with_the_spoken_words() {
     let replied: Value = serde_json::from_slice(&reply.payload).expect("reply json");
     let requested = replied["id"].as_str().expect("id in reply").to_owned();
 
-    for id in [&wav, &mp3, &mp4, &requested] {
+    for id in [&wav, &mp3, &mp4, &requested, &quantized] {
         let job = api.finished(id, JOB_TIMEOUT).await;
         assert_eq!(job["status"], "completed", "job {id}: {job}\n{}", system.logs());
     }
@@ -67,6 +73,8 @@ async fn jobs_from_rest_upload_and_nats_complete_with_the_spoken_words() {
     assert_words(&srt_text(&srt), "wav srt");
     assert_words(&api.transcript(&wav, "txt").await, "wav txt");
     assert_words(&api.transcript(&mp3, "txt").await, "mp3 txt");
+    assert_words(&api.transcript(&quantized, "txt").await, "q8_0 model txt");
+    assert_eq!(api.job(&quantized).await["options"]["model"], "tiny.en-q8_0");
     let vtt = api.transcript(&mp4, "vtt").await;
     assert!(vtt.starts_with("WEBVTT"), "{vtt}");
     assert_words(&srt_text(&api.transcript(&mp4, "srt").await), "mp4 srt");
@@ -128,7 +136,7 @@ async fn jobs_from_rest_upload_and_nats_complete_with_the_spoken_words() {
     let cursor = page["next_cursor"].as_str().expect("a next page");
     let (_, body) = api.get(&format!("/v1/jobs?status=completed&limit=10&cursor={cursor}")).await;
     let rest: Value = serde_json::from_str(&body).expect("json");
-    assert_eq!(rest["jobs"].as_array().map(Vec::len), Some(4), "{rest}");
+    assert_eq!(rest["jobs"].as_array().map(Vec::len), Some(5), "{rest}");
 
     // Stage metrics are served by every worker.
     let metrics = system.metrics("transcribe").await;

@@ -60,7 +60,13 @@ enum Command {
 #[derive(Subcommand)]
 enum ModelsCommand {
     /// Convert a CTranslate2 Whisper model directory to a ggml model file.
-    ImportCt2 { ct2_dir: PathBuf, out: PathBuf },
+    ImportCt2 {
+        ct2_dir: PathBuf,
+        out: PathBuf,
+        /// Quantize the weight matrices (whisper.cpp loads the result as is).
+        #[arg(long, value_parser = ["q8_0"])]
+        quantize: Option<String>,
+    },
     /// Download an official ggml model by name (checksum verified).
     Fetch {
         name: String,
@@ -78,8 +84,8 @@ async fn main() -> ExitCode {
             let request = client::Request { input, format, language, model };
             client::transcribe_anywhere(server, local, std::env::var("DATABASE_URL").ok(), &request).await
         }
-        Command::Models { command: ModelsCommand::ImportCt2 { ct2_dir, out } } => {
-            models::ct2::import_ct2(&ct2_dir, &out).map(|r| {
+        Command::Models { command: ModelsCommand::ImportCt2 { ct2_dir, out, quantize } } => {
+            models::ct2::import_ct2(&ct2_dir, &out, quantize.is_some()).map(|r| {
                 let kind = if r.is_multilingual { "multilingual" } else { "English-only" };
                 eprintln!(
                     "wrote {} ({} bytes): {} tensors, {} tokens of {}, {kind}",

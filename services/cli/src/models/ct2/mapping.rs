@@ -163,7 +163,27 @@ pub(super) struct PlannedTensor {
     pub parts: usize,
     /// PyTorch-order shape of the output tensor.
     pub dims: Vec<usize>,
-    pub f16: bool,
+    pub encoding: Encoding,
+}
+
+/// How a tensor's values are stored in the ggml file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Encoding {
+    F32,
+    F16,
+    /// ggml `Q8_0`: blocks of 32 values, an f16 scale and 32 signed bytes.
+    Q8_0,
+}
+
+impl Encoding {
+    /// The ggml type id written in the tensor record.
+    pub(super) fn ggml_type(self) -> usize {
+        match self {
+            Encoding::F32 => 0,
+            Encoding::F16 => 1,
+            Encoding::Q8_0 => 8,
+        }
+    }
 }
 
 fn keep_f32(name: &str, rank: usize) -> bool {
@@ -193,11 +213,11 @@ pub(super) fn plan_tensors(model: &Ct2Model) -> Result<Vec<PlannedTensor>> {
             ensure!(var.dims[0] % t.parts == 0, "{}: {} rows cannot be split in {}", var.name, var.dims[0], t.parts);
             let mut dims = var.dims.clone();
             dims[0] /= t.parts;
-            let f16 = !keep_f32(&t.name, dims.len());
+            let encoding = if keep_f32(&t.name, dims.len()) { Encoding::F32 } else { Encoding::F16 };
             if t.name.starts_with("encoder.conv") && t.name.ends_with(".bias") {
                 dims.push(1); // [n] -> [n, 1], as whisper.cpp expects
             }
-            plan.push(PlannedTensor { name: t.name, var: idx, part: t.part, parts: t.parts, dims, f16 });
+            plan.push(PlannedTensor { name: t.name, var: idx, part: t.part, parts: t.parts, dims, encoding });
         }
     }
     Ok(plan)

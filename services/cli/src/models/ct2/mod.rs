@@ -21,6 +21,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow, ensure};
 
+use mapping::Encoding;
 use reader::{Ct2Model, Var};
 
 /// Model dimensions written to the ggml header.
@@ -55,9 +56,15 @@ pub struct ImportReport {
 }
 
 /// Convert the CTranslate2 Whisper model in `ct2_dir` to a whisper.cpp ggml
-/// file at `out`. The file is written next to `out` under a temporary name
-/// and renamed into place only once complete.
-pub fn import_ct2(ct2_dir: &Path, out: &Path) -> Result<ImportReport> {
+/// file at `out`: f16 weights, or with `q8_0` the 2-D weight matrices
+/// quantized to ggml's `Q8_0` (as whisper.cpp's quantizer does). The file is
+/// written next to `out` under a temporary name and renamed into place only
+/// ggml's `MOSTLY_Q8_0` file type with quantization version 2, as
+/// whisper.cpp writes it (`ftype + version * 1000`).
+const FTYPE_Q8_0: u32 = 7 + 2 * 1000;
+
+/// once complete.
+pub fn import_ct2(ct2_dir: &Path, out: &Path, q8_0: bool) -> Result<ImportReport> {
     let model_path = ct2_dir.join("model.bin");
     let file =
         File::open(&model_path).with_context(|| format!("opening CTranslate2 model {}", model_path.display()))?;
@@ -65,9 +72,16 @@ pub fn import_ct2(ct2_dir: &Path, out: &Path) -> Result<ImportReport> {
     let model = reader::read_index(&mut reader)
         .with_context(|| format!("reading CTranslate2 model {}", model_path.display()))?;
 
-    let hparams = derive_hparams(&model)?;
-    let plan = mapping::plan_tensors(&model)?;
+    let mut hparams = derive_hparams(&model)?;
+    let mut plan = mapping::plan_tensors(&model)?;
     mapping::check_tensor_set(&plan, &hparams)?;
+    if q8_0 {
+        hparams.ftype = FTYPE_Q8_0;
+        for t in plan.iter_mut().filter(|t| t.encoding == Encoding::F16 && t.dims.len() == 2) {
+            ensure!(t.dims[1] % writer::Q8_0_BLOCK == 0, "{}: rows of {} cannot be quantized", t.name, t.dims[1]);
+            t.encoding = Encoding::Q8_0;
+        }
+    }
 
     let vocab = vocab::read_vocabulary(ct2_dir)?;
     let tokens = vocab::ggml_tokens(&vocab, hparams.n_vocab)?;

@@ -6,11 +6,12 @@
 //! 1. magic `0x67676d6c`;
 //! 2. hparams: n_vocab, n_audio_ctx, n_audio_state, n_audio_head,
 //!    n_audio_layer, n_text_ctx, n_text_state, n_text_head, n_text_layer,
-//!    n_mels, ftype (1 = f16);
+//!    n_mels, ftype (1 = f16; 2007 = q8_0: ggml's `MOSTLY_Q8_0` plus
+//!    quantization version 2 × 1000);
 //! 3. mel filters: n_mel, n_fft (= 201 frequency bins), then n_mel * n_fft f32;
 //! 4. tokens: count, then for each token its byte length and bytes;
-//! 5. tensors: n_dims, name length, ftype (0 f32, 1 f16), dims in reverse
-//!    (ggml) order, name, raw data.
+//! 5. tensors: n_dims, name length, ggml type (0 f32, 1 f16, 8 q8_0), dims
+//!    in reverse (ggml) order, name, raw data.
 
 use std::io::{Read, Seek, SeekFrom, Write};
 
@@ -18,7 +19,7 @@ use anyhow::{Result, anyhow};
 use half::{bf16, f16};
 
 use super::Hparams;
-use super::mapping::PlannedTensor;
+use super::mapping::{Encoding, PlannedTensor};
 use super::reader::{DType, Var};
 
 const GGML_MAGIC: u32 = 0x6767_6d6c;
@@ -69,7 +70,7 @@ pub(super) fn write_tensor<R: Read + Seek>(w: &mut impl Write, r: &mut R, var: &
     let name = t.name.as_bytes();
     put_i32(w, t.dims.len())?;
     put_i32(w, name.len())?;
-    put_i32(w, usize::from(t.f16))?;
+    put_i32(w, t.encoding.ggml_type())?;
     for &d in t.dims.iter().rev() {
         put_i32(w, d)?;
     }
@@ -86,16 +87,18 @@ pub(super) fn write_tensor<R: Read + Seek>(w: &mut impl Write, r: &mut R, var: &
         inbuf.resize(n * esize, 0);
         r.read_exact(&mut inbuf)?;
         outbuf.clear();
-        convert(&inbuf, var.dtype, t.f16, &mut outbuf);
+        convert(&inbuf, var.dtype, t.encoding, &mut outbuf);
         w.write_all(&outbuf)?;
         left -= n;
     }
     Ok(())
 }
 
-/// Convert little-endian float data of type `src` to f16 (or f32) bytes.
-fn convert(input: &[u8], src: DType, to_f16: bool, out: &mut Vec<u8>) {
-    if src == DType::F16 && to_f16 {
+/// Convert little-endian float data of type `src` to `encoding`'s bytes.
+/// Q8_0 blocks never straddle rows: every quantized row holds a multiple
+/// of 32 values, and chunks are whole multiples of 32.
+fn convert(input: &[u8], src: DType, encoding: Encoding, out: &mut Vec<u8>) {
+    if src == DType::F16 && encoding == Encoding::F16 {
         out.extend_from_slice(input);
         return;
     }
@@ -104,11 +107,29 @@ fn convert(input: &[u8], src: DType, to_f16: bool, out: &mut Vec<u8>) {
         DType::Bf16 => bf16::from_bits(u16::from_le_bytes([c[0], c[1]])).to_f32(),
         _ => f32::from_le_bytes([c[0], c[1], c[2], c[3]]),
     });
-    if to_f16 {
-        out.extend(values.flat_map(|x| f16::from_f32(x).to_le_bytes()));
-    } else {
-        out.extend(values.flat_map(f32::to_le_bytes));
+    match encoding {
+        Encoding::F16 => out.extend(values.flat_map(|x| f16::from_f32(x).to_le_bytes())),
+        Encoding::F32 => out.extend(values.flat_map(f32::to_le_bytes)),
+        Encoding::Q8_0 => {
+            let values: Vec<f32> = values.collect();
+            for block in values.chunks(Q8_0_BLOCK) {
+                quantize_q8_0_block(block, out);
+            }
+        }
     }
+}
+
+/// Values per `Q8_0` block.
+pub(super) const Q8_0_BLOCK: usize = 32;
+
+/// ggml's reference `quantize_row_q8_0`: scale = max |x| / 127, then each
+/// value rounded to a signed byte.
+fn quantize_q8_0_block(block: &[f32], out: &mut Vec<u8>) {
+    let amax = block.iter().fold(0.0f32, |m, x| m.max(x.abs()));
+    let scale = amax / 127.0;
+    let inverse = if scale == 0.0 { 0.0 } else { 1.0 / scale };
+    out.extend_from_slice(&f16::from_f32(scale).to_le_bytes());
+    out.extend(block.iter().map(|x| ((x * inverse).round() as i8).to_le_bytes()[0]));
 }
 
 #[cfg(test)]
@@ -118,15 +139,31 @@ mod tests {
     #[test]
     fn converts_floats() {
         let mut out = Vec::new();
-        convert(&1.5f32.to_le_bytes(), DType::F32, true, &mut out);
+        convert(&1.5f32.to_le_bytes(), DType::F32, Encoding::F16, &mut out);
         assert_eq!(out, f16::from_f32(1.5).to_le_bytes());
         out.clear();
         let h = f16::from_f32(-2.25).to_le_bytes();
-        convert(&h, DType::F16, false, &mut out);
+        convert(&h, DType::F16, Encoding::F32, &mut out);
         assert_eq!(out, (-2.25f32).to_le_bytes());
         out.clear();
         let b = bf16::from_f32(3.0).to_le_bytes();
-        convert(&b, DType::Bf16, true, &mut out);
+        convert(&b, DType::Bf16, Encoding::F16, &mut out);
         assert_eq!(out, f16::from_f32(3.0).to_le_bytes());
+    }
+
+    #[test]
+    fn quantizes_q8_0_blocks_within_half_a_step() {
+        let values: Vec<f32> = (0..64).map(|i| (i as f32 - 20.0) / 7.0).collect();
+        let input: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let mut out = Vec::new();
+        convert(&input, DType::F32, Encoding::Q8_0, &mut out);
+        assert_eq!(out.len(), 2 * 34, "two blocks of an f16 scale and 32 bytes");
+        for (block, originals) in out.chunks(34).zip(values.chunks(32)) {
+            let scale = f16::from_bits(u16::from_le_bytes([block[0], block[1]])).to_f32();
+            for (q, x) in block[2..].iter().zip(originals) {
+                let restored = f32::from(*q as i8) * scale;
+                assert!((restored - x).abs() <= scale * 0.51, "{x} came back as {restored}");
+            }
+        }
     }
 }
