@@ -31,6 +31,8 @@ async fn bad_inputs_fail_with_reasons_and_no_job_is_left_running() {
     assert_eq!((status, body["field"].as_str()), (422, Some("source_url")), "{body}");
     let (status, body) = api.submit(json!({ "source_url": format!("{media}/speech.wav"), "formats": ["docx"] })).await;
     assert_eq!((status, body["field"].as_str()), (422, Some("formats")), "{body}");
+    let (status, body) = api.submit(json!({ "source_url": format!("{media}/speech.wav"), "beam_size": 11 })).await;
+    assert_eq!((status, body["field"].as_str()), (422, Some("beam_size")), "{body}");
     let (status, body) = api.submit(json!({ "url": "https://example.org/a.mp3" })).await;
     assert_eq!(status, 400, "unknown field: {body}");
     let response = api
@@ -69,6 +71,7 @@ async fn bad_inputs_fail_with_reasons_and_no_job_is_left_running() {
     for (options, reason) in [
         (json!({ "language": "de" }), "English-only"),
         (json!({ "model": "no-such-model" }), "model no-such-model is not installed"),
+        (json!({ "translate": true }), "cannot translate"),
     ] {
         let mut body = options;
         body["source_url"] = json!(format!("{media}/speech.wav"));

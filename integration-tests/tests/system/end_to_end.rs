@@ -30,9 +30,17 @@ async fn jobs_from_rest_upload_and_nats_complete_with_the_spoken_words() {
 
     let wav = api.submit_url(&format!("{media}/speech.wav"), &["srt", "txt"]).await;
     let mp3 = api.submit_url(&format!("{media}/speech.mp3"), &[]).await;
-    // A quantized model, chosen per job.
+    // A quantized model and decoding options, chosen per job.
     let (status, quantized) = api
-        .submit(json!({ "source_url": format!("{media}/speech.wav"), "model": "tiny.en-q8_0", "formats": ["txt"] }))
+        .submit(json!({
+            "source_url": format!("{media}/speech.wav"),
+            "model": "tiny.en-q8_0",
+            "formats": ["txt", "json"],
+            "beam_size": 5,
+            "initial_prompt": "A reminder about shopping and a meeting.",
+            "hotwords": ["milk", "bread"],
+            "word_timestamps": false
+        }))
         .await;
     assert_eq!(status, 201, "{quantized}");
     let quantized = quantized["id"].as_str().expect("id").to_owned();
@@ -74,7 +82,10 @@ async fn jobs_from_rest_upload_and_nats_complete_with_the_spoken_words() {
     assert_words(&api.transcript(&wav, "txt").await, "wav txt");
     assert_words(&api.transcript(&mp3, "txt").await, "mp3 txt");
     assert_words(&api.transcript(&quantized, "txt").await, "q8_0 model txt");
-    assert_eq!(api.job(&quantized).await["options"]["model"], "tiny.en-q8_0");
+    let options = &api.job(&quantized).await["options"];
+    assert_eq!((options["model"].as_str(), options["beam_size"].as_u64()), (Some("tiny.en-q8_0"), Some(5)));
+    let json: Value = serde_json::from_str(&api.transcript(&quantized, "json").await).expect("json transcript");
+    assert!(json["segments"][0].get("words").is_none(), "word timestamps were turned off: {json}");
     let vtt = api.transcript(&mp4, "vtt").await;
     assert!(vtt.starts_with("WEBVTT"), "{vtt}");
     assert_words(&srt_text(&api.transcript(&mp4, "srt").await), "mp4 srt");

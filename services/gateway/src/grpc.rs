@@ -87,6 +87,12 @@ impl Grpc {
                 options.formats().map(|f| format_extension(f).to_owned()).filter(|f| !f.is_empty()).collect(),
             ),
             model: Some(options.model.clone()),
+            beam_size: Some(options.beam_size),
+            temperature: Some(options.temperature),
+            initial_prompt: Some(options.initial_prompt.clone()),
+            hotwords: Some(options.hotwords.clone()),
+            translate: Some(options.translate),
+            word_timestamps: options.word_timestamps,
             job_id: Some(request.job_id.clone()).filter(|i| !i.is_empty()),
             idempotency_key: Some(request.idempotency_key.clone()).filter(|k| !k.is_empty()),
         };

@@ -26,6 +26,12 @@ pub struct SubmitJson {
     pub diarize: Option<bool>,
     pub formats: Option<Vec<String>>,
     pub model: Option<String>,
+    pub beam_size: Option<u32>,
+    pub temperature: Option<f32>,
+    pub initial_prompt: Option<String>,
+    pub hotwords: Option<Vec<String>>,
+    pub translate: Option<bool>,
+    pub word_timestamps: Option<bool>,
     pub job_id: Option<String>,
     pub idempotency_key: Option<String>,
 }
@@ -102,10 +108,37 @@ impl SubmitJson {
         if !model.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)) || model.contains("..") {
             return Err(ApiError::invalid("model", format!("{model:?} is not a model name such as \"tiny.en\"")));
         }
+        let beam_size = self.beam_size.unwrap_or(0);
+        if beam_size > 10 {
+            return Err(ApiError::invalid("beam_size", "must be between 0 (greedy) and 10"));
+        }
+        let temperature = self.temperature.unwrap_or(0.0);
+        if !(0.0..=1.0).contains(&temperature) {
+            return Err(ApiError::invalid("temperature", "must be between 0 and 1"));
+        }
+        let initial_prompt = self.initial_prompt.clone().unwrap_or_default();
+        if initial_prompt.chars().count() > 1000 {
+            return Err(ApiError::invalid("initial_prompt", "must be at most 1000 characters"));
+        }
+        let hotwords = self.hotwords.clone().unwrap_or_default();
+        if hotwords.len() > 100 || hotwords.iter().any(|w| w.trim().is_empty() || w.chars().count() > 100) {
+            return Err(ApiError::invalid("hotwords", "at most 100 words, each 1-100 characters"));
+        }
         Ok(Submission {
             id,
             idempotency_key: self.idempotency_key.clone(),
-            options: JobOptions { language, diarize: false, formats, model },
+            options: JobOptions {
+                language,
+                diarize: false,
+                formats,
+                model,
+                beam_size,
+                temperature,
+                initial_prompt,
+                hotwords,
+                translate: self.translate.unwrap_or(false),
+                word_timestamps: Some(self.word_timestamps.unwrap_or(true)),
+            },
         })
     }
 
@@ -338,9 +371,11 @@ mod tests {
     fn options_round_trip_through_the_ledger_form() {
         let options = JobOptions {
             language: "en".into(),
-            diarize: false,
             formats: vec![Format::Srt as i32],
-            model: String::new(),
+            beam_size: 5,
+            hotwords: vec!["Kubernetes".into()],
+            word_timestamps: Some(false),
+            ..Default::default()
         };
         assert_eq!(OptionsView::from(&options).to_proto(), options);
     }

@@ -90,12 +90,14 @@ async fn submit_upload(jobs: &Jobs, mut multipart: Multipart) -> Result<(crate::
             "model" => spec.model = Some(value),
             "job_id" => spec.job_id = Some(value),
             "idempotency_key" => spec.idempotency_key = Some(value),
-            "diarize" => {
-                spec.diarize = Some(value.parse().map_err(|_| ApiError::invalid("diarize", "must be true or false"))?)
-            }
-            "formats" => {
-                spec.formats = Some(value.split(',').map(|f| f.trim().to_owned()).filter(|f| !f.is_empty()).collect())
-            }
+            "diarize" => spec.diarize = Some(parse_field("diarize", &value)?),
+            "formats" => spec.formats = Some(comma_list(&value)),
+            "hotwords" => spec.hotwords = Some(comma_list(&value)),
+            "initial_prompt" => spec.initial_prompt = Some(value),
+            "beam_size" => spec.beam_size = Some(parse_field("beam_size", &value)?),
+            "temperature" => spec.temperature = Some(parse_field("temperature", &value)?),
+            "translate" => spec.translate = Some(parse_field("translate", &value)?),
+            "word_timestamps" => spec.word_timestamps = Some(parse_field("word_timestamps", &value)?),
             other => return Err(ApiError::invalid("multipart", format!("unknown field {other:?}"))),
         }
     }
@@ -109,6 +111,14 @@ async fn submit_upload(jobs: &Jobs, mut multipart: Multipart) -> Result<(crate::
         return Err(ApiError::invalid("file", "the uploaded file is empty"));
     }
     jobs.create(submission, Source::Upload { filename }, Via::Rest).await
+}
+
+fn comma_list(value: &str) -> Vec<String> {
+    value.split(',').map(|f| f.trim().to_owned()).filter(|f| !f.is_empty()).collect()
+}
+
+fn parse_field<T: std::str::FromStr>(field: &'static str, value: &str) -> Result<T, ApiError> {
+    value.trim().parse().map_err(|_| ApiError::invalid(field, format!("{value:?} is not a valid value")))
 }
 
 async fn get_job(State(jobs): State<Jobs>, Path(id): Path<String>) -> Result<Json<JobView>, ApiError> {

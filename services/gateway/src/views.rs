@@ -45,6 +45,22 @@ pub struct OptionsView {
     pub diarize: bool,
     pub formats: Vec<String>,
     pub model: Option<String>,
+    #[serde(default)]
+    pub beam_size: u32,
+    #[serde(default)]
+    pub temperature: f32,
+    #[serde(default)]
+    pub initial_prompt: Option<String>,
+    #[serde(default)]
+    pub hotwords: Vec<String>,
+    #[serde(default)]
+    pub translate: bool,
+    #[serde(default = "word_timestamps_default")]
+    pub word_timestamps: bool,
+}
+
+fn word_timestamps_default() -> bool {
+    true
 }
 
 impl From<&JobOptions> for OptionsView {
@@ -54,6 +70,12 @@ impl From<&JobOptions> for OptionsView {
             diarize: o.diarize,
             formats: o.formats().map(|f| format_extension(f).to_owned()).collect(),
             model: Some(o.model.clone()).filter(|m| !m.is_empty()),
+            beam_size: o.beam_size,
+            temperature: o.temperature,
+            initial_prompt: Some(o.initial_prompt.clone()).filter(|p| !p.is_empty()),
+            hotwords: o.hotwords.clone(),
+            translate: o.translate,
+            word_timestamps: o.word_timestamps.unwrap_or(true),
         }
     }
 }
@@ -65,6 +87,12 @@ impl OptionsView {
             diarize: self.diarize,
             formats: self.formats.iter().filter_map(|f| parse_format(f)).map(|f| f as i32).collect(),
             model: self.model.clone().unwrap_or_default(),
+            beam_size: self.beam_size,
+            temperature: self.temperature,
+            initial_prompt: self.initial_prompt.clone().unwrap_or_default(),
+            hotwords: self.hotwords.clone(),
+            translate: self.translate,
+            word_timestamps: Some(self.word_timestamps),
         }
     }
 }

@@ -45,12 +45,12 @@ impl Stage for Transcribe {
     async fn process(&self, mut task: StageTask, ctx: &JobContext) -> Result<StageTask, StageError> {
         let options = task.options.clone().unwrap_or_default();
         let model = self.models.get(&options.model).map_err(StageError::permanent)?;
-        model.check_language(&options.language).map_err(StageError::permanent)?;
+        model.check_language(&options.language, options.translate).map_err(StageError::permanent)?;
 
         let pcm = ctx.artifacts.get_bytes(&ctx.job_id, artifacts::AUDIO).await?;
         let samples = whisper::pcm_s16le_to_f32(&pcm);
         drop(pcm);
-        let request = whisper::Request { language: options.language.clone(), threads: self.threads };
+        let request = whisper::Request::new(&options, self.threads);
         let progress = ctx.progress();
         let (clock, model_name) = (std::time::Instant::now(), model.name.clone());
         let transcript: Transcript =

@@ -23,8 +23,11 @@ impl Model {
         !self.context.is_multilingual()
     }
 
-    /// English-only models refuse any other language.
-    pub fn check_language(&self, language: &str) -> Result<(), String> {
+    /// English-only models refuse any other language, and translation.
+    pub fn check_language(&self, language: &str, translate: bool) -> Result<(), String> {
+        if self.english_only() && translate {
+            return Err(format!("model {} is English-only and cannot translate; use a multilingual model", self.name));
+        }
         if self.english_only() && !language.is_empty() && language != "en" {
             return Err(format!(
                 "model {} is English-only and cannot transcribe language {language:?}; use a multilingual model",

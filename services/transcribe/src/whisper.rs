@@ -20,6 +20,36 @@ pub struct Request {
     /// multilingual models, English on `.en` models).
     pub language: String,
     pub threads: usize,
+    /// 0 or 1: greedy; more: beam search with that many beams.
+    pub beam_size: u32,
+    /// First-try temperature; whisper.cpp's fallback raises it.
+    pub temperature: f32,
+    /// The initial prompt followed by the hotwords.
+    pub prompt: String,
+    pub translate: bool,
+    pub word_timestamps: bool,
+}
+
+impl Request {
+    pub fn new(options: &steno_runtime::proto::JobOptions, threads: usize) -> Self {
+        let mut prompt = options.initial_prompt.trim().to_owned();
+        if !options.hotwords.is_empty() {
+            if !prompt.is_empty() {
+                prompt.push(' ');
+            }
+            prompt.push_str(&options.hotwords.join(", "));
+            prompt.push('.');
+        }
+        Self {
+            language: options.language.clone(),
+            threads,
+            beam_size: options.beam_size,
+            temperature: options.temperature,
+            prompt,
+            translate: options.translate,
+            word_timestamps: options.word_timestamps.unwrap_or(true),
+        }
+    }
 }
 
 /// Little-endian 16-bit PCM to samples in -1..1.
@@ -36,8 +66,17 @@ pub fn transcribe(
     progress: ProgressReporter,
 ) -> Result<Transcript, StageError> {
     let mut state = model.context.create_state().map_err(|e| anyhow::anyhow!("create whisper state: {e}"))?;
-    let mut params = FullParams::new(SamplingStrategy::Greedy { best_of: 1 });
+    let strategy = match request.beam_size {
+        0 | 1 => SamplingStrategy::Greedy { best_of: 1 },
+        beams => SamplingStrategy::BeamSearch { beam_size: beams as i32, patience: -1.0 },
+    };
+    let mut params = FullParams::new(strategy);
     params.set_n_threads(i32::try_from(request.threads).unwrap_or(1));
+    params.set_temperature(request.temperature);
+    params.set_translate(request.translate);
+    if !request.prompt.is_empty() {
+        params.set_initial_prompt(&request.prompt);
+    }
     let language = match request.language.as_str() {
         "" if model.english_only() => "en",
         "" => "auto",
@@ -55,7 +94,10 @@ pub fn transcribe(
     state.full(params, samples).map_err(|e| StageError::Retryable(anyhow::anyhow!("whisper.cpp failed: {e}")))?;
     let language = whisper_rs::get_lang_str(state.full_lang_id_from_state()).unwrap_or(language).to_owned();
     let eot = model.context.token_eot();
-    let segments = read_segments(&state, eot, model.dtw);
+    let mut segments = read_segments(&state, eot, model.dtw);
+    if !request.word_timestamps {
+        segments.iter_mut().for_each(|s| s.words.clear());
+    }
     Ok(Transcript { language, duration_ms: samples.len() as u64 * 1000 / SAMPLE_RATE, segments, speakers: Vec::new() })
 }
 
