@@ -30,7 +30,8 @@ fn seconds(t: &Option<prost_types::Timestamp>) -> f64 {
 #[tokio::main]
 async fn main() {
     let clip = fixtures::meeting_clip();
-    let system = harness::System::start().await;
+    // Transcribe with every core, as deployed (the test harness uses one).
+    let system = harness::System::start_with(&[("STENO_TRANSCRIBE__THREADS", "0")]).await;
     let media = fixtures::serve_media().await;
     let api = api::Api::new(&system.http);
     let load_before = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();

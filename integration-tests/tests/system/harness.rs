@@ -171,8 +171,11 @@ impl System {
             ("STENO_GATEWAY__GRPC_ADDR", format!("127.0.0.1:{grpc_port}")),
             ("STENO_TRANSCRIBE__MODELS_DIR", repo_root().join("models").display().to_string()),
         ];
-        // Test settings on top: loopback media servers, quick retries.
+        // Test settings on top: loopback media servers, quick retries, and
+        // one whisper thread per transcriber: tests run several systems at
+        // once on two cores, and oversubscribed ggml threads spin.
         let mut env: Vec<(String, String)> = vec![
+            ("STENO_TRANSCRIBE__THREADS".into(), "1".into()),
             ("STENO_DOWNLOAD__ALLOW_NETWORKS".into(), "[\"127.0.0.1\"]".into()),
             ("STENO_WORKER__BACKOFF_SECS".into(), "[1]".into()),
             ("STENO_WORKER__MAX_DELIVER".into(), "3".into()),
