@@ -61,9 +61,7 @@ fn nats_server() -> PathBuf {
         let candidate = dir.join("nats-server");
         let Ok(output) = Command::new(&candidate).arg("--version").output() else { continue };
         let version = String::from_utf8_lossy(&output.stdout);
-        let numbers: Vec<u32> =
-            version.trim().trim_start_matches("nats-server: v").split('.').filter_map(|n| n.parse().ok()).collect();
-        if numbers.len() >= 2 && (numbers[0], numbers[1]) >= (2, 10) {
+        if steno_runtime::bus::is_supported_server(version.trim().trim_start_matches("nats-server: ")) {
             return candidate;
         }
     }

@@ -12,7 +12,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use steno_runtime::config::Config;
+use steno_runtime::{bus::is_supported_server, config::Config};
 
 use crate::processes::{Processes, SERVICES};
 
@@ -122,8 +122,7 @@ async fn usable_nats(url: &str) -> Result<(), String> {
     let options = async_nats::ConnectOptions::new().connection_timeout(Duration::from_secs(2)).max_reconnects(1);
     let client = options.connect(url).await.map_err(|_| format!("no NATS answers at {url}"))?;
     let version = client.server_info().version;
-    let mut parts = version.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
-    if (parts.next().unwrap_or(0), parts.next().unwrap_or(0)) < (2, 10) {
+    if !is_supported_server(&version) {
         return Err(format!("the NATS at {url} is {version}, older than the 2.10 steno needs"));
     }
     Ok(())
@@ -142,10 +141,7 @@ fn nats_server() -> anyhow::Result<PathBuf> {
 
 fn is_recent_nats(binary: &Path) -> bool {
     let Ok(output) = Command::new(binary).arg("--version").output() else { return false };
-    let version = String::from_utf8_lossy(&output.stdout);
-    let mut parts =
-        version.trim().trim_start_matches("nats-server: v").split('.').map(|p| p.parse::<u32>().unwrap_or(0));
-    (parts.next().unwrap_or(0), parts.next().unwrap_or(0)) >= (2, 10)
+    is_supported_server(String::from_utf8_lossy(&output.stdout).trim().trim_start_matches("nats-server: "))
 }
 
 fn free_port() -> anyhow::Result<u16> {

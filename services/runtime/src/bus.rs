@@ -129,12 +129,16 @@ async fn connect_with_retry(config: &NatsConfig, name: &str) -> anyhow::Result<a
 /// steno needs NATS 2.10+: older servers cannot create the KV bucket and
 /// silently ignore consumer options steno relies on.
 fn check_server_version(version: &str) -> anyhow::Result<()> {
-    let mut parts = version.trim_start_matches('v').split('.').map(|p| p.parse::<u32>().unwrap_or(0));
-    let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
-    if (major, minor) < (2, 10) {
+    if !is_supported_server(version) {
         anyhow::bail!("NATS server {version} is too old: steno needs NATS 2.10 or newer with JetStream");
     }
     Ok(())
+}
+
+/// Whether a NATS server version (`2.10.3`, `v2.15.1`) is one steno runs on.
+pub fn is_supported_server(version: &str) -> bool {
+    let mut parts = version.trim().trim_start_matches('v').split('.').map(|p| p.parse::<u32>().unwrap_or(0));
+    (parts.next().unwrap_or(0), parts.next().unwrap_or(0)) >= (2, 10)
 }
 
 /// Creates what is missing; leaves what exists. Safe to run from every
