@@ -21,12 +21,10 @@ async fn bad_inputs_fail_with_reasons_and_no_job_is_left_running() {
     let api = Api::new(&system.http);
 
     // Refused at the door.
-    let (status, body) = api.submit(json!({ "source_url": format!("{media}/speech.wav"), "diarize": true })).await;
-    assert_eq!(status, 422, "{body}");
-    assert!(
-        body["error"].as_str().unwrap_or_default().contains("diarization is not available on this deployment"),
-        "{body}"
-    );
+    let speech = format!("{media}/speech.wav");
+    let (status, body) = api.submit(json!({ "source_url": speech, "diarize": false, "num_speakers": 2 })).await;
+    assert_eq!((status, body["field"].as_str()), (422, Some("num_speakers")), "{body}");
+    assert!(body["error"].as_str().unwrap_or_default().contains("needs diarization"), "{body}");
     let (status, body) = api.submit(json!({ "source_url": "ftp://example.org/a.mp3" })).await;
     assert_eq!((status, body["field"].as_str()), (422, Some("source_url")), "{body}");
     let (status, body) = api.submit(json!({ "source_url": format!("{media}/speech.wav"), "formats": ["docx"] })).await;

@@ -42,7 +42,7 @@ pub fn meeting_clip() -> &'static str {
     "meeting-30s.wav"
 }
 
-fn run(command: &mut Command) {
+pub fn run(command: &mut Command) {
     let output = command.output().unwrap_or_else(|e| panic!("run {command:?}: {e}"));
     assert!(output.status.success(), "{command:?} failed: {}", String::from_utf8_lossy(&output.stderr));
 }

@@ -168,6 +168,7 @@ impl System {
             ("STENO_GATEWAY__HTTP_ADDR", format!("127.0.0.1:{http_port}")),
             ("STENO_GATEWAY__GRPC_ADDR", format!("127.0.0.1:{grpc_port}")),
             ("STENO_TRANSCRIBE__MODELS_DIR", repo_root().join("models").display().to_string()),
+            ("STENO_DIARIZE__MODEL_PATH", repo_root().join("models/resemblyzer-ge2e.pt").display().to_string()),
         ];
         // Test settings on top: loopback media servers, quick retries, and
         // one whisper thread per transcriber: tests run several systems at
@@ -259,6 +260,15 @@ impl System {
             let _ = process.child.wait();
         }
         self.services.retain(|p| p.name != service);
+    }
+
+    /// Peak resident memory (VmHWM, KiB) of the latest `service` process.
+    #[allow(dead_code)] // for benches/long_media.rs
+    pub fn peak_rss_kib(&self, service: &str) -> u64 {
+        let Some(process) = self.services.iter().rev().find(|p| p.name == service) else { return 0 };
+        let status = std::fs::read_to_string(format!("/proc/{}/status", process.child.id())).unwrap_or_default();
+        let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap_or_default();
+        line.split_whitespace().nth(1).and_then(|kib| kib.parse().ok()).unwrap_or(0)
     }
 
     /// The Prometheus text the latest `service` process serves.

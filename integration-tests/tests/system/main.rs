@@ -4,7 +4,9 @@
 
 mod api;
 mod bad_inputs;
+mod conversations;
 mod deployment;
+mod diarization;
 mod end_to_end;
 mod fixtures;
 mod harness;

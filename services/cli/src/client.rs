@@ -18,6 +18,27 @@ pub struct Request {
     pub format: String,
     pub language: Option<String>,
     pub model: Option<String>,
+    /// Exact speaker count; found automatically when `None`.
+    pub speakers: Option<u32>,
+    pub diarize: bool,
+}
+
+impl Request {
+    fn json(&self) -> serde_json::Value {
+        json!({
+            "source_url": self.input, "formats": [self.format], "diarize": self.diarize,
+            "language": self.language, "model": self.model, "num_speakers": self.speakers,
+        })
+    }
+
+    /// The job options as multipart form fields.
+    fn form_fields(&self) -> Vec<(&'static str, String)> {
+        let mut fields = vec![("formats", self.format.clone()), ("diarize", self.diarize.to_string())];
+        fields.extend(self.language.clone().map(|l| ("language", l)));
+        fields.extend(self.model.clone().map(|m| ("model", m)));
+        fields.extend(self.speakers.map(|n| ("num_speakers", n.to_string())));
+        fields
+    }
 }
 
 /// Uses the gateway at `server` (or the default address when something
@@ -48,30 +69,22 @@ pub async fn transcribe_anywhere(
 }
 
 pub async fn transcribe(server: &str, request: &Request) -> anyhow::Result<()> {
-    let Request { input, format, language, model } = request;
-    let (input, format, language, model) = (input.as_str(), format.as_str(), language.clone(), model.clone());
+    let (input, format) = (request.input.as_str(), request.format.as_str());
     let server = server.trim_end_matches('/');
     let http = reqwest::Client::new();
-    let formats = vec![format.to_owned()];
-    let request = if input.starts_with("http://") || input.starts_with("https://") {
-        let body = json!({ "source_url": input, "language": language, "model": model, "formats": formats });
-        http.post(format!("{server}/v1/jobs")).json(&body)
+    let submit = if input.starts_with("http://") || input.starts_with("https://") {
+        http.post(format!("{server}/v1/jobs")).json(&request.json())
     } else {
         let path = Path::new(input);
         if !path.is_file() {
             anyhow::bail!("{input} is not a file or an http(s) URL");
         }
-        let mut form = reqwest::multipart::Form::new().text("formats", format.to_owned());
-        if let Some(language) = language {
-            form = form.text("language", language);
-        }
-        if let Some(model) = model {
-            form = form.text("model", model);
-        }
+        let form =
+            request.form_fields().into_iter().fold(reqwest::multipart::Form::new(), |form, (k, v)| form.text(k, v));
         let form = form.file("file", path).await.map_err(|e| anyhow::anyhow!("read {input}: {e}"))?;
         http.post(format!("{server}/v1/jobs")).multipart(form)
     };
-    let response = request
+    let response = submit
         .send()
         .await
         .map_err(|e| anyhow::anyhow!("cannot reach the gateway at {server} ({e}); is `steno up` running?"))?;

@@ -42,6 +42,12 @@ enum Command {
         /// Model name (`ggml-<model>.bin` in the models directory).
         #[arg(long)]
         model: Option<String>,
+        /// Number of speakers, when known (found automatically otherwise).
+        #[arg(long, conflicts_with = "no_diarize")]
+        speakers: Option<u32>,
+        /// Do not label speakers.
+        #[arg(long)]
+        no_diarize: bool,
         /// Gateway REST address (default http://127.0.0.1:8080; when nothing
         /// answers there, a local system is started for this one file).
         #[arg(long, env = "STENO_SERVER")]
@@ -80,8 +86,8 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Up { config, bin_dir } => up::run(config, bin_dir).await,
-        Command::Transcribe { input, format, language, model, server, local } => {
-            let request = client::Request { input, format, language, model };
+        Command::Transcribe { input, format, language, model, speakers, no_diarize, server, local } => {
+            let request = client::Request { input, format, language, model, speakers, diarize: !no_diarize };
             client::transcribe_anywhere(server, local, std::env::var("DATABASE_URL").ok(), &request).await
         }
         Command::Models { command: ModelsCommand::ImportCt2 { ct2_dir, out, quantize } } => {

@@ -21,13 +21,7 @@ pub struct Export {
 
 impl Export {
     pub fn new(config: &ExportConfig) -> Self {
-        Self {
-            cues: CueOptions {
-                max_line_chars: config.max_line_chars,
-                max_lines: config.max_lines,
-                max_cue_ms: config.max_cue_ms,
-            },
-        }
+        Self { cues: CueOptions::from(config) }
     }
 }
 
@@ -51,9 +45,10 @@ impl Stage for Export {
         if formats.is_empty() {
             formats = ExportFormat::ALL.to_vec();
         }
-        let bytes = ctx.artifacts.get_bytes(&ctx.job_id, artifacts::TRANSCRIPT).await?;
-        let transcript: Transcript = serde_json::from_slice(&bytes)
-            .map_err(|e| StageError::permanent(format!("the transcript artifact is malformed: {e}")))?;
+        // The diarized transcript when diarize ran, else transcribe's.
+        let source = task.artifacts.as_ref().map(|a| a.transcript.as_str()).filter(|n| !n.is_empty());
+        let transcript: Transcript =
+            ctx.artifacts.get_json(&ctx.job_id, source.unwrap_or(artifacts::TRANSCRIPT)).await?;
         let mut written = Vec::new();
         for format in formats {
             let name = artifacts::export_artifact(format.extension());

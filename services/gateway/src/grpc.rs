@@ -61,6 +61,20 @@ impl JobService for Grpc {
     ) -> Result<Response<proto::TranscriptFile>, Status> {
         observed("GetTranscript", self.get_transcript_call(request)).await
     }
+
+    async fn rename_speakers(
+        &self,
+        request: Request<proto::RenameSpeakersRequest>,
+    ) -> Result<Response<proto::SpeakersResponse>, Status> {
+        observed("RenameSpeakers", async {
+            let request = request.into_inner();
+            let names = request.names.into_iter().collect();
+            let speakers = self.jobs.rename_speakers(&request.id, &names).await?;
+            let speakers = speakers.into_iter().map(|s| proto::SpeakerName { id: s.id, name: s.name }).collect();
+            Ok(Response::new(proto::SpeakersResponse { speakers }))
+        })
+        .await
+    }
 }
 
 /// Records a call's latency and status code.
@@ -82,7 +96,7 @@ impl Grpc {
         let spec = SubmitJson {
             source_url: Some(request.source_url.clone()).filter(|u| !u.is_empty()),
             language: Some(options.language.clone()),
-            diarize: Some(options.diarize),
+            diarize: options.diarize,
             formats: Some(
                 options.formats().map(|f| format_extension(f).to_owned()).filter(|f| !f.is_empty()).collect(),
             ),
@@ -93,6 +107,9 @@ impl Grpc {
             hotwords: Some(options.hotwords.clone()),
             translate: Some(options.translate),
             word_timestamps: options.word_timestamps,
+            num_speakers: Some(options.num_speakers).filter(|&n| n > 0),
+            min_speakers: Some(options.min_speakers).filter(|&n| n > 0),
+            max_speakers: Some(options.max_speakers).filter(|&n| n > 0),
             job_id: Some(request.job_id.clone()).filter(|i| !i.is_empty()),
             idempotency_key: Some(request.idempotency_key.clone()).filter(|k| !k.is_empty()),
         };

@@ -3,6 +3,7 @@
 //! fetch transcripts.
 
 use serde::Deserialize;
+use steno_export::render::CueOptions;
 use steno_runtime::{
     JobId,
     artifacts::{self, Artifacts},
@@ -32,9 +33,15 @@ pub struct SubmitJson {
     pub hotwords: Option<Vec<String>>,
     pub translate: Option<bool>,
     pub word_timestamps: Option<bool>,
+    pub num_speakers: Option<u32>,
+    pub min_speakers: Option<u32>,
+    pub max_speakers: Option<u32>,
     pub job_id: Option<String>,
     pub idempotency_key: Option<String>,
 }
+
+/// The most speakers a job may ask for.
+pub const MAX_SPEAKERS: u32 = 20;
 
 /// Where the media comes from.
 pub enum Source {
@@ -92,9 +99,8 @@ impl SubmitJson {
                 format!("{language:?} is not an ISO 639-1 code such as \"en\" (or \"auto\")"),
             ));
         }
-        if self.diarize == Some(true) {
-            return Err(ApiError::invalid("diarize", "diarization is not available on this deployment"));
-        }
+        let diarize = self.diarize.unwrap_or(true);
+        let (num_speakers, min_speakers, max_speakers) = self.speaker_count(diarize)?;
         let mut formats = Vec::new();
         for name in self.formats.iter().flatten() {
             let format = parse_format(name).ok_or_else(|| {
@@ -129,7 +135,7 @@ impl SubmitJson {
             idempotency_key: self.idempotency_key.clone(),
             options: JobOptions {
                 language,
-                diarize: false,
+                diarize: Some(diarize),
                 formats,
                 model,
                 beam_size,
@@ -138,8 +144,39 @@ impl SubmitJson {
                 hotwords,
                 translate: self.translate.unwrap_or(false),
                 word_timestamps: Some(self.word_timestamps.unwrap_or(true)),
+                num_speakers,
+                min_speakers,
+                max_speakers,
             },
         })
+    }
+
+    /// `(num, min, max)` speakers, 0 where not given.
+    fn speaker_count(&self, diarize: bool) -> Result<(u32, u32, u32), ApiError> {
+        let fields = [
+            ("num_speakers", self.num_speakers),
+            ("min_speakers", self.min_speakers),
+            ("max_speakers", self.max_speakers),
+        ];
+        for (field, value) in fields {
+            match value {
+                Some(_) if !diarize => return Err(ApiError::invalid(field, "needs diarization (diarize is false)")),
+                Some(n) if !(1..=MAX_SPEAKERS).contains(&n) => {
+                    return Err(ApiError::invalid(field, format!("must be between 1 and {MAX_SPEAKERS}")));
+                }
+                _ => {}
+            }
+        }
+        let (num, min, max) = (self.num_speakers, self.min_speakers, self.max_speakers);
+        if num.is_some() && (min.is_some() || max.is_some()) {
+            return Err(ApiError::invalid("num_speakers", "give either num_speakers or min/max_speakers, not both"));
+        }
+        if let (Some(min), Some(max)) = (min, max)
+            && min > max
+        {
+            return Err(ApiError::invalid("min_speakers", format!("{min} is more than max_speakers {max}")));
+        }
+        Ok((num.unwrap_or(0), min.unwrap_or(0), max.unwrap_or(0)))
     }
 
     /// The source URL, which must be http or https.
@@ -168,12 +205,14 @@ pub struct Jobs {
     pub bus: Bus,
     pub artifacts: Artifacts,
     pub default_page_size: u32,
+    /// Subtitle layout, for exports rendered again after a speaker rename.
+    pub cues: CueOptions,
 }
 
 impl Jobs {
-    pub fn new(store: Store, bus: Bus, default_page_size: u32) -> Self {
+    pub fn new(store: Store, bus: Bus, default_page_size: u32, cues: CueOptions) -> Self {
         let artifacts = Artifacts::new(bus.artifacts.clone());
-        Self { store, bus, artifacts, default_page_size }
+        Self { store, bus, artifacts, default_page_size, cues }
     }
 
     /// The job a resubmission with this id or key refers to, if any.
@@ -344,7 +383,10 @@ mod tests {
     fn validation_names_the_field() {
         let cases = [
             (SubmitJson { language: Some("english".into()), ..Default::default() }, "language"),
-            (SubmitJson { diarize: Some(true), ..Default::default() }, "diarize"),
+            (SubmitJson { num_speakers: Some(0), ..Default::default() }, "num_speakers"),
+            (SubmitJson { min_speakers: Some(3), max_speakers: Some(2), ..Default::default() }, "min_speakers"),
+            (SubmitJson { num_speakers: Some(2), diarize: Some(false), ..Default::default() }, "num_speakers"),
+            (SubmitJson { num_speakers: Some(2), max_speakers: Some(3), ..Default::default() }, "num_speakers"),
             (SubmitJson { formats: Some(vec!["docx".into()]), ..Default::default() }, "formats"),
             (SubmitJson { job_id: Some("a.b".into()), ..Default::default() }, "job_id"),
             (SubmitJson { model: Some("../etc".into()), ..Default::default() }, "model"),
@@ -375,6 +417,8 @@ mod tests {
             beam_size: 5,
             hotwords: vec!["Kubernetes".into()],
             word_timestamps: Some(false),
+            diarize: Some(true),
+            num_speakers: 3,
             ..Default::default()
         };
         assert_eq!(OptionsView::from(&options).to_proto(), options);

@@ -4,6 +4,7 @@
 //! - [`rest`] (axum) and [`grpc`] (tonic `JobService`) and [`nats_api`]
 //!   (`steno.jobs.submit`, the `steno.api.submit` micro endpoint): front
 //!   doors over one [`jobs::Jobs`].
+//! - [`speakers`]: naming a diarized job's speakers (re-renders its exports).
 //! - [`ledger`]: applies job events from JetStream to [`store`] (Postgres or SQLite).
 //! - [`consume`]: the loop over the gateway's durable consumers.
 //! - [`error`]: one error type for HTTP statuses and gRPC codes.
@@ -16,6 +17,7 @@ pub mod jobs;
 pub mod ledger;
 pub mod nats_api;
 pub mod rest;
+pub mod speakers;
 pub mod startup;
 pub mod store;
 pub mod views;

@@ -9,6 +9,8 @@ use axum::{
     response::{IntoResponse, Response},
     routing::{get, post},
 };
+use std::collections::BTreeMap;
+
 use futures::TryStreamExt;
 use serde::Deserialize;
 use steno_runtime::{artifacts, metrics};
@@ -24,6 +26,7 @@ pub fn router(jobs: Jobs, max_upload_bytes: u64) -> Router {
         .route("/v1/jobs", post(submit).get(list))
         .route("/v1/jobs/{id}", get(get_job))
         .route("/v1/jobs/{id}/cancel", post(cancel))
+        .route("/v1/jobs/{id}/speakers", get(speakers).patch(rename_speakers))
         .route("/v1/jobs/{id}/{file}", get(transcript))
         .layer(DefaultBodyLimit::max(usize::try_from(max_upload_bytes).unwrap_or(usize::MAX)))
         .layer(middleware::from_fn(record_metrics))
@@ -98,6 +101,9 @@ async fn submit_upload(jobs: &Jobs, mut multipart: Multipart) -> Result<(crate::
             "temperature" => spec.temperature = Some(parse_field("temperature", &value)?),
             "translate" => spec.translate = Some(parse_field("translate", &value)?),
             "word_timestamps" => spec.word_timestamps = Some(parse_field("word_timestamps", &value)?),
+            "num_speakers" => spec.num_speakers = Some(parse_field("num_speakers", &value)?),
+            "min_speakers" => spec.min_speakers = Some(parse_field("min_speakers", &value)?),
+            "max_speakers" => spec.max_speakers = Some(parse_field("max_speakers", &value)?),
             other => return Err(ApiError::invalid("multipart", format!("unknown field {other:?}"))),
         }
     }
@@ -145,6 +151,22 @@ async fn list(
 
 async fn cancel(State(jobs): State<Jobs>, Path(id): Path<String>) -> Result<Json<JobView>, ApiError> {
     Ok(Json(jobs.cancel(&id).await?.into()))
+}
+
+/// `GET /v1/jobs/{id}/speakers`: `{"speakers": [{"id": "S1", "name": "Speaker 1"}, …]}`.
+async fn speakers(State(jobs): State<Jobs>, Path(id): Path<String>) -> Result<Json<serde_json::Value>, ApiError> {
+    Ok(Json(serde_json::json!({ "speakers": jobs.speakers(&id).await? })))
+}
+
+/// `PATCH /v1/jobs/{id}/speakers` with `{"S1": "Ann", "S2": "Bob"}`; an
+/// empty name restores the default. Answers as `GET`.
+async fn rename_speakers(
+    State(jobs): State<Jobs>,
+    Path(id): Path<String>,
+    body: Result<Json<BTreeMap<String, String>>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let Json(names) = body.map_err(|e| ApiError::BadRequest(format!("request body: {}", e.body_text())))?;
+    Ok(Json(serde_json::json!({ "speakers": jobs.rename_speakers(&id, &names).await? })))
 }
 
 /// `GET /v1/jobs/{id}/transcript.{srt,vtt,json,txt}`

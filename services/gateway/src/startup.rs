@@ -27,7 +27,7 @@ impl Application {
     ) -> anyhow::Result<Self> {
         let store = Store::connect(&config.gateway.database_url).await?;
         let bus = Bus::connect(&config.nats, "gateway").await?;
-        let jobs = Jobs::new(store.clone(), bus.clone(), config.gateway.default_page_size);
+        let jobs = Jobs::new(store.clone(), bus.clone(), config.gateway.default_page_size, (&config.export).into());
         let http = bind(config.gateway.http_addr, "gateway.http_addr").await?;
         let grpc = bind(config.gateway.grpc_addr, "gateway.grpc_addr").await?;
         let ready = ready_check(bus.clone(), store);

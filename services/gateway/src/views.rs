@@ -42,6 +42,7 @@ pub fn content_type(format: Format) -> &'static str {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct OptionsView {
     pub language: Option<String>,
+    #[serde(default = "yes")]
     pub diarize: bool,
     pub formats: Vec<String>,
     pub model: Option<String>,
@@ -55,11 +56,17 @@ pub struct OptionsView {
     pub hotwords: Vec<String>,
     #[serde(default)]
     pub translate: bool,
-    #[serde(default = "word_timestamps_default")]
+    #[serde(default = "yes")]
     pub word_timestamps: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub num_speakers: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_speakers: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_speakers: Option<u32>,
 }
 
-fn word_timestamps_default() -> bool {
+fn yes() -> bool {
     true
 }
 
@@ -67,7 +74,7 @@ impl From<&JobOptions> for OptionsView {
     fn from(o: &JobOptions) -> Self {
         Self {
             language: Some(o.language.clone()).filter(|l| !l.is_empty()),
-            diarize: o.diarize,
+            diarize: o.diarize != Some(false),
             formats: o.formats().map(|f| format_extension(f).to_owned()).collect(),
             model: Some(o.model.clone()).filter(|m| !m.is_empty()),
             beam_size: o.beam_size,
@@ -76,6 +83,9 @@ impl From<&JobOptions> for OptionsView {
             hotwords: o.hotwords.clone(),
             translate: o.translate,
             word_timestamps: o.word_timestamps.unwrap_or(true),
+            num_speakers: Some(o.num_speakers).filter(|&n| n > 0),
+            min_speakers: Some(o.min_speakers).filter(|&n| n > 0),
+            max_speakers: Some(o.max_speakers).filter(|&n| n > 0),
         }
     }
 }
@@ -84,7 +94,7 @@ impl OptionsView {
     pub fn to_proto(&self) -> JobOptions {
         JobOptions {
             language: self.language.clone().unwrap_or_default(),
-            diarize: self.diarize,
+            diarize: Some(self.diarize),
             formats: self.formats.iter().filter_map(|f| parse_format(f)).map(|f| f as i32).collect(),
             model: self.model.clone().unwrap_or_default(),
             beam_size: self.beam_size,
@@ -93,6 +103,9 @@ impl OptionsView {
             hotwords: self.hotwords.clone(),
             translate: self.translate,
             word_timestamps: Some(self.word_timestamps),
+            num_speakers: self.num_speakers.unwrap_or(0),
+            min_speakers: self.min_speakers.unwrap_or(0),
+            max_speakers: self.max_speakers.unwrap_or(0),
         }
     }
 }

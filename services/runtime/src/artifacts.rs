@@ -12,6 +12,10 @@ use crate::{JobId, subjects};
 pub const SOURCE: &str = "source";
 pub const AUDIO: &str = "audio.pcm";
 pub const TRANSCRIPT: &str = "transcript.json";
+/// The transcript with speakers, which diarize writes and export then reads.
+pub const DIARIZED: &str = "diarized.json";
+/// Speaker turns in RTTM.
+pub const SPEAKERS_RTTM: &str = "speakers.rttm";
 
 /// Name of an export artifact, e.g. `transcript.srt`.
 pub fn export_artifact(extension: &str) -> String {
@@ -59,6 +63,32 @@ impl Artifacts {
         Ok(bytes)
     }
 
+    /// A JSON artifact (such as a transcript) decoded.
+    pub async fn get_json<T: serde::de::DeserializeOwned>(
+        &self,
+        job_id: &JobId,
+        artifact: &str,
+    ) -> Result<T, ArtifactError> {
+        let bytes = self.get_bytes(job_id, artifact).await?;
+        serde_json::from_slice(&bytes).map_err(|e| ArtifactError::Malformed(artifact.into(), e.to_string()))
+    }
+
+    pub async fn put_json(&self, job_id: &JobId, artifact: &str, value: &impl serde::Serialize) -> anyhow::Result<u64> {
+        let bytes = serde_json::to_vec(value).map_err(|e| anyhow::anyhow!("encode {artifact}: {e}"))?;
+        self.put_bytes(job_id, artifact, &bytes).await
+    }
+
+    /// The job's normalised audio ([`AUDIO`]) as samples in -1..1.
+    pub async fn get_audio(&self, job_id: &JobId) -> Result<Vec<f32>, ArtifactError> {
+        Ok(pcm_samples(&self.get_bytes(job_id, AUDIO).await?))
+    }
+
+    /// The job's audio ([`AUDIO`]) to read a block at a time.
+    pub async fn audio_reader(&self, job_id: &JobId) -> Result<AudioReader, ArtifactError> {
+        let object = self.open(job_id, AUDIO).await?;
+        Ok(AudioReader { total_samples: object.info.size as u64 / 2, object })
+    }
+
     /// Streams an artifact into a local file.
     pub async fn get_to_file(&self, job_id: &JobId, artifact: &str, path: &Path) -> Result<u64, ArtifactError> {
         let mut object = self.open(job_id, artifact).await?;
@@ -94,4 +124,44 @@ pub enum ArtifactError {
     NotFound(String),
     #[error("read artifact {0}: {1}")]
     Read(String, anyhow::Error),
+    #[error("artifact {0} is malformed: {1}")]
+    Malformed(String, String),
+}
+
+/// The [`AUDIO`] artifact, read as samples a block at a time.
+pub struct AudioReader {
+    object: async_nats::jetstream::object_store::Object,
+    pub total_samples: u64,
+}
+
+impl AudioReader {
+    /// Up to `max` samples; fewer only at the end (empty once it is reached).
+    pub async fn read(&mut self, max: usize) -> Result<Vec<f32>, ArtifactError> {
+        let mut bytes = vec![0u8; max * 2];
+        let mut filled = 0;
+        while filled < bytes.len() {
+            match self.object.read(&mut bytes[filled..]).await {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) => return Err(ArtifactError::Read(AUDIO.into(), e.into())),
+            }
+        }
+        Ok(pcm_samples(&bytes[..filled]))
+    }
+}
+
+/// Little-endian 16-bit PCM (the [`AUDIO`] artifact) to samples in -1..1.
+pub fn pcm_samples(pcm: &[u8]) -> Vec<f32> {
+    pcm.chunks_exact(2).map(|b| f32::from(i16::from_le_bytes([b[0], b[1]])) / 32768.0).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn pcm_scales_to_unit_range() {
+        let samples = super::pcm_samples(&[0x00, 0x80, 0xff, 0x7f, 0, 0]);
+        assert_eq!(samples[0], -1.0);
+        assert!((samples[1] - 1.0).abs() < 1e-4);
+        assert_eq!(samples[2], 0.0);
+    }
 }

@@ -217,11 +217,15 @@ impl Default for TranscribeConfig {
 #[serde(default)]
 pub struct DiarizeConfig {
     pub ops_addr: SocketAddr,
+    /// The GE2E speaker encoder (`scripts/fetch-speaker-model.sh` writes it).
+    pub model_path: PathBuf,
+    /// Most speakers the automatic count may find (a job's own bounds win).
+    pub max_speakers: usize,
 }
 
 impl Default for DiarizeConfig {
     fn default() -> Self {
-        Self { ops_addr: ([0, 0, 0, 0], 9404).into() }
+        Self { ops_addr: ([0, 0, 0, 0], 9404).into(), model_path: "models/resemblyzer-ge2e.pt".into(), max_speakers: 8 }
     }
 }
 
@@ -289,6 +293,9 @@ impl Config {
         }
         if !self.gateway.database_url.starts_with("postgres") && !self.gateway.database_url.starts_with("sqlite:") {
             return invalid("gateway.database_url", "must be a postgres:// or sqlite: URL");
+        }
+        if !(1..=20).contains(&self.diarize.max_speakers) {
+            return invalid("diarize.max_speakers", "must be between 1 and 20");
         }
         if self.export.max_line_chars < 10 || self.export.max_lines == 0 || self.export.max_cue_ms < 1000 {
             return invalid("export", "max_line_chars ≥ 10, max_lines ≥ 1 and max_cue_ms ≥ 1000");

@@ -38,6 +38,9 @@ pub const TRANSCODE_RATIO: &str = "steno_transcode_seconds_per_audio_second";
 pub const MODEL_LOAD: &str = "steno_model_load_duration";
 pub const TRANSCRIBE_WINDOW: &str = "steno_transcribe_window_duration";
 pub const TRANSCRIBE_RTF: &str = "steno_transcribe_realtime_factor";
+pub const DIARIZE_DURATION: &str = "steno_diarize_duration";
+pub const DIARIZE_RATIO: &str = "steno_diarize_seconds_per_audio_second";
+pub const DIARIZE_SPEAKERS: &str = "steno_diarize_speakers";
 pub const EXPORTS: &str = "steno_exports";
 pub const GPU_MEMORY_USED: &str = "steno_gpu_memory_used";
 pub const GPU_MEMORY_TOTAL: &str = "steno_gpu_memory_total";
@@ -45,6 +48,7 @@ pub const GPU_UTILIZATION: &str = "steno_gpu_utilization_ratio";
 
 const SECONDS: [f64; 14] = [0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 900.0, 3600.0];
 const FAST_SECONDS: [f64; 12] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
+const SPEAKERS: [f64; 8] = [0.0, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0];
 const RATIOS: [f64; 12] = [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0];
 
 fn meter() -> Meter {
@@ -80,6 +84,9 @@ struct Instruments {
     model_load: Histogram<f64>,
     transcribe_window: Histogram<f64>,
     transcribe_rtf: Histogram<f64>,
+    diarize_duration: Histogram<f64>,
+    diarize_ratio: Histogram<f64>,
+    diarize_speakers: Histogram<f64>,
     exports: Counter<u64>,
 }
 
@@ -109,6 +116,9 @@ fn instruments() -> &'static Instruments {
             "Audio seconds transcribed per second (above 1 is faster than real time)",
             &RATIOS,
         ),
+        diarize_duration: histogram(DIARIZE_DURATION, "s", "Time to diarize one job's audio", &SECONDS),
+        diarize_ratio: histogram(DIARIZE_RATIO, "", "Diarization seconds per second of audio", &RATIOS),
+        diarize_speakers: histogram(DIARIZE_SPEAKERS, "", "Speakers found per diarized job", &SPEAKERS),
         exports: counter(EXPORTS, "", "Transcript files written, by format"),
     })
 }
@@ -245,6 +255,15 @@ pub fn transcribed(model: &str, audio_seconds: f64, seconds: f64) {
     let labels = [KeyValue::new("model", model.to_owned())];
     instruments().transcribe_rtf.record(audio_seconds / seconds, &labels);
     instruments().transcribe_window.record(seconds / (audio_seconds / 30.0).max(1.0), &labels);
+}
+
+/// One diarization of `audio_seconds` that took `seconds` and found `speakers`.
+pub fn diarized(speakers: usize, audio_seconds: f64, seconds: f64) {
+    instruments().diarize_duration.record(seconds, &[]);
+    instruments().diarize_speakers.record(speakers as f64, &[]);
+    if audio_seconds > 0.0 {
+        instruments().diarize_ratio.record(seconds / audio_seconds, &[]);
+    }
 }
 
 pub fn exported(format: &'static str) {

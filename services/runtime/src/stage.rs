@@ -47,9 +47,14 @@ impl From<anyhow::Error> for StageError {
     }
 }
 
+/// A missing or unreadable artifact may be a NATS hiccup and is retried; a
+/// malformed one never gets better.
 impl From<crate::artifacts::ArtifactError> for StageError {
     fn from(e: crate::artifacts::ArtifactError) -> Self {
-        Self::Retryable(e.into())
+        match e {
+            crate::artifacts::ArtifactError::Malformed(..) => Self::Permanent(e.into()),
+            e => Self::Retryable(e.into()),
+        }
     }
 }
 
@@ -69,22 +74,39 @@ impl JobContext {
     /// blocking threads; the worker publishes it as events at most once a
     /// second.
     pub fn progress(&self) -> ProgressReporter {
-        ProgressReporter(self.progress.clone())
+        ProgressReporter::new(self.progress.clone())
     }
 }
 
 #[derive(Clone)]
-pub struct ProgressReporter(watch::Sender<f32>);
+pub struct ProgressReporter {
+    sender: watch::Sender<f32>,
+    start: f32,
+    share: f32,
+}
 
 impl ProgressReporter {
+    /// A reporter sending to `progress`, for running a stage's blocking work
+    /// outside the worker (benches, tools).
+    pub fn new(progress: watch::Sender<f32>) -> Self {
+        Self { sender: progress, start: 0.0, share: 1.0 }
+    }
+
+    /// A reporter for one part of the work: its 0..1 is `start..start +
+    /// share` of the whole.
+    pub fn part(&self, start: f32, share: f32) -> Self {
+        Self { sender: self.sender.clone(), start: self.start + start * self.share, share: share * self.share }
+    }
+
     pub fn report(&self, fraction: f32) {
-        self.0.send_replace(fraction.clamp(0.0, 1.0));
+        self.sender.send_replace((self.start + fraction.clamp(0.0, 1.0) * self.share).clamp(0.0, 1.0));
     }
 }
 
 /// The stage after `current` for a job with `options`; `None` after the last.
 pub fn next_stage(current: StageKind, options: Option<&JobOptions>) -> Option<StageKind> {
-    let diarize = options.is_some_and(|o| o.diarize);
+    // Diarization is on unless the job turned it off.
+    let diarize = options.is_none_or(|o| o.diarize != Some(false));
     match current {
         StageKind::Unspecified => Some(StageKind::Download),
         StageKind::Download => Some(StageKind::Transcode),
@@ -100,9 +122,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn route_skips_diarize_unless_asked() {
-        let plain = JobOptions::default();
-        let diarized = JobOptions { diarize: true, ..Default::default() };
+    fn route_skips_diarize_only_when_turned_off() {
+        let plain = JobOptions { diarize: Some(false), ..Default::default() };
+        let diarized = JobOptions::default();
         assert_eq!(next_stage(StageKind::Transcribe, Some(&plain)), Some(StageKind::Export));
         assert_eq!(next_stage(StageKind::Transcribe, Some(&diarized)), Some(StageKind::Diarize));
         assert_eq!(next_stage(StageKind::Diarize, Some(&diarized)), Some(StageKind::Export));

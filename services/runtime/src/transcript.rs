@@ -48,3 +48,24 @@ pub struct Speaker {
     pub id: String,
     pub name: String,
 }
+
+impl Speaker {
+    /// The `n`th speaker to appear (0-based) as diarize names it: `S1`,
+    /// "Speaker 1".
+    pub fn numbered(n: usize) -> Self {
+        Self { id: format!("S{}", n + 1), name: format!("Speaker {}", n + 1) }
+    }
+}
+
+impl Transcript {
+    /// Whether subtitles and text should name speakers: when there are
+    /// several, or the one there is was given a name. "Speaker 1:" before
+    /// every line of a monologue says nothing.
+    pub fn labels_speakers(&self) -> bool {
+        match self.speakers.as_slice() {
+            [] => false,
+            [only] => only.name != Speaker::numbered(0).name,
+            _ => true,
+        }
+    }
+}

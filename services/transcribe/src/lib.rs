@@ -1,9 +1,11 @@
 //! steno-transcribe: speech to text with whisper.cpp through whisper-rs.
-//! [`models`] loads and keeps ggml models; [`whisper`] turns 16 kHz PCM into
-//! a [`Transcript`] with word times; [`gpu`] reports the GPU once at start.
+//! [`models`] loads and keeps ggml models; [`pieces`] reads the audio a
+//! window at a time and drops silence; [`whisper`] turns each piece into a
+//! [`Transcript`] with word times; [`gpu`] reports the GPU once at start.
 
 pub mod gpu;
 pub mod models;
+pub mod pieces;
 pub mod whisper;
 
 use std::sync::Arc;
@@ -17,7 +19,10 @@ use steno_runtime::{
     transcript::Transcript,
 };
 
-use crate::models::Models;
+use crate::{
+    models::{Model, Models},
+    pieces::Piecer,
+};
 
 pub struct Transcribe {
     models: Arc<Models>,
@@ -47,26 +52,62 @@ impl Stage for Transcribe {
         let model = self.models.get(&options.model).map_err(StageError::permanent)?;
         model.check_language(&options.language, options.translate).map_err(StageError::permanent)?;
 
-        let pcm = ctx.artifacts.get_bytes(&ctx.job_id, artifacts::AUDIO).await?;
-        let samples = whisper::pcm_s16le_to_f32(&pcm);
-        drop(pcm);
-        let request = whisper::Request::new(&options, self.threads);
-        let progress = ctx.progress();
-        let (clock, model_name) = (std::time::Instant::now(), model.name.clone());
-        let transcript: Transcript =
-            tokio::task::spawn_blocking(move || whisper::transcribe(&model, &samples, &request, progress))
-                .await
-                .map_err(|e| anyhow::anyhow!("transcription task panicked: {e}"))??;
-        metrics::transcribed(&model_name, transcript.duration_ms as f64 / 1000.0, clock.elapsed().as_secs_f64());
+        let clock = std::time::Instant::now();
+        let request = Arc::new(whisper::Request::new(&options, self.threads));
+        let transcript = transcribe_in_pieces(&model, request, ctx).await?;
+        metrics::transcribed(&model.name, transcript.duration_ms as f64 / 1000.0, clock.elapsed().as_secs_f64());
         if transcript.segments.iter().all(|s| s.text.trim().is_empty()) {
             return Err(StageError::permanent("no speech was found in the audio"));
         }
 
-        let json = serde_json::to_vec(&transcript).map_err(|e| anyhow::anyhow!("encode transcript: {e}"))?;
-        ctx.artifacts.put_bytes(&ctx.job_id, artifacts::TRANSCRIPT, &json).await?;
+        ctx.artifacts.put_json(&ctx.job_id, artifacts::TRANSCRIPT, &transcript).await?;
         tracing::info!(segments = transcript.segments.len(), language = %transcript.language, "transcribed");
         task.language = transcript.language;
         task.artifacts.get_or_insert_default().transcript = artifacts::TRANSCRIPT.to_owned();
         Ok(task)
+    }
+}
+
+/// Reads the job's audio a window at a time and transcribes each piece of
+/// speech, so memory stays bounded whatever the length; times are mapped
+/// back to the original audio.
+async fn transcribe_in_pieces(
+    model: &Arc<Model>,
+    request: Arc<whisper::Request>,
+    ctx: &JobContext,
+) -> Result<Transcript, StageError> {
+    let mut audio = ctx.artifacts.audio_reader(&ctx.job_id).await?;
+    let total = audio.total_samples.max(1) as f32;
+    let progress = ctx.progress();
+    let mut transcript =
+        Transcript { duration_ms: audio.total_samples * 1000 / pieces::SAMPLE_RATE as u64, ..Default::default() };
+    let mut piecer = Piecer::default();
+    loop {
+        let wanted = piecer.wanted();
+        let block = audio.read(wanted).await?;
+        let end = block.len() < wanted;
+        piecer.push(&block);
+        drop(block);
+        loop {
+            let from = piecer.consumed() as f32 / total;
+            let Some(piece) = piecer.next_piece(end) else { break };
+            if piece.samples.is_empty() {
+                continue;
+            }
+            let part = progress.part(from, piecer.consumed() as f32 / total - from);
+            let (model, request) = (model.clone(), request.clone());
+            let mut text =
+                tokio::task::spawn_blocking(move || whisper::transcribe(&model, &piece.samples, &request, part))
+                    .await
+                    .map_err(|e| anyhow::anyhow!("transcription task panicked: {e}"))??;
+            piece.map.apply(&mut text);
+            if transcript.language.is_empty() {
+                transcript.language = text.language;
+            }
+            transcript.segments.append(&mut text.segments);
+        }
+        if end {
+            return Ok(transcript);
+        }
     }
 }

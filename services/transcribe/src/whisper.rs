@@ -52,11 +52,6 @@ impl Request {
     }
 }
 
-/// Little-endian 16-bit PCM to samples in -1..1.
-pub fn pcm_s16le_to_f32(pcm: &[u8]) -> Vec<f32> {
-    pcm.chunks_exact(2).map(|b| f32::from(i16::from_le_bytes([b[0], b[1]])) / 32768.0).collect()
-}
-
 /// Runs whisper.cpp over all of `samples` (blocking; call from a blocking
 /// thread).
 pub fn transcribe(
@@ -84,7 +79,18 @@ pub fn transcribe(
     };
     params.set_language(Some(language));
     params.set_token_timestamps(true);
+    // Guards against repetition loops and invented text, stated rather than
+    // left to the library's defaults: no text carried in from an earlier
+    // piece; non-speech tokens and blanks suppressed; a window whose
+    // decoding is too repetitive (entropy) or unlikely (log-probability) is
+    // decoded again 0.2 hotter; windows that are likely no speech are skipped.
+    params.set_no_context(true);
     params.set_suppress_nst(true);
+    params.set_suppress_blank(true);
+    params.set_temperature_inc(0.2);
+    params.set_entropy_thold(2.4);
+    params.set_logprob_thold(-1.0);
+    params.set_no_speech_thold(0.6);
     params.set_print_progress(false);
     params.set_print_realtime(false);
     params.set_print_special(false);
@@ -208,13 +214,5 @@ mod tests {
         assert_eq!(texts, ["And", "so", "my", "fellow,"]);
         assert_eq!((words[3].start_ms, words[3].end_ms), (900, 2000));
         assert!(words.windows(2).all(|w| w[0].end_ms == w[1].start_ms));
-    }
-
-    #[test]
-    fn pcm_scales_to_unit_range() {
-        let samples = pcm_s16le_to_f32(&[0x00, 0x80, 0xff, 0x7f, 0, 0]);
-        assert_eq!(samples[0], -1.0);
-        assert!((samples[1] - 1.0).abs() < 1e-4);
-        assert_eq!(samples[2], 0.0);
     }
 }

@@ -100,20 +100,45 @@ pub struct CueOptions {
     pub max_cue_ms: u64,
 }
 
+impl From<&steno_runtime::config::ExportConfig> for CueOptions {
+    fn from(config: &steno_runtime::config::ExportConfig) -> Self {
+        Self { max_line_chars: config.max_line_chars, max_lines: config.max_lines, max_cue_ms: config.max_cue_ms }
+    }
+}
+
 impl Default for CueOptions {
     fn default() -> Self {
         Self { max_line_chars: 42, max_lines: 2, max_cue_ms: 7000 }
     }
 }
 
-/// Renders `t` in `format`. `opts` only affects SRT and VTT.
+/// Renders `t` in `format`. `opts` only affects SRT and VTT. Subtitles and
+/// text name speakers only when [`Transcript::labels_speakers`]; JSON always
+/// carries them.
 pub fn render(t: &Transcript, format: ExportFormat, opts: &CueOptions) -> String {
+    let unlabelled;
+    let t = if format != ExportFormat::Json && !t.labels_speakers() && !t.speakers.is_empty() {
+        unlabelled = without_speakers(t);
+        &unlabelled
+    } else {
+        t
+    };
     match format {
         ExportFormat::Srt => srt::render_srt(&build_cues(t, opts)),
         ExportFormat::Vtt => vtt::render_vtt(&build_cues(t, opts)),
         ExportFormat::Json => json::render_json(t),
         ExportFormat::Txt => txt::render_txt(t),
     }
+}
+
+fn without_speakers(t: &Transcript) -> Transcript {
+    let mut t = t.clone();
+    t.speakers.clear();
+    for segment in &mut t.segments {
+        segment.speaker = None;
+        segment.words.iter_mut().for_each(|w| w.speaker = None);
+    }
+    t
 }
 
 /// Display name for a speaker id: `speakers[id].name` if set, else the id.
@@ -174,5 +199,19 @@ mod tests {
         assert_eq!(speaker_display_name(&t, "S0"), "Alice");
         assert_eq!(speaker_display_name(&t, "S1"), "S1");
         assert_eq!(speaker_display_name(&t, "S9"), "S9");
+    }
+
+    #[test]
+    fn a_lone_unnamed_speaker_is_not_labelled_but_a_named_one_is() {
+        use steno_runtime::transcript::Segment;
+        let segment = Segment { end_ms: 1000, text: "Hello.".into(), speaker: Some("S1".into()), ..Segment::default() };
+        let mut t =
+            Transcript { segments: vec![segment], speakers: vec![Speaker::numbered(0)], ..Transcript::default() };
+        let opts = CueOptions::default();
+        assert_eq!(render(&t, ExportFormat::Txt, &opts).trim(), "Hello.");
+        assert!(render(&t, ExportFormat::Json, &opts).contains("\"speaker\": \"S1\""));
+        t.speakers[0].name = "Ann".into();
+        assert_eq!(render(&t, ExportFormat::Txt, &opts).trim(), "Ann: Hello.");
+        assert!(render(&t, ExportFormat::Srt, &opts).contains("Ann: Hello."));
     }
 }

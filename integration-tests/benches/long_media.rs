@@ -1,0 +1,85 @@
+//! Long media in bounded memory: 1, 10 and 60 minutes of speech (the flite
+//! meeting clip repeated, with pauses) through the real system, one after
+//! another on the same processes, recording each stage's peak resident
+//! memory after each file. Peak RSS that does not grow with the length is
+//! the point. Prints a table; asserts nothing about time.
+//!
+//! `cargo build --release --bins && cargo bench -p integration-tests --bench long_media`
+
+// The shared test helpers are not all used here.
+#![allow(dead_code)]
+
+#[path = "../tests/system/api.rs"]
+mod api;
+#[path = "../tests/system/fixtures.rs"]
+mod fixtures;
+#[path = "../tests/system/harness.rs"]
+mod harness;
+
+use std::{
+    process::Command,
+    time::{Duration, Instant},
+};
+
+const MINUTES: [u32; 3] = [1, 10, 60];
+
+/// `minutes` of the meeting clip followed by 3 s of silence, repeated.
+fn long_file(minutes: u32) -> String {
+    let dir = fixtures::media_dir();
+    let name = format!("long-{minutes}min.wav");
+    if !dir.join(&name).exists() {
+        let clip = dir.join(fixtures::meeting_clip());
+        let with_pause = dir.join("meeting-pause.wav");
+        fixtures::run(
+            Command::new("ffmpeg")
+                .args(["-y", "-v", "error", "-i"])
+                .arg(&clip)
+                .args(["-af", "apad=pad_dur=3", "-ar", "16000", "-ac", "1"])
+                .arg(&with_pause),
+        );
+        fixtures::run(
+            Command::new("ffmpeg")
+                .args(["-y", "-v", "error", "-stream_loop", "-1", "-i"])
+                .arg(&with_pause)
+                .args(["-t", &(minutes * 60).to_string(), "-c", "copy"])
+                .arg(dir.join(&name)),
+        );
+    }
+    name
+}
+
+#[tokio::main]
+async fn main() {
+    let files: Vec<(u32, String)> = MINUTES.iter().map(|&m| (m, long_file(m))).collect();
+    let system = harness::System::start_with(&[("STENO_TRANSCRIBE__THREADS", "0")]).await;
+    let media = fixtures::serve_media().await;
+    let api = api::Api::new(&system.http);
+    let load_before = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let mut rows = Vec::new();
+    for (minutes, name) in &files {
+        let clock = Instant::now();
+        let id = api.submit_url(&format!("{media}/{name}"), &["txt"]).await;
+        let job = api.finished(&id, Duration::from_secs(3600)).await;
+        assert_eq!(job["status"], "completed", "{job}");
+        let wall = clock.elapsed().as_secs_f64();
+        let text = api.transcript(&id, "txt").await;
+        let words = text.split_whitespace().count();
+        let rss = |service| system.peak_rss_kib(service) as f64 / 1024.0;
+        rows.push(format!(
+            "| {minutes} min | {wall:.0} s | {:.1}× | {words} | {:.0} MiB | {:.0} MiB | {:.0} MiB |",
+            f64::from(minutes * 60) / wall,
+            rss("transcode"),
+            rss("transcribe"),
+            rss("diarize"),
+        ));
+    }
+    let load_after = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    system.stop().await;
+    println!("\nload average before: {}  after: {}", load_before.trim(), load_after.trim());
+    println!("peak RSS is the process high-water mark after that file (files run in this order)\n");
+    println!("| audio | submit → completed | real time | words | transcode peak | transcribe peak | diarize peak |");
+    println!("| --- | --- | --- | --- | --- | --- | --- |");
+    for row in rows {
+        println!("{row}");
+    }
+}

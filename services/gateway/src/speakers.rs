@@ -1,0 +1,120 @@
+//! Speakers of a finished, diarized job: list them and give them names. A
+//! rename rewrites the diarized transcript and renders the job's exports
+//! again with the export stage's own renderers, so every download uses the
+//! names at once.
+
+use std::collections::BTreeMap;
+
+use steno_export::render::{self, ExportFormat};
+use steno_runtime::{
+    JobId, artifacts,
+    transcript::{Speaker, Transcript},
+};
+
+use crate::{error::ApiError, jobs::Jobs};
+
+/// Longest speaker name, in characters.
+const MAX_NAME_CHARS: usize = 64;
+
+impl Jobs {
+    /// The speakers of a completed job, in order of first appearance.
+    pub async fn speakers(&self, id: &str) -> Result<Vec<Speaker>, ApiError> {
+        let (_, transcript) = self.diarized_transcript(id).await?;
+        Ok(transcript.speakers)
+    }
+
+    /// Applies `names` (speaker id → display name; empty restores the
+    /// default) and re-renders the exports. Returns every speaker.
+    pub async fn rename_speakers(&self, id: &str, names: &BTreeMap<String, String>) -> Result<Vec<Speaker>, ApiError> {
+        let (job_id, mut transcript) = self.diarized_transcript(id).await?;
+        apply_names(&mut transcript.speakers, names)?;
+        let internal = |e: anyhow::Error| ApiError::Unavailable(format!("cannot store the renamed transcript: {e:#}"));
+        self.artifacts.put_json(&job_id, artifacts::DIARIZED, &transcript).await.map_err(internal)?;
+        let job = self.get(id).await?;
+        for name in job.exports.0.iter() {
+            let Some(format) = name.strip_prefix("transcript.").and_then(|ext| ext.parse::<ExportFormat>().ok()) else {
+                continue;
+            };
+            let body = render::render(&transcript, format, &self.cues);
+            self.artifacts.put_bytes(&job_id, name, body.as_bytes()).await.map_err(internal)?;
+        }
+        tracing::info!(job_id = id, renamed = names.len(), "speakers renamed");
+        Ok(transcript.speakers)
+    }
+
+    async fn diarized_transcript(&self, id: &str) -> Result<(JobId, Transcript), ApiError> {
+        let job = self.get(id).await?;
+        if job.status != "completed" {
+            return Err(ApiError::Conflict(format!(
+                "job {id} is {}; speakers are named once it completes",
+                job.status
+            )));
+        }
+        let job_id = JobId::parse(id).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+        match self.artifacts.get_json(&job_id, artifacts::DIARIZED).await {
+            Ok(transcript) => Ok((job_id, transcript)),
+            Err(artifacts::ArtifactError::NotFound(_)) => {
+                Err(ApiError::Conflict(format!("job {id} was not diarized (it was submitted with diarize: false)")))
+            }
+            Err(e) => Err(ApiError::Internal(e.into())),
+        }
+    }
+}
+
+/// Sets display names; every id must exist and every name be printable in
+/// subtitles (no line breaks or angle brackets, at most 64 characters).
+fn apply_names(speakers: &mut [Speaker], names: &BTreeMap<String, String>) -> Result<(), ApiError> {
+    if names.is_empty() {
+        return Err(ApiError::invalid("speakers", "give at least one speaker id and its name, e.g. {\"S1\": \"Ann\"}"));
+    }
+    for (id, name) in names {
+        let Some(position) = speakers.iter().position(|s| &s.id == id) else {
+            let known: Vec<&str> = speakers.iter().map(|s| s.id.as_str()).collect();
+            return Err(ApiError::invalid(
+                "speakers",
+                format!("no speaker {id:?} in this job (it has {})", known.join(", ")),
+            ));
+        };
+        let name = name.trim();
+        if name.chars().count() > MAX_NAME_CHARS || name.chars().any(|c| c.is_control() || c == '<' || c == '>') {
+            return Err(ApiError::invalid(
+                "speakers",
+                format!("name for {id} must be at most {MAX_NAME_CHARS} characters, without line breaks or < >"),
+            ));
+        }
+        speakers[position].name = if name.is_empty() { format!("Speaker {}", position + 1) } else { name.to_owned() };
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn speakers() -> Vec<Speaker> {
+        (1..=2).map(|n| Speaker { id: format!("S{n}"), name: format!("Speaker {n}") }).collect()
+    }
+
+    #[test]
+    fn names_apply_and_an_empty_name_restores_the_default() {
+        let mut s = speakers();
+        apply_names(&mut s, &BTreeMap::from([("S2".into(), " Ann ".into())])).expect("rename");
+        assert_eq!(s[1].name, "Ann");
+        apply_names(&mut s, &BTreeMap::from([("S2".into(), String::new())])).expect("reset");
+        assert_eq!(s[1].name, "Speaker 2");
+    }
+
+    #[test]
+    fn unknown_ids_and_unprintable_names_are_refused() {
+        let mut s = speakers();
+        for names in [
+            BTreeMap::from([("S9".to_owned(), "Ann".to_owned())]),
+            BTreeMap::from([("S1".to_owned(), "Ann\nBob".to_owned())]),
+            BTreeMap::from([("S1".to_owned(), "<v Ann>".to_owned())]),
+            BTreeMap::new(),
+        ] {
+            assert!(matches!(apply_names(&mut s, &names), Err(ApiError::Invalid { field: "speakers", .. })));
+        }
+        assert_eq!(s, speakers());
+    }
+}
