@@ -41,6 +41,10 @@ async fn speakers_are_labelled_by_default_and_can_be_named() {
     let der = conversations::diarization_error_rate(&meeting.turns, &hypothesis);
     assert!(der.der <= 0.15, "DER {der:?} above 15%:\n{srt}");
 
+    let (status, rttm) = api.get(&format!("/v1/jobs/{id}/speakers.rttm")).await;
+    assert_eq!(status, 200, "{rttm}");
+    assert!(rttm.lines().count() >= 3 && rttm.lines().all(|l| l.starts_with(&format!("SPEAKER {id} 1 "))), "{rttm}");
+
     // Every word carries a speaker in JSON; the job asking for two got two.
     let json: Value = serde_json::from_str(&api.transcript(&id, "json").await).expect("json");
     let words = json["segments"]

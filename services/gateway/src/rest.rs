@@ -169,10 +169,17 @@ async fn rename_speakers(
     Ok(Json(serde_json::json!({ "speakers": jobs.rename_speakers(&id, &names).await? })))
 }
 
-/// `GET /v1/jobs/{id}/transcript.{srt,vtt,json,txt}`
+/// `GET /v1/jobs/{id}/transcript.{srt,vtt,json,txt}` and `…/speakers.rttm`
 async fn transcript(State(jobs): State<Jobs>, Path((id, file)): Path<(String, String)>) -> Result<Response, ApiError> {
+    if file == artifacts::SPEAKERS_RTTM {
+        return Ok(
+            ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], jobs.speaker_turns(&id).await?).into_response()
+        );
+    }
     let format = file.strip_prefix("transcript.").and_then(parse_format).ok_or_else(|| {
-        ApiError::NotFound(format!("no such resource {file:?}; use transcript.srt, .vtt, .json or .txt"))
+        ApiError::NotFound(format!(
+            "no such resource {file:?}; use transcript.srt, .vtt, .json or .txt, or speakers.rttm"
+        ))
     })?;
     let body = jobs.transcript(&id, format).await?;
     Ok(([(header::CONTENT_TYPE, content_type(format))], body).into_response())

@@ -1,4 +1,5 @@
-//! Speakers of a finished, diarized job: list them and give them names. A
+//! Speakers of a finished, diarized job: list them, give them names, and
+//! read the turns as RTTM. A
 //! rename rewrites the diarized transcript and renders the job's exports
 //! again with the export stage's own renderers, so every download uses the
 //! names at once.
@@ -40,6 +41,12 @@ impl Jobs {
         }
         tracing::info!(job_id = id, renamed = names.len(), "speakers renamed");
         Ok(transcript.speakers)
+    }
+
+    /// The job's speaker turns as RTTM.
+    pub async fn speaker_turns(&self, id: &str) -> Result<Vec<u8>, ApiError> {
+        let (job_id, _) = self.diarized_transcript(id).await?;
+        self.artifacts.get_bytes(&job_id, artifacts::SPEAKERS_RTTM).await.map_err(|e| ApiError::Internal(e.into()))
     }
 
     async fn diarized_transcript(&self, id: &str) -> Result<(JobId, Transcript), ApiError> {
