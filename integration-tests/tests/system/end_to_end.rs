@@ -56,7 +56,9 @@ async fn jobs_from_rest_upload_and_nats_complete_with_the_spoken_words() {
     let reply = nats
         .request(
             "steno.api.submit",
-            json!({ "source_url": format!("{media}/speech.mp3"), "formats": ["json"] }).to_string().into(),
+            json!({ "source_url": format!("{media}/speech.mp3"), "formats": ["json"], "model": "tiny.en-q5_1" })
+                .to_string()
+                .into(),
         )
         .await
         .expect("nats req");
@@ -91,6 +93,9 @@ async fn jobs_from_rest_upload_and_nats_complete_with_the_spoken_words() {
     assert_words(&srt_text(&api.transcript(&mp4, "srt").await), "mp4 srt");
     assert_words(&api.transcript("nats-job-1", "txt").await, "nats txt");
     let json: Value = serde_json::from_str(&api.transcript(&requested, "json").await).expect("json transcript");
+    let text: Vec<&str> =
+        json["segments"].as_array().expect("segments").iter().filter_map(|s| s["text"].as_str()).collect();
+    assert_words(&text.join(" "), "q5_1 model json");
     let words = json["segments"][0]["words"].as_array().expect("word timestamps");
     assert!(words.iter().all(|w| w["start_ms"].as_u64() <= w["end_ms"].as_u64()), "{words:?}");
 

@@ -70,7 +70,7 @@ enum ModelsCommand {
         ct2_dir: PathBuf,
         out: PathBuf,
         /// Quantize the weight matrices (whisper.cpp loads the result as is).
-        #[arg(long, value_parser = ["q8_0"])]
+        #[arg(long, value_parser = ["q8_0", "q5_1"])]
         quantize: Option<String>,
     },
     /// Download an official ggml model by name (checksum verified).
@@ -91,7 +91,7 @@ async fn main() -> ExitCode {
             client::transcribe_anywhere(server, local, std::env::var("DATABASE_URL").ok(), &request).await
         }
         Command::Models { command: ModelsCommand::ImportCt2 { ct2_dir, out, quantize } } => {
-            models::ct2::import_ct2(&ct2_dir, &out, quantize.is_some()).map(|r| {
+            models::ct2::import_ct2(&ct2_dir, &out, quantize.as_deref().and_then(models::ct2::Encoding::quantized)).map(|r| {
                 let kind = if r.is_multilingual { "multilingual" } else { "English-only" };
                 eprintln!(
                     "wrote {} ({} bytes): {} tensors, {} tokens of {}, {kind}",

@@ -168,20 +168,45 @@ pub(super) struct PlannedTensor {
 
 /// How a tensor's values are stored in the ggml file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Encoding {
+pub enum Encoding {
     F32,
     F16,
     /// ggml `Q8_0`: blocks of 32 values, an f16 scale and 32 signed bytes.
     Q8_0,
+    /// ggml `Q5_1`: blocks of 32 values, an f16 scale and minimum, and 5-bit
+    /// values (4 low bits packed in pairs, the fifth bits in a 32-bit mask).
+    Q5_1,
 }
 
 impl Encoding {
+    /// The quantized encodings `--quantize` accepts, by name.
+    pub fn quantized(name: &str) -> Option<Self> {
+        match name {
+            "q8_0" => Some(Self::Q8_0),
+            "q5_1" => Some(Self::Q5_1),
+            _ => None,
+        }
+    }
+
+    /// ggml's file type for a model whose matrices are in this encoding,
+    /// with quantization version 2, as whisper.cpp writes it (`ftype +
+    /// version * 1000`): `MOSTLY_Q8_0` is 7, `MOSTLY_Q5_1` is 9.
+    pub(super) fn file_type(self) -> u32 {
+        match self {
+            Encoding::F32 => 0,
+            Encoding::F16 => 1,
+            Encoding::Q8_0 => 7 + 2 * 1000,
+            Encoding::Q5_1 => 9 + 2 * 1000,
+        }
+    }
+
     /// The ggml type id written in the tensor record.
     pub(super) fn ggml_type(self) -> usize {
         match self {
             Encoding::F32 => 0,
             Encoding::F16 => 1,
             Encoding::Q8_0 => 8,
+            Encoding::Q5_1 => 7,
         }
     }
 }

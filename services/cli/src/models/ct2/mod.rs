@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow, ensure};
 
-use mapping::Encoding;
+pub use mapping::Encoding;
 use reader::{Ct2Model, Var};
 
 /// Model dimensions written to the ggml header.
@@ -56,15 +56,11 @@ pub struct ImportReport {
 }
 
 /// Convert the CTranslate2 Whisper model in `ct2_dir` to a whisper.cpp ggml
-/// file at `out`: f16 weights, or with `q8_0` the 2-D weight matrices
-/// quantized to ggml's `Q8_0` (as whisper.cpp's quantizer does). The file is
+/// file at `out`: f16 weights, or with `quantize` (`Q8_0` or `Q5_1`) the 2-D
+/// weight matrices quantized as whisper.cpp's quantizer does. The file is
 /// written next to `out` under a temporary name and renamed into place only
-/// ggml's `MOSTLY_Q8_0` file type with quantization version 2, as
-/// whisper.cpp writes it (`ftype + version * 1000`).
-const FTYPE_Q8_0: u32 = 7 + 2 * 1000;
-
 /// once complete.
-pub fn import_ct2(ct2_dir: &Path, out: &Path, q8_0: bool) -> Result<ImportReport> {
+pub fn import_ct2(ct2_dir: &Path, out: &Path, quantize: Option<Encoding>) -> Result<ImportReport> {
     let model_path = ct2_dir.join("model.bin");
     let file =
         File::open(&model_path).with_context(|| format!("opening CTranslate2 model {}", model_path.display()))?;
@@ -75,11 +71,11 @@ pub fn import_ct2(ct2_dir: &Path, out: &Path, q8_0: bool) -> Result<ImportReport
     let mut hparams = derive_hparams(&model)?;
     let mut plan = mapping::plan_tensors(&model)?;
     mapping::check_tensor_set(&plan, &hparams)?;
-    if q8_0 {
-        hparams.ftype = FTYPE_Q8_0;
+    if let Some(encoding) = quantize {
+        hparams.ftype = encoding.file_type();
         for t in plan.iter_mut().filter(|t| t.encoding == Encoding::F16 && t.dims.len() == 2) {
-            ensure!(t.dims[1] % writer::Q8_0_BLOCK == 0, "{}: rows of {} cannot be quantized", t.name, t.dims[1]);
-            t.encoding = Encoding::Q8_0;
+            ensure!(t.dims[1] % writer::QUANT_BLOCK == 0, "{}: rows of {} cannot be quantized", t.name, t.dims[1]);
+            t.encoding = encoding;
         }
     }
 

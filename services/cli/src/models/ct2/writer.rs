@@ -10,7 +10,7 @@
 //!    quantization version 2 × 1000);
 //! 3. mel filters: n_mel, n_fft (= 201 frequency bins), then n_mel * n_fft f32;
 //! 4. tokens: count, then for each token its byte length and bytes;
-//! 5. tensors: n_dims, name length, ggml type (0 f32, 1 f16, 8 q8_0), dims
+//! 5. tensors: n_dims, name length, ggml type (0 f32, 1 f16, 7 q5_1, 8 q8_0), dims
 //!    in reverse (ggml) order, name, raw data.
 
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -110,17 +110,43 @@ fn convert(input: &[u8], src: DType, encoding: Encoding, out: &mut Vec<u8>) {
     match encoding {
         Encoding::F16 => out.extend(values.flat_map(|x| f16::from_f32(x).to_le_bytes())),
         Encoding::F32 => out.extend(values.flat_map(f32::to_le_bytes)),
-        Encoding::Q8_0 => {
+        Encoding::Q8_0 | Encoding::Q5_1 => {
             let values: Vec<f32> = values.collect();
-            for block in values.chunks(Q8_0_BLOCK) {
-                quantize_q8_0_block(block, out);
+            for block in values.chunks(QUANT_BLOCK) {
+                if encoding == Encoding::Q8_0 {
+                    quantize_q8_0_block(block, out);
+                } else {
+                    quantize_q5_1_block(block, out);
+                }
             }
         }
     }
 }
 
-/// Values per `Q8_0` block.
-pub(super) const Q8_0_BLOCK: usize = 32;
+/// Values per `Q8_0` or `Q5_1` block.
+pub(super) const QUANT_BLOCK: usize = 32;
+
+/// ggml's reference `quantize_row_q5_1`: scale = (max - min) / 31, each
+/// value as a 5-bit step above the minimum; the low 4 bits of values j and
+/// j + 16 share byte j, the fifth bits go to a little-endian 32-bit mask.
+fn quantize_q5_1_block(block: &[f32], out: &mut Vec<u8>) {
+    let min = block.iter().copied().fold(f32::INFINITY, f32::min);
+    let max = block.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let scale = (max - min) / 31.0;
+    let inverse = if scale == 0.0 { 0.0 } else { 1.0 / scale };
+    let step = |x: f32| ((x - min) * inverse + 0.5) as u8;
+    let (mut low, mut high) = ([0u8; 16], 0u32);
+    for j in 0..16 {
+        let (a, b) = (step(block[j]), step(block[j + 16]));
+        low[j] = (a & 0x0f) | ((b & 0x0f) << 4);
+        high |= u32::from((a & 0x10) >> 4) << j;
+        high |= u32::from((b & 0x10) >> 4) << (j + 16);
+    }
+    out.extend_from_slice(&f16::from_f32(scale).to_le_bytes());
+    out.extend_from_slice(&f16::from_f32(min).to_le_bytes());
+    out.extend_from_slice(&high.to_le_bytes());
+    out.extend_from_slice(&low);
+}
 
 /// ggml's reference `quantize_row_q8_0`: scale = max |x| / 127, then each
 /// value rounded to a signed byte.
@@ -163,6 +189,26 @@ mod tests {
             for (q, x) in block[2..].iter().zip(originals) {
                 let restored = f32::from(*q as i8) * scale;
                 assert!((restored - x).abs() <= scale * 0.51, "{x} came back as {restored}");
+            }
+        }
+    }
+
+    #[test]
+    fn quantizes_q5_1_blocks_within_half_a_step() {
+        let values: Vec<f32> = (0..64).map(|i| ((i * 37 % 64) as f32 - 20.0) / 7.0).collect();
+        let input: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let mut out = Vec::new();
+        convert(&input, DType::F32, Encoding::Q5_1, &mut out);
+        assert_eq!(out.len(), 2 * 24, "two blocks of f16 scale and minimum, a 32-bit mask and 16 bytes");
+        for (block, originals) in out.chunks(24).zip(values.chunks(32)) {
+            let half = |i: usize| f16::from_bits(u16::from_le_bytes([block[i], block[i + 1]])).to_f32();
+            let (scale, min) = (half(0), half(2));
+            let high = u32::from_le_bytes([block[4], block[5], block[6], block[7]]);
+            for (j, x) in originals.iter().enumerate() {
+                let nibble = if j < 16 { block[8 + j] & 0x0f } else { block[8 + j - 16] >> 4 };
+                let q = u32::from(nibble) | ((high >> j) & 1) << 4;
+                let restored = min + q as f32 * scale;
+                assert!((restored - x).abs() <= scale * 0.51 + 1e-3, "{x} came back as {restored}");
             }
         }
     }
