@@ -91,18 +91,20 @@ async fn main() -> ExitCode {
             client::transcribe_anywhere(server, local, std::env::var("DATABASE_URL").ok(), &request).await
         }
         Command::Models { command: ModelsCommand::ImportCt2 { ct2_dir, out, quantize } } => {
-            models::ct2::import_ct2(&ct2_dir, &out, quantize.as_deref().and_then(models::ct2::Encoding::quantized)).map(|r| {
-                let kind = if r.is_multilingual { "multilingual" } else { "English-only" };
-                eprintln!(
-                    "wrote {} ({} bytes): {} tensors, {} tokens of {}, {kind}",
-                    out.display(),
-                    r.output_bytes,
-                    r.tensor_count,
-                    r.n_tokens,
-                    r.n_vocab
-                );
-                eprintln!("{:?}", r.hparams);
-            })
+            models::ct2::import_ct2(&ct2_dir, &out, quantize.as_deref().and_then(models::ct2::Encoding::quantized)).map(
+                |r| {
+                    let kind = if r.is_multilingual { "multilingual" } else { "English-only" };
+                    eprintln!(
+                        "wrote {} ({} bytes): {} tensors, {} tokens of {}, {kind}",
+                        out.display(),
+                        r.output_bytes,
+                        r.tensor_count,
+                        r.n_tokens,
+                        r.n_vocab
+                    );
+                    eprintln!("{:?}", r.hparams);
+                },
+            )
         }
         Command::Models { command: ModelsCommand::Fetch { name, dir } } => {
             models::fetch::fetch_model(&name, &dir).await.map(|path| eprintln!("model ready at {}", path.display()))
