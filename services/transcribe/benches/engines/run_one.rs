@@ -1,0 +1,197 @@
+//! The child side: one configuration in this process, so its peak RSS is
+//! its own. Prints one JSON line like `faster_whisper_run.py` does.
+
+use std::{path::Path, time::Instant};
+
+use anyhow::Context;
+use steno_runtime::{proto::JobOptions, stage::ProgressReporter};
+use steno_transcribe::{models::Models, whisper};
+use whisper_rs::{
+    DtwMode, DtwModelPreset, DtwParameters, FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters,
+};
+
+/// A change to bare whisper.cpp's defaults, to see what it costs or saves.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Tweak {
+    None,
+    /// Flash attention (whisper-rs turns it off by default; it rules out DTW).
+    FlashAttn,
+    /// The parameters steno sets: token timestamps with DTW (tiny.en heads),
+    /// non-speech tokens suppressed. The rest of steno's cost is its own code.
+    StenoParams,
+    /// One thread instead of the bench's threads.
+    OneThread,
+}
+
+impl Tweak {
+    const ALL: [(Tweak, &'static str); 4] = [
+        (Tweak::None, "-"),
+        (Tweak::FlashAttn, "flash-attn"),
+        (Tweak::StenoParams, "steno-params"),
+        (Tweak::OneThread, "1-thread"),
+    ];
+
+    pub fn name(self) -> &'static str {
+        Self::ALL.iter().find(|(t, _)| *t == self).map_or("-", |(_, name)| name)
+    }
+
+    fn parse(name: &str) -> anyhow::Result<Self> {
+        Self::ALL.iter().find(|(_, n)| *n == name).map(|(t, _)| *t).context("unknown tweak")
+    }
+}
+
+/// What the parent passes after `--one`.
+pub struct Args {
+    pub engine: String,
+    pub model: String,
+    pub beams: u32,
+    pub tweak: Tweak,
+    pub pcm: String,
+    pub threads: usize,
+    pub repeat: usize,
+    pub models_dir: String,
+}
+
+impl Args {
+    pub fn to_vec(&self) -> Vec<String> {
+        vec![
+            self.engine.clone(),
+            self.model.clone(),
+            self.beams.to_string(),
+            self.tweak.name().to_owned(),
+            self.pcm.clone(),
+            self.threads.to_string(),
+            self.repeat.to_string(),
+            self.models_dir.clone(),
+        ]
+    }
+
+    pub fn parse(args: &[String]) -> anyhow::Result<Self> {
+        let [engine, model, beams, tweak, pcm, threads, repeat, models_dir] = args else {
+            anyhow::bail!("--one takes 8 arguments, got {args:?}");
+        };
+        Ok(Self {
+            engine: engine.clone(),
+            model: model.clone(),
+            beams: beams.parse()?,
+            tweak: Tweak::parse(tweak)?,
+            pcm: pcm.clone(),
+            threads: threads.parse()?,
+            repeat: repeat.parse()?,
+            models_dir: models_dir.clone(),
+        })
+    }
+}
+
+struct Outcome {
+    text: String,
+    seconds: Vec<f64>,
+    load_seconds: f64,
+}
+
+pub fn run(args: &Args) -> anyhow::Result<()> {
+    let pcm = std::fs::read(&args.pcm).context("read clip")?;
+    let outcome = match args.engine.as_str() {
+        "steno" => steno(args, &pcm)?,
+        "whisper.cpp" => bare(args, &pcm)?,
+        other => anyhow::bail!("unknown engine {other}"),
+    };
+    let json = serde_json::json!({
+        "text": outcome.text,
+        "seconds": outcome.seconds,
+        "load_seconds": outcome.load_seconds,
+        "peak_rss_kb": self_status_kb("VmHWM"),
+        "cpu_ticks": self_cpu_ticks(),
+    });
+    println!("{json}");
+    Ok(())
+}
+
+/// The transcribe stage's own code: `Models` and `whisper::transcribe`.
+fn steno(args: &Args, pcm: &[u8]) -> anyhow::Result<Outcome> {
+    let samples = samples(pcm);
+    let config = steno_runtime::config::TranscribeConfig {
+        models_dir: args.models_dir.clone().into(),
+        default_model: args.model.clone(),
+        threads: args.threads,
+        ..Default::default()
+    };
+    let clock = Instant::now();
+    let models = Models::new(&config);
+    let model = models.get(&args.model).map_err(anyhow::Error::msg)?;
+    let load_seconds = clock.elapsed().as_secs_f64();
+
+    let options = JobOptions { model: args.model.clone(), beam_size: args.beams, ..Default::default() };
+    let request = whisper::Request::new(&options, args.threads);
+    let (progress, _watch) = tokio::sync::watch::channel(0.0_f32);
+    let (mut seconds, mut text) = (Vec::new(), String::new());
+    for _ in 0..args.repeat {
+        let clock = Instant::now();
+        let transcript = whisper::transcribe(&model, &samples, &request, ProgressReporter::new(progress.clone()))?;
+        seconds.push(clock.elapsed().as_secs_f64());
+        text = transcript.segments.iter().map(|s| s.text.as_str()).collect::<Vec<_>>().join(" ");
+    }
+    Ok(Outcome { text, seconds, load_seconds })
+}
+
+/// whisper.cpp through whisper-rs as its README shows, no steno code.
+fn bare(args: &Args, pcm: &[u8]) -> anyhow::Result<Outcome> {
+    let samples = samples(pcm);
+    let path = Path::new(&args.models_dir).join(format!("ggml-{}.bin", args.model));
+    let clock = Instant::now();
+    let mut params = WhisperContextParameters::default();
+    params.flash_attn(args.tweak == Tweak::FlashAttn);
+    if args.tweak == Tweak::StenoParams {
+        let mode = DtwMode::ModelPreset { model_preset: DtwModelPreset::TinyEn };
+        params.dtw_parameters(DtwParameters { mode, ..Default::default() });
+    }
+    let context = WhisperContext::new_with_params(&path, params).context("load model")?;
+    let load_seconds = clock.elapsed().as_secs_f64();
+
+    let (mut seconds, mut text) = (Vec::new(), String::new());
+    for _ in 0..args.repeat {
+        let clock = Instant::now();
+        let mut state = context.create_state()?;
+        let strategy = match args.beams {
+            0 | 1 => SamplingStrategy::Greedy { best_of: 1 },
+            beams => SamplingStrategy::BeamSearch { beam_size: beams as i32, patience: -1.0 },
+        };
+        let mut params = FullParams::new(strategy);
+        params.set_n_threads(args.threads as i32);
+        params.set_language(Some("en"));
+        if args.tweak == Tweak::StenoParams {
+            params.set_token_timestamps(true);
+            params.set_suppress_nst(true);
+        }
+        params.set_print_progress(false);
+        params.set_print_realtime(false);
+        params.set_print_timestamps(false);
+        state.full(params, &samples)?;
+        let parts: Vec<String> =
+            state.as_iter().filter_map(|s| s.to_str_lossy().ok().map(|t| t.trim().to_owned())).collect();
+        seconds.push(clock.elapsed().as_secs_f64());
+        text = parts.join(" ");
+    }
+    Ok(Outcome { text, seconds, load_seconds })
+}
+
+/// Little-endian 16-bit PCM to samples in -1..1, as the stage reads its input.
+fn samples(pcm: &[u8]) -> Vec<f32> {
+    pcm.chunks_exact(2).map(|b| f32::from(i16::from_le_bytes([b[0], b[1]])) / 32768.0).collect()
+}
+
+fn self_status_kb(field: &str) -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+fn self_cpu_ticks() -> u64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<&str> = stat.rsplit_once(')').map_or("", |(_, rest)| rest).split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+    ticks(11) + ticks(12)
+}
