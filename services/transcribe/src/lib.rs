@@ -82,6 +82,7 @@ async fn transcribe_in_pieces(
     let mut transcript =
         Transcript { duration_ms: audio.total_samples * 1000 / pieces::SAMPLE_RATE as u64, ..Default::default() };
     let mut piecer = Piecer::default();
+    let mut state = None;
     loop {
         let wanted = piecer.wanted();
         let block = audio.read(wanted).await?;
@@ -95,11 +96,21 @@ async fn transcribe_in_pieces(
                 continue;
             }
             let part = progress.part(from, piecer.consumed() as f32 / total - from);
-            let (model, request) = (model.clone(), request.clone());
-            let mut text =
-                tokio::task::spawn_blocking(move || whisper::transcribe(&model, &piece.samples, &request, part))
-                    .await
-                    .map_err(|e| anyhow::anyhow!("transcription task panicked: {e}"))??;
+            let (model, request, reused) = (model.clone(), request.clone(), state.take());
+            // One state for the job, rather than whisper.cpp's buffers
+            // allocated again for every piece.
+            let (result, used) = tokio::task::spawn_blocking(move || {
+                let mut state = match reused {
+                    Some(state) => state,
+                    None => whisper::new_state(&model)?,
+                };
+                let result = whisper::transcribe_with(&mut state, &model, &piece.samples, &request, part);
+                Ok::<_, StageError>((result, state))
+            })
+            .await
+            .map_err(|e| anyhow::anyhow!("transcription task panicked: {e}"))??;
+            state = Some(used);
+            let mut text = result?;
             piece.map.apply(&mut text);
             if transcript.language.is_empty() {
                 transcript.language = text.language;

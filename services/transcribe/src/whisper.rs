@@ -60,7 +60,23 @@ pub fn transcribe(
     request: &Request,
     progress: ProgressReporter,
 ) -> Result<Transcript, StageError> {
-    let mut state = model.context.create_state().map_err(|e| anyhow::anyhow!("create whisper state: {e}"))?;
+    transcribe_with(&mut new_state(model)?, model, samples, request, progress)
+}
+
+/// A decoding state for `model`: its buffers, reusable for one job's pieces.
+pub fn new_state(model: &Model) -> Result<WhisperState, StageError> {
+    Ok(model.context.create_state().map_err(|e| anyhow::anyhow!("create whisper state: {e}"))?)
+}
+
+/// As [`transcribe`], in an existing state (nothing of its earlier text is
+/// carried over).
+pub fn transcribe_with(
+    state: &mut WhisperState,
+    model: &Model,
+    samples: &[f32],
+    request: &Request,
+    progress: ProgressReporter,
+) -> Result<Transcript, StageError> {
     let strategy = match request.beam_size {
         0 | 1 => SamplingStrategy::Greedy { best_of: 1 },
         beams => SamplingStrategy::BeamSearch { beam_size: beams as i32, patience: -1.0 },
@@ -100,7 +116,7 @@ pub fn transcribe(
     state.full(params, samples).map_err(|e| StageError::Retryable(anyhow::anyhow!("whisper.cpp failed: {e}")))?;
     let language = whisper_rs::get_lang_str(state.full_lang_id_from_state()).unwrap_or(language).to_owned();
     let eot = model.context.token_eot();
-    let mut segments = read_segments(&state, eot, model.dtw);
+    let mut segments = read_segments(state, eot, model.dtw);
     if !request.word_timestamps {
         segments.iter_mut().for_each(|s| s.words.clear());
     }

@@ -63,15 +63,14 @@ pub fn snapshot() -> String {
     format!("loadavg {}; {} other busy processes: {}", loadavg(), busy.len(), busy.join(", "))
 }
 
-/// Waits, up to `max`, for a second in which everything else on the machine
-/// used under a quarter of a core.
+/// Waits, up to `max`, for three seconds in a row in which everything else on
+/// the machine used under a quarter of a core.
 pub fn wait_for_quiet(max: Duration) {
-    let clock = Instant::now();
-    while clock.elapsed() < max {
+    let (clock, mut quiet) = (Instant::now(), 0);
+    while quiet < 3 && clock.elapsed() < max {
         let before = busy_ticks();
         std::thread::sleep(Duration::from_secs(1));
-        if busy_ticks().saturating_sub(before) < (TICKS_PER_SECOND / 4.0) as u64 {
-            return;
-        }
+        let busy = busy_ticks().saturating_sub(before) >= (TICKS_PER_SECOND / 4.0) as u64;
+        quiet = if busy { 0 } else { quiet + 1 };
     }
 }

@@ -13,7 +13,7 @@
 //! models, default `models/`), `STENO_BENCH_THREADS` (2),
 //! `STENO_BENCH_LONG_BEAM=0` (no beam 5 on the 10 min clip),
 //! `STENO_BENCH_CLIPS=short,60s` (a subset), `STENO_BENCH_QUIET_WAIT` (how
-//! long to wait before each try for the other processes to quieten, 300 s),
+//! long to wait before each try for the other processes to quieten, 600 s),
 //! `STENO_BENCH_TRIES` (a row that others disturbed is tried again, up to 3
 //! times in all, keeping the fastest), `STENO_BENCH_OUT`.
 
@@ -89,7 +89,7 @@ impl Settings {
             long_beam: var("STENO_BENCH_LONG_BEAM").is_none_or(|v| v != "0"),
             clips: var("STENO_BENCH_CLIPS"),
             quiet_wait: Duration::from_secs(
-                var("STENO_BENCH_QUIET_WAIT").map_or(Ok(300), |t| t.parse()).context("STENO_BENCH_QUIET_WAIT")?,
+                var("STENO_BENCH_QUIET_WAIT").map_or(Ok(600), |t| t.parse()).context("STENO_BENCH_QUIET_WAIT")?,
             ),
             tries: var("STENO_BENCH_TRIES").map_or(Ok(3), |n| n.parse()).context("STENO_BENCH_TRIES")?,
             out: var("STENO_BENCH_OUT").map_or_else(|| root.join("target/bench/transcribe-engines.md"), PathBuf::from),
@@ -117,10 +117,10 @@ fn main() -> anyhow::Result<()> {
         setup("steno", "tiny.en", Tweak::None, false),
         setup("whisper.cpp", "tiny.en", Tweak::None, false),
         // Where steno's time goes: whisper.cpp with steno's parameters.
-        setup("whisper.cpp", "tiny.en", Tweak::StenoParams, true),
+        setup("whisper.cpp", "tiny.en", Tweak::StenoParams, false),
         setup("steno", "tiny.en-q8_0", Tweak::None, false),
         setup("whisper.cpp", "tiny.en-q8_0", Tweak::None, false),
-        setup("whisper.cpp", "tiny.en-q8_0", Tweak::StenoParams, true),
+        setup("whisper.cpp", "tiny.en-q8_0", Tweak::StenoParams, false),
         // Cheap things that might close the gap to faster-whisper.
         setup("whisper.cpp", "tiny.en", Tweak::FlashAttn, false),
         setup("whisper.cpp", "tiny.en-q8_0", Tweak::FlashAttn, false),
@@ -174,7 +174,7 @@ fn main() -> anyhow::Result<()> {
 /// Other processes using more than this many cores during a row disturb it
 /// (whisper.cpp's threads spin at every barrier, so a preempted one stalls
 /// the rest).
-const DISTURBED_CORES: f64 = 0.25;
+pub const DISTURBED_CORES: f64 = 0.25;
 
 /// Measures once the machine is quiet; tries again while other processes
 /// disturbed the run, and keeps the fastest try.

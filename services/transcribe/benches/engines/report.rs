@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use crate::{Setup, clips::Clip, run_one::Tweak};
+use crate::{DISTURBED_CORES, Setup, clips::Clip, run_one::Tweak};
 
 pub struct Row {
     pub setup: Setup,
@@ -27,6 +27,15 @@ impl Row {
     fn rtf(&self) -> f64 {
         self.audio_seconds / self.seconds
     }
+
+    fn disturbed(&self) -> bool {
+        self.others_cores >= DISTURBED_CORES
+    }
+}
+
+/// A ratio, marked when other processes disturbed either side.
+fn ratio_mark(a: &Row, b: &Row) -> &'static str {
+    if a.disturbed() || b.disturbed() { " ⚠" } else { "" }
 }
 
 pub struct Context {
@@ -98,6 +107,11 @@ pub fn render(context: &Context, clips: &[Clip], rows: &[Row]) -> String {
     for row in rows {
         let _ = writeln!(out, "{}", row_line(row));
     }
+    let _ = writeln!(
+        out,
+        "\n⚠ in the comparisons: other processes used at least {DISTURBED_CORES} cores during one side \
+         (in all its tries), so that ratio is not to be trusted."
+    );
 
     let _ = writeln!(out, "\n## steno vs bare whisper.cpp (target: steno within 5%)\n");
     let _ = writeln!(
@@ -111,13 +125,14 @@ pub fn render(context: &Context, clips: &[Clip], rows: &[Row]) -> String {
             .map_or("–".to_owned(), |r| format!("{:.2}", r.seconds));
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {:.2} | {:.2} | {:+.1}% | {params} | {:.0} / {:.0} |",
+            "| {} | {} | {} | {:.2} | {:.2} | {:+.1}%{} | {params} | {:.0} / {:.0} |",
             steno.setup.weights(),
             decoding(steno.beams),
             steno.clip,
             steno.seconds,
             bare.seconds,
             (steno.seconds / bare.seconds - 1.0) * 100.0,
+            ratio_mark(steno, bare),
             steno.peak_rss_mib,
             bare.peak_rss_mib
         );
@@ -133,14 +148,15 @@ pub fn render(context: &Context, clips: &[Clip], rows: &[Row]) -> String {
         let Some(fw) = find(rows, "faster-whisper", "int8", cpp.beams, cpp.clip) else { continue };
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {:.2} | {:.2} | {:.2}× |",
+            "| {} | {} | {} | {} | {:.2} | {:.2} | {:.2}×{} |",
             cpp.setup.label(),
             cpp.setup.weights(),
             decoding(cpp.beams),
             cpp.clip,
             cpp.seconds,
             fw.seconds,
-            cpp.seconds / fw.seconds
+            cpp.seconds / fw.seconds,
+            ratio_mark(cpp, fw)
         );
     }
     let _ = writeln!(
