@@ -16,41 +16,13 @@ mod fixtures;
 #[path = "../tests/system/harness.rs"]
 mod harness;
 
-use std::{
-    process::Command,
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
 const MINUTES: [u32; 3] = [1, 10, 60];
 
-/// `minutes` of the meeting clip followed by 3 s of silence, repeated.
-fn long_file(minutes: u32) -> String {
-    let dir = fixtures::media_dir();
-    let name = format!("long-{minutes}min.wav");
-    if !dir.join(&name).exists() {
-        let clip = dir.join(fixtures::meeting_clip());
-        let with_pause = dir.join("meeting-pause.wav");
-        fixtures::run(
-            Command::new("ffmpeg")
-                .args(["-y", "-v", "error", "-i"])
-                .arg(&clip)
-                .args(["-af", "apad=pad_dur=3", "-ar", "16000", "-ac", "1"])
-                .arg(&with_pause),
-        );
-        fixtures::run(
-            Command::new("ffmpeg")
-                .args(["-y", "-v", "error", "-stream_loop", "-1", "-i"])
-                .arg(&with_pause)
-                .args(["-t", &(minutes * 60).to_string(), "-c", "copy"])
-                .arg(dir.join(&name)),
-        );
-    }
-    name
-}
-
 #[tokio::main]
 async fn main() {
-    let files: Vec<(u32, String)> = MINUTES.iter().map(|&m| (m, long_file(m))).collect();
+    let files: Vec<(u32, String)> = MINUTES.iter().map(|&m| (m, fixtures::long_meeting(m))).collect();
     let system = harness::System::start_with(&[("STENO_TRANSCRIBE__THREADS", "0")]).await;
     let media = fixtures::serve_media().await;
     let api = api::Api::new(&system.http);

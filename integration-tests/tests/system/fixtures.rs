@@ -42,6 +42,28 @@ pub fn meeting_clip() -> &'static str {
     "meeting-30s.wav"
 }
 
+/// `minutes` of the meeting clip, each reading followed by 3 s of silence,
+/// in [`media_dir`]. Used by the benches.
+#[allow(dead_code)]
+pub fn long_meeting(minutes: u32) -> String {
+    let dir = media_dir();
+    let name = format!("long-{minutes}min.wav");
+    if !dir.join(&name).exists() {
+        let with_pause = dir.join("meeting-pause.wav");
+        run(Command::new("ffmpeg")
+            .args(["-y", "-v", "error", "-i"])
+            .arg(dir.join(meeting_clip()))
+            .args(["-af", "apad=pad_dur=3", "-ar", "16000", "-ac", "1"])
+            .arg(&with_pause));
+        run(Command::new("ffmpeg")
+            .args(["-y", "-v", "error", "-stream_loop", "-1", "-i"])
+            .arg(&with_pause)
+            .args(["-t", &(minutes * 60).to_string(), "-c", "copy"])
+            .arg(dir.join(&name)));
+    }
+    name
+}
+
 pub fn run(command: &mut Command) {
     let output = command.output().unwrap_or_else(|e| panic!("run {command:?}: {e}"));
     assert!(output.status.success(), "{command:?} failed: {}", String::from_utf8_lossy(&output.stderr));

@@ -112,6 +112,7 @@ struct Process {
     name: String,
     child: Child,
     log: PathBuf,
+    ops_port: u16,
 }
 
 pub struct System {
@@ -151,6 +152,7 @@ impl System {
                 .spawn()
                 .expect("start nats-server"),
             log: nats_log,
+            ops_port: 0,
         };
         let nats_url = format!("nats://127.0.0.1:{nats_port}");
         wait_until("nats-server to listen", Duration::from_secs(20), || async {
@@ -237,7 +239,7 @@ impl System {
             .stderr(std::fs::File::create(log.with_extension("err")).expect("log file"))
             .spawn()
             .unwrap_or_else(|e| panic!("start {}: {e}", binary.display()));
-        self.services.push(Process { name: service.into(), child, log: log.with_extension("err") });
+        self.services.push(Process { name: service.into(), child, log: log.with_extension("err"), ops_port });
         self.ops_ports.push((service, ops_port));
     }
 
@@ -260,6 +262,20 @@ impl System {
             let _ = process.child.wait();
         }
         self.services.retain(|p| p.name != service);
+    }
+
+    /// SIGKILLs the one process whose ops port is `ops_port`.
+    pub fn kill_replica(&mut self, ops_port: u16) {
+        for process in self.services.iter_mut().filter(|p| p.ops_port == ops_port) {
+            let _ = process.child.kill();
+            let _ = process.child.wait();
+        }
+        self.services.retain(|p| p.ops_port != ops_port);
+    }
+
+    /// Ops ports of every running `service` process.
+    pub fn replica_ports(&self, service: &str) -> Vec<u16> {
+        self.services.iter().filter(|p| p.name == service).map(|p| p.ops_port).collect()
     }
 
     /// Peak resident memory (VmHWM, KiB) of the latest `service` process.

@@ -8,6 +8,7 @@ mod conversations;
 mod deployment;
 mod diarization;
 mod end_to_end;
+mod fanout;
 mod fixtures;
 mod harness;
 mod local_mode;

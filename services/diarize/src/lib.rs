@@ -25,7 +25,7 @@ use steno_runtime::{
     config::DiarizeConfig,
     metrics,
     proto::{Stage as StageKind, StageTask},
-    stage::{JobContext, Stage, StageError},
+    stage::{JobContext, Output, Stage, StageError},
     transcript::Transcript,
 };
 
@@ -50,7 +50,7 @@ impl Diarize {
 impl Stage for Diarize {
     const KIND: StageKind = StageKind::Diarize;
 
-    async fn process(&self, mut task: StageTask, ctx: &JobContext) -> Result<StageTask, StageError> {
+    async fn process(&self, mut task: StageTask, ctx: &JobContext) -> Result<Output, StageError> {
         let options = task.options.clone().unwrap_or_default();
         let given = |n: u32| Some(n as usize).filter(|&n| n > 0);
         let min = given(options.min_speakers);
@@ -78,6 +78,6 @@ impl Stage for Diarize {
         let names = task.artifacts.get_or_insert_default();
         names.transcript = artifacts::DIARIZED.to_owned();
         names.speakers = artifacts::SPEAKERS_RTTM.to_owned();
-        Ok(task)
+        Ok(task.into())
     }
 }

@@ -20,7 +20,7 @@ use steno_runtime::{
     config::DownloadConfig,
     metrics,
     proto::{Stage as StageKind, StageTask},
-    stage::{JobContext, Stage, StageError},
+    stage::{JobContext, Output, Stage, StageError},
 };
 use url::Url;
 
@@ -95,7 +95,7 @@ impl Download {
 impl Stage for Download {
     const KIND: StageKind = StageKind::Download;
 
-    async fn process(&self, mut task: StageTask, ctx: &JobContext) -> Result<StageTask, StageError> {
+    async fn process(&self, mut task: StageTask, ctx: &JobContext) -> Result<Output, StageError> {
         let clock = std::time::Instant::now();
         let url = Url::parse(&task.source_url)
             .map_err(|e| StageError::permanent(format!("the source URL is not valid: {e}")))?;
@@ -146,7 +146,7 @@ impl Stage for Download {
         metrics::downloaded(size, clock.elapsed().as_secs_f64());
         tracing::info!(bytes = size, "downloaded source");
         task.artifacts.get_or_insert_default().source = artifacts::SOURCE.to_owned();
-        Ok(task)
+        Ok(task.into())
     }
 }
 

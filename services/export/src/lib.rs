@@ -9,7 +9,7 @@ use steno_runtime::{
     config::ExportConfig,
     metrics,
     proto::{Format, Stage as StageKind, StageTask},
-    stage::{JobContext, Stage, StageError},
+    stage::{JobContext, Output, Stage, StageError},
     transcript::Transcript,
 };
 
@@ -39,7 +39,7 @@ pub fn export_format(format: Format) -> Option<ExportFormat> {
 impl Stage for Export {
     const KIND: StageKind = StageKind::Export;
 
-    async fn process(&self, mut task: StageTask, ctx: &JobContext) -> Result<StageTask, StageError> {
+    async fn process(&self, mut task: StageTask, ctx: &JobContext) -> Result<Output, StageError> {
         let options = task.options.clone().unwrap_or_default();
         let mut formats: Vec<ExportFormat> = options.formats().filter_map(export_format).collect();
         if formats.is_empty() {
@@ -59,6 +59,6 @@ impl Stage for Export {
         }
         tracing::info!(formats = ?written, "exported");
         task.artifacts.get_or_insert_default().exports = written;
-        Ok(task)
+        Ok(task.into())
     }
 }

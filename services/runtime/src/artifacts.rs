@@ -17,6 +17,16 @@ pub const DIARIZED: &str = "diarized.json";
 /// Speaker turns in RTTM.
 pub const SPEAKERS_RTTM: &str = "speakers.rttm";
 
+/// The audio of one part of a split job (`parts/0003.pcm`).
+pub fn part_audio(index: u32) -> String {
+    format!("parts/{index:04}.pcm")
+}
+
+/// The transcript of one part of a split job, in the job's times.
+pub fn part_transcript(index: u32) -> String {
+    format!("parts/{index:04}.json")
+}
+
 /// Name of an export artifact, e.g. `transcript.srt`.
 pub fn export_artifact(extension: &str) -> String {
     format!("transcript.{extension}")
@@ -83,10 +93,11 @@ impl Artifacts {
         Ok(pcm_samples(&self.get_bytes(job_id, AUDIO).await?))
     }
 
-    /// The job's audio ([`AUDIO`]) to read a block at a time.
-    pub async fn audio_reader(&self, job_id: &JobId) -> Result<AudioReader, ArtifactError> {
-        let object = self.open(job_id, AUDIO).await?;
-        Ok(AudioReader { total_samples: object.info.size as u64 / 2, object })
+    /// Audio in [`AUDIO`]'s format (the job's, or a part's) to read a
+    /// block at a time.
+    pub async fn audio_reader(&self, job_id: &JobId, artifact: &str) -> Result<AudioReader, ArtifactError> {
+        let object = self.open(job_id, artifact).await?;
+        Ok(AudioReader { total_samples: object.info.size as u64 / 2, object, name: artifact.to_owned() })
     }
 
     /// Streams an artifact into a local file.
@@ -128,25 +139,32 @@ pub enum ArtifactError {
     Malformed(String, String),
 }
 
-/// The [`AUDIO`] artifact, read as samples a block at a time.
+/// An audio artifact, read a block at a time.
 pub struct AudioReader {
     object: async_nats::jetstream::object_store::Object,
+    name: String,
     pub total_samples: u64,
 }
 
 impl AudioReader {
     /// Up to `max` samples; fewer only at the end (empty once it is reached).
     pub async fn read(&mut self, max: usize) -> Result<Vec<f32>, ArtifactError> {
+        Ok(pcm_samples(&self.read_pcm(max).await?))
+    }
+
+    /// As [`AudioReader::read`], the PCM bytes as stored.
+    pub async fn read_pcm(&mut self, max: usize) -> Result<Vec<u8>, ArtifactError> {
         let mut bytes = vec![0u8; max * 2];
         let mut filled = 0;
         while filled < bytes.len() {
             match self.object.read(&mut bytes[filled..]).await {
                 Ok(0) => break,
                 Ok(n) => filled += n,
-                Err(e) => return Err(ArtifactError::Read(AUDIO.into(), e.into())),
+                Err(e) => return Err(ArtifactError::Read(self.name.clone(), e.into())),
             }
         }
-        Ok(pcm_samples(&bytes[..filled]))
+        bytes.truncate(filled);
+        Ok(bytes)
     }
 }
 

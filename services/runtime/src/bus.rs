@@ -55,7 +55,7 @@ impl Bus {
         let publish = PublishMessage::build()
             .headers(headers)
             .payload(task.encode_to_vec().into())
-            .message_id(subjects::stage_msg_id(&job_id, stage, task.attempt));
+            .message_id(subjects::stage_msg_id(&job_id, stage, task.attempt, task.part.map(|p| p.index)));
         self.js
             .send_publish(subjects::stage_subject(stage), publish)
             .await?

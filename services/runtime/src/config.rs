@@ -199,6 +199,11 @@ pub struct TranscribeConfig {
     pub threads: usize,
     /// Use the GPU when built with the `cuda` feature.
     pub use_gpu: bool,
+    /// Audio longer than this is split into parts that every transcribe
+    /// replica can take at once; 0 = never split.
+    pub split_after_secs: u64,
+    /// Length of each part, cut at a silence near it.
+    pub part_secs: u64,
 }
 
 impl Default for TranscribeConfig {
@@ -209,6 +214,8 @@ impl Default for TranscribeConfig {
             default_model: "tiny.en".into(),
             threads: 0,
             use_gpu: true,
+            split_after_secs: 600,
+            part_secs: 120,
         }
     }
 }
@@ -293,6 +300,12 @@ impl Config {
         }
         if !self.gateway.database_url.starts_with("postgres") && !self.gateway.database_url.starts_with("sqlite:") {
             return invalid("gateway.database_url", "must be a postgres:// or sqlite: URL");
+        }
+        if self.transcribe.part_secs < 10 {
+            return invalid("transcribe.part_secs", "must be at least 10");
+        }
+        if self.transcribe.split_after_secs != 0 && self.transcribe.split_after_secs < self.transcribe.part_secs {
+            return invalid("transcribe.split_after_secs", "must be 0 (never split) or at least transcribe.part_secs");
         }
         if !(1..=20).contains(&self.diarize.max_speakers) {
             return invalid("diarize.max_speakers", "must be between 1 and 20");

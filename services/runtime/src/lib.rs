@@ -4,7 +4,8 @@
 //! - [`subjects`]: every subject, stream, consumer and bucket name.
 //! - [`bus`]: NATS connection, provisioning, typed publishing of tasks and events.
 //! - [`artifacts`]: job artifacts in the JetStream object store.
-//! - [`stage`] and [`worker`]: the `Stage` trait and the one worker loop.
+//! - [`stage`] and [`worker`]: the `Stage` trait and the one worker loop;
+//!   [`parts`]: the exactly-once join of a task split across replicas.
 //! - [`ops`], [`telemetry`], [`metrics`]: `/healthz` `/readyz` `/metrics`, logs, every metric.
 //! - [`queue`]: queue depth per stage, read from JetStream state.
 //! - [`trace`]: W3C trace context in NATS headers.
@@ -17,6 +18,7 @@ pub mod config;
 mod job_id;
 pub mod metrics;
 pub mod ops;
+pub mod parts;
 pub mod queue;
 pub mod service;
 pub mod stage;

@@ -1,6 +1,6 @@
-//! What a stage implements ([`Stage`]), what it can fail with
-//! ([`StageError`]), what it gets to work with ([`JobContext`]), and the
-//! route a job takes through the stages.
+//! What a stage implements ([`Stage`]), what it makes of a task
+//! ([`Output`]), what it can fail with ([`StageError`]), what it gets to
+//! work with ([`JobContext`]), and the route a job takes through the stages.
 
 use std::future::Future;
 
@@ -17,8 +17,35 @@ pub trait Stage: Send + Sync + 'static {
     const KIND: StageKind;
 
     /// Does the stage's work: reads its inputs from and writes its outputs
-    /// to `ctx.artifacts`, and returns the task updated with what it made.
-    fn process(&self, task: StageTask, ctx: &JobContext) -> impl Future<Output = Result<StageTask, StageError>> + Send;
+    /// to `ctx.artifacts`, and returns the task updated with what it made,
+    /// or the parts it split the work into.
+    fn process(&self, task: StageTask, ctx: &JobContext) -> impl Future<Output = Result<Output, StageError>> + Send;
+
+    /// Puts the results of a split task's parts together, once, after the
+    /// last part was processed; `task` is that part's. Only stages that
+    /// return [`Output::Split`] need it.
+    fn join(&self, task: StageTask, ctx: &JobContext) -> impl Future<Output = Result<StageTask, StageError>> + Send {
+        let _ = (task, ctx);
+        async { Err(StageError::permanent(format!("the {:?} stage cannot join parts", Self::KIND))) }
+    }
+}
+
+/// What a stage made of a task.
+#[derive(Debug)]
+#[allow(clippy::large_enum_variant)] // one per task, moved once
+pub enum Output {
+    /// The task for the next stage on the job's route (for a part, only
+    /// that it is done: [`Stage::join`] gets the part's own task).
+    Next(StageTask),
+    /// Parts of the work, each a task for this same stage (their `part` set)
+    /// that any replica may take; the route goes on from [`Stage::join`].
+    Split(Vec<StageTask>),
+}
+
+impl From<StageTask> for Output {
+    fn from(task: StageTask) -> Self {
+        Self::Next(task)
+    }
 }
 
 /// Why a stage could not finish a task.

@@ -57,9 +57,13 @@ pub fn stage_consumer(stage: Stage) -> &'static str {
     stage_name(stage)
 }
 
-/// `Nats-Msg-Id` for a stage task: `<job_id>:<stage>:<attempt>`.
-pub fn stage_msg_id(job_id: &JobId, stage: Stage, attempt: u32) -> String {
-    format!("{job_id}:{}:{attempt}", stage_name(stage))
+/// `Nats-Msg-Id` for a stage task: `<job_id>:<stage>:<attempt>`, and
+/// `…:<part>` for one part of a split task.
+pub fn stage_msg_id(job_id: &JobId, stage: Stage, attempt: u32, part: Option<u32>) -> String {
+    match part {
+        None => format!("{job_id}:{}:{attempt}", stage_name(stage)),
+        Some(part) => format!("{job_id}:{}:{attempt}:{part}", stage_name(stage)),
+    }
 }
 
 /// The job id inside a stage task's `Nats-Msg-Id`, for tasks whose body
@@ -97,6 +101,11 @@ pub fn artifact_name(job_id: &JobId, artifact: &str) -> String {
     format!("{job_id}/{artifact}")
 }
 
+/// KV key recording which parts of a split stage task are done.
+pub fn parts_key(job_id: &JobId, stage: Stage, attempt: u32) -> String {
+    format!("{job_id}.parts.{}.{attempt}", stage_name(stage))
+}
+
 /// KV key holding a job's cancellation flag.
 pub fn cancel_key(job_id: &JobId) -> String {
     format!("{job_id}.cancelled")
@@ -109,9 +118,12 @@ mod tests {
     #[test]
     fn msg_id_round_trips_job_id() {
         let id = JobId::parse("job-1").expect("valid id");
-        let msg_id = stage_msg_id(&id, Stage::Transcode, 1);
+        let msg_id = stage_msg_id(&id, Stage::Transcode, 1, None);
         assert_eq!(msg_id, "job-1:transcode:1");
-        assert_eq!(job_id_from_msg_id(&msg_id), Some(id));
+        assert_eq!(job_id_from_msg_id(&msg_id), Some(id.clone()));
+        let part = stage_msg_id(&id, Stage::Transcribe, 1, Some(3));
+        assert_eq!(part, "job-1:transcribe:1:3");
+        assert_eq!(job_id_from_msg_id(&part), Some(id));
     }
 
     #[test]

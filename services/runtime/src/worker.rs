@@ -2,6 +2,8 @@
 //! durable consumer, process it, publish the next task and events, then ack.
 //! Retryable errors nak with back-off up to `max_deliver`; permanent errors
 //! and the last attempt term the task and publish `failed` with the reason.
+//! A stage may split a task into parts ([`crate::parts`]): the loop queues
+//! them, and joins them once when the last is done.
 //! On shutdown it stops pulling, lets in-flight tasks finish for
 //! `drain_secs`, then naks what is left.
 
@@ -16,7 +18,7 @@ use async_nats::jetstream::{
 };
 use futures::StreamExt;
 use prost::Message as _;
-use steno_proto::v1::{EventKind, JobEvent, Stage as StageKind, StageTask};
+use steno_proto::v1::{EventKind, JobEvent, Part, Stage as StageKind, StageTask};
 use tokio::{
     sync::{Semaphore, watch},
     task::JoinSet,
@@ -30,7 +32,8 @@ use crate::{
     bus::{Bus, event},
     config::WorkerConfig,
     metrics::StageMetrics,
-    stage::{JobContext, Stage, StageError, next_stage},
+    parts::{self, Parts},
+    stage::{JobContext, Output, Stage, StageError, next_stage},
     subjects,
 };
 
@@ -146,6 +149,29 @@ struct Worker<S> {
     hard_stop: CancellationToken,
 }
 
+/// What processing a delivery made.
+#[allow(clippy::large_enum_variant)] // one per task, moved once
+enum Step {
+    Next(StageTask),
+    Split(Vec<StageTask>),
+    /// A part processed; `done` of `count` are.
+    PartDone {
+        done: u32,
+        count: u32,
+    },
+    /// A part an earlier delivery processed.
+    Duplicate,
+}
+
+impl From<Output> for Step {
+    fn from(output: Output) -> Self {
+        match output {
+            Output::Next(task) => Self::Next(task),
+            Output::Split(parts) => Self::Split(parts),
+        }
+    }
+}
+
 /// What became of one delivery.
 enum Outcome {
     Done,
@@ -204,33 +230,51 @@ impl<S: Stage> Worker<S> {
     }
 
     /// Processes the task with in-progress acks and progress events, then
-    /// publishes its successor and events. Everything before the ack.
+    /// publishes its successor (or its parts) and events. Everything before
+    /// the ack.
     async fn run_task(&self, message: &Message, task: StageTask, job_id: &JobId) -> Outcome {
         let options = task.options.clone();
-        let mut started = event(job_id.as_str(), EventKind::Started, S::KIND);
-        started.progress = 0.0;
-        if let Err(e) = self.bus.publish_event(started).await {
-            return Outcome::Retry(e);
+        let part = task.part;
+        // A part's own progress would jump between replicas: a split job
+        // reports the share of parts done instead.
+        if part.is_none() {
+            let started = event(job_id.as_str(), EventKind::Started, S::KIND);
+            if let Err(e) = self.bus.publish_event(started).await {
+                return Outcome::Retry(e);
+            }
         }
         let (progress_tx, progress_rx) = watch::channel(0.0f32);
         let ctx = JobContext::new(job_id.clone(), Artifacts::new(self.bus.artifacts.clone()), progress_tx);
         let progress = forward_progress(self.bus.clone(), job_id.clone(), S::KIND, progress_rx);
-        let progress_events = tokio::spawn(progress.instrument(tracing::Span::current()));
+        let progress_events = part.is_none().then(|| tokio::spawn(progress.instrument(tracing::Span::current())));
 
         self.metrics.started();
         let clock = Instant::now();
-        let result = self.process_with_heartbeat(message, task, &ctx).await;
+        let result = match part {
+            None => self.with_heartbeat(message, async { self.stage.process(task, &ctx).await.map(Step::from) }).await,
+            Some(part) => self.with_heartbeat(message, self.process_part(task, part, &ctx)).await,
+        };
         self.metrics.finished();
         drop(ctx);
-        progress_events.abort();
+        if let Some(events) = progress_events {
+            events.abort();
+        }
         let Some(result) = result else { return Outcome::Interrupted };
         self.metrics.processed(clock.elapsed().as_secs_f64());
 
         let mut next = match result {
-            Ok(next) => next,
+            Ok(Step::Next(next)) => next,
+            Ok(Step::Split(parts)) => return self.publish_parts(job_id, parts).await,
+            Ok(Step::PartDone { done, count }) => {
+                let mut update = event(job_id.as_str(), EventKind::Progress, S::KIND);
+                update.progress = done as f32 / count.max(1) as f32;
+                return self.publish(update).await;
+            }
+            Ok(Step::Duplicate) => return Outcome::Done,
             Err(StageError::Retryable(e)) => return Outcome::Retry(e),
             Err(StageError::Permanent(e)) => return Outcome::Fail(format!("{e:#}")),
         };
+        next.part = None;
         let mut done = match next_stage(S::KIND, options.as_ref()) {
             Some(stage) => {
                 next.stage = stage.into();
@@ -245,20 +289,53 @@ impl<S: Stage> Worker<S> {
         done.duration_ms = next.duration_ms;
         done.language = next.language.clone();
         done.artifacts = next.artifacts.clone();
-        match self.bus.publish_event(done).await {
+        self.publish(done).await
+    }
+
+    /// One part of a split task: processed unless an earlier delivery did
+    /// it; the delivery that completes the set joins the parts.
+    async fn process_part(&self, task: StageTask, part: Part, ctx: &JobContext) -> Result<Step, StageError> {
+        let parts = Parts::new(self.bus.flags.clone(), &ctx.job_id, S::KIND, task.attempt, part);
+        match parts.status().await? {
+            parts::Status::Done => return Ok(Step::Duplicate),
+            parts::Status::Join => tracing::info!(part = part.index, "joining again: an earlier join did not finish"),
+            parts::Status::ToDo => {
+                if let Output::Split(_) = self.stage.process(task.clone(), ctx).await? {
+                    return Err(StageError::permanent("a part of a split task cannot split again"));
+                }
+                if let parts::Marked::Waiting { done, count } = parts.mark_done().await? {
+                    return Ok(Step::PartDone { done, count });
+                }
+            }
+        }
+        tracing::info!(parts = part.count, "last part done; joining");
+        Ok(Step::Next(self.stage.join(task, ctx).await?))
+    }
+
+    /// Queues the parts of a split task, then tells the job how many.
+    async fn publish_parts(&self, job_id: &JobId, parts: Vec<StageTask>) -> Outcome {
+        let count = parts.len();
+        for mut part in parts {
+            part.stage = S::KIND.into();
+            if let Err(e) = self.bus.publish_task(&part).await {
+                return Outcome::Retry(e);
+            }
+        }
+        let mut split = event(job_id.as_str(), EventKind::Progress, S::KIND);
+        split.message = format!("split into {count} parts");
+        self.publish(split).await
+    }
+
+    async fn publish(&self, event: JobEvent) -> Outcome {
+        match self.bus.publish_event(event).await {
             Ok(()) => Outcome::Done,
             Err(e) => Outcome::Retry(e),
         }
     }
 
-    /// `None` when the drain period ran out first.
-    async fn process_with_heartbeat(
-        &self,
-        message: &Message,
-        task: StageTask,
-        ctx: &JobContext,
-    ) -> Option<Result<StageTask, StageError>> {
-        let work = self.stage.process(task, ctx);
+    /// Runs `work` with in-progress acks; `None` when the drain period ran
+    /// out first.
+    async fn with_heartbeat<T>(&self, message: &Message, work: impl Future<Output = T>) -> Option<T> {
         tokio::pin!(work);
         let mut heartbeat = tokio::time::interval(Duration::from_secs(self.config.ack_wait_secs / 3));
         heartbeat.tick().await;

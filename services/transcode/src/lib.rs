@@ -9,7 +9,7 @@ use steno_runtime::{
     config::TranscodeConfig,
     metrics,
     proto::{Stage as StageKind, StageTask},
-    stage::{JobContext, Stage, StageError},
+    stage::{JobContext, Output, Stage, StageError},
 };
 use tokio::process::Command;
 
@@ -66,7 +66,7 @@ impl Transcode {
 impl Stage for Transcode {
     const KIND: StageKind = StageKind::Transcode;
 
-    async fn process(&self, mut task: StageTask, ctx: &JobContext) -> Result<StageTask, StageError> {
+    async fn process(&self, mut task: StageTask, ctx: &JobContext) -> Result<Output, StageError> {
         let dir = tempfile::tempdir().map_err(|e| anyhow::anyhow!("create work dir: {e}"))?;
         let input = dir.path().join("source");
         let output = dir.path().join("audio.pcm");
@@ -91,7 +91,7 @@ impl Stage for Transcode {
         task.duration_ms = duration_ms;
         task.artifacts.get_or_insert_default().audio = artifacts::AUDIO.to_owned();
         tracing::info!(duration_ms, source_bytes = size, "transcoded");
-        Ok(task)
+        Ok(task.into())
     }
 }
 

@@ -1,21 +1,24 @@
 //! steno-transcribe: speech to text with whisper.cpp through whisper-rs.
 //! [`models`] loads and keeps ggml models; [`pieces`] reads the audio a
 //! window at a time and drops silence; [`whisper`] turns each piece into a
-//! [`Transcript`] with word times; [`gpu`] reports the GPU once at start.
+//! [`Transcript`] with word times; [`split`] shares a long file out to every
+//! replica as parts and joins their transcripts; [`gpu`] reports the GPU
+//! once at start.
 
 pub mod gpu;
 pub mod models;
 pub mod pieces;
+pub mod split;
 pub mod whisper;
 
 use std::sync::Arc;
 
 use steno_runtime::{
-    artifacts,
+    artifacts::{self, AudioReader},
     config::TranscribeConfig,
     metrics,
     proto::{Stage as StageKind, StageTask},
-    stage::{JobContext, Stage, StageError},
+    stage::{JobContext, Output, Stage, StageError},
     transcript::Transcript,
 };
 
@@ -27,6 +30,9 @@ use crate::{
 pub struct Transcribe {
     models: Arc<Models>,
     threads: usize,
+    /// Audio longer than this many samples is split into parts; 0 = never.
+    split_after: u64,
+    part_samples: usize,
 }
 
 impl Transcribe {
@@ -40,32 +46,63 @@ impl Transcribe {
             n => n,
         };
         tracing::info!(backend = whisper::BACKEND, threads, model = %config.default_model, "transcriber ready");
-        Ok(Self { models: Arc::new(models), threads })
+        let samples = |secs: u64| secs as usize * pieces::SAMPLE_RATE;
+        Ok(Self {
+            models: Arc::new(models),
+            threads,
+            split_after: samples(config.split_after_secs) as u64,
+            part_samples: samples(config.part_secs),
+        })
     }
 }
 
 impl Stage for Transcribe {
     const KIND: StageKind = StageKind::Transcribe;
 
-    async fn process(&self, mut task: StageTask, ctx: &JobContext) -> Result<StageTask, StageError> {
+    async fn process(&self, task: StageTask, ctx: &JobContext) -> Result<Output, StageError> {
         let options = task.options.clone().unwrap_or_default();
         let model = self.models.get(&options.model).map_err(StageError::permanent)?;
         model.check_language(&options.language, options.translate).map_err(StageError::permanent)?;
+        let audio_name = task.artifacts.as_ref().map_or("", |a| a.audio.as_str());
+        let audio_name = if audio_name.is_empty() { artifacts::AUDIO } else { audio_name };
+        let audio = ctx.artifacts.audio_reader(&ctx.job_id, audio_name).await?;
+        if task.part.is_none() && self.split_after > 0 && audio.total_samples > self.split_after {
+            return Ok(Output::Split(split::split(&task, ctx, audio, self.part_samples).await?));
+        }
 
         let clock = std::time::Instant::now();
         let request = Arc::new(whisper::Request::new(&options, self.threads));
-        let transcript = transcribe_in_pieces(&model, request, ctx).await?;
+        let mut transcript = transcribe_in_pieces(&model, request, audio, ctx).await?;
         metrics::transcribed(&model.name, transcript.duration_ms as f64 / 1000.0, clock.elapsed().as_secs_f64());
-        if transcript.segments.iter().all(|s| s.text.trim().is_empty()) {
-            return Err(StageError::permanent("no speech was found in the audio"));
+        if let Some(part) = &task.part {
+            split::shift(&mut transcript, part);
+            ctx.artifacts.put_json(&ctx.job_id, &artifacts::part_transcript(part.index), &transcript).await?;
+            tracing::info!(part = part.index, segments = transcript.segments.len(), "transcribed a part");
+            return Ok(task.into());
         }
+        finish(task, transcript, ctx).await.map(Output::from)
+    }
 
-        ctx.artifacts.put_json(&ctx.job_id, artifacts::TRANSCRIPT, &transcript).await?;
-        tracing::info!(segments = transcript.segments.len(), language = %transcript.language, "transcribed");
-        task.language = transcript.language;
-        task.artifacts.get_or_insert_default().transcript = artifacts::TRANSCRIPT.to_owned();
+    async fn join(&self, task: StageTask, ctx: &JobContext) -> Result<StageTask, StageError> {
+        let count = task.part.map_or(0, |p| p.count);
+        let transcript = split::join(count, task.duration_ms, ctx).await?;
+        let mut task = finish(task, transcript, ctx).await?;
+        split::remove_part_audio(count, ctx).await;
+        task.artifacts.get_or_insert_default().audio = artifacts::AUDIO.to_owned();
         Ok(task)
     }
+}
+
+/// Writes the job's transcript and returns the task for the next stage.
+async fn finish(mut task: StageTask, transcript: Transcript, ctx: &JobContext) -> Result<StageTask, StageError> {
+    if transcript.segments.iter().all(|s| s.text.trim().is_empty()) {
+        return Err(StageError::permanent("no speech was found in the audio"));
+    }
+    ctx.artifacts.put_json(&ctx.job_id, artifacts::TRANSCRIPT, &transcript).await?;
+    tracing::info!(segments = transcript.segments.len(), language = %transcript.language, "transcribed");
+    task.language = transcript.language;
+    task.artifacts.get_or_insert_default().transcript = artifacts::TRANSCRIPT.to_owned();
+    Ok(task)
 }
 
 /// Reads the job's audio a window at a time and transcribes each piece of
@@ -74,9 +111,9 @@ impl Stage for Transcribe {
 async fn transcribe_in_pieces(
     model: &Arc<Model>,
     request: Arc<whisper::Request>,
+    mut audio: AudioReader,
     ctx: &JobContext,
 ) -> Result<Transcript, StageError> {
-    let mut audio = ctx.artifacts.audio_reader(&ctx.job_id).await?;
     let total = audio.total_samples.max(1) as f32;
     let progress = ctx.progress();
     let mut transcript =

@@ -20,8 +20,10 @@ const SILENCE_DBFS: f32 = -50.0;
 const MIN_GAP_FRAMES: usize = 50; // 1 s
 /// Audio kept on either side of speech.
 const PAD_FRAMES: usize = 10; // 0.2 s
-/// Where no silence falls near the end of a full window, the cut goes at
-/// the quietest frame of its last this-many frames.
+/// A full window is cut in the last long silence of its last this-many
+/// frames …
+const SILENCE_SEARCH_FRAMES: usize = 1500; // 30 s
+/// … else at the quietest frame of its last this-many frames.
 const CUT_SEARCH_FRAMES: usize = 500; // 10 s
 
 /// A run of kept samples: `len` samples at `piece` in the piece came from
@@ -98,8 +100,9 @@ impl Piecer {
         if self.pending.is_empty() || (!end && self.pending.len() < window) {
             return None;
         }
-        let speech = speech_frames(&self.pending);
-        let cut = if end { self.pending.len() } else { cut_point(&self.pending, &speech) };
+        let span = if end { self.pending.len() } else { window };
+        let speech = speech_frames(&self.pending[..span]);
+        let cut = if end { span } else { cut_point(&self.pending[..span], &speech) };
         let mut piece = Piece { samples: Vec::new(), map: TimeMap::default() };
         for (start, stop) in kept_ranges(&speech, cut) {
             let span = Span { piece: piece.samples.len(), source: self.offset + start, len: stop - start };
@@ -123,17 +126,24 @@ fn speech_frames(samples: &[f32]) -> Vec<bool> {
         .collect()
 }
 
+/// Where to end a full window of audio (the split of a long file into
+/// parts cuts the same way as pieces).
+pub fn cut_point_of(samples: &[f32]) -> usize {
+    cut_point(samples, &speech_frames(samples))
+}
+
 /// Where to end this window's piece: in the middle of its last long
-/// silence, else at its quietest frame near the end.
+/// silence near the end, else at its quietest frame near the end.
 fn cut_point(samples: &[f32], speech: &[bool]) -> usize {
     let n = speech.len();
+    let first = n.saturating_sub(SILENCE_SEARCH_FRAMES);
     let mut run_end = n;
-    for i in (0..n).rev() {
+    for i in (first..n).rev() {
         if speech[i] {
             run_end = i;
             continue;
         }
-        let start_of_run = i == 0 || speech[i - 1];
+        let start_of_run = i == first || speech[i - 1];
         if start_of_run && run_end - i >= MIN_GAP_FRAMES {
             return ((i + run_end) / 2 * FRAME).min(samples.len());
         }
