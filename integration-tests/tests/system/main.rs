@@ -11,6 +11,7 @@ mod end_to_end;
 mod fanout;
 mod fixtures;
 mod harness;
+mod languages;
 mod local_mode;
 mod observability;
 mod restart;

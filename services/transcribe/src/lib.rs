@@ -67,7 +67,15 @@ impl Stage for Transcribe {
         let audio_name = if audio_name.is_empty() { artifacts::AUDIO } else { audio_name };
         let audio = ctx.artifacts.audio_reader(&ctx.job_id, audio_name).await?;
         if task.part.is_none() && self.split_after > 0 && audio.total_samples > self.split_after {
-            return Ok(Output::Split(split::split(&task, ctx, audio, self.part_samples).await?));
+            let mut parts = split::split(&task, ctx, audio, self.part_samples).await?;
+            // One language for the whole job, as a job that is not split
+            // keeps the one its first piece found.
+            if options.language.is_empty() && !model.english_only() {
+                let language = self.detect_language(&model, ctx).await?;
+                tracing::info!(language, "detected the language before sharing out the parts");
+                parts.iter_mut().for_each(|p| p.options.get_or_insert_default().language = language.clone());
+            }
+            return Ok(Output::Split(parts));
         }
 
         let clock = std::time::Instant::now();
@@ -90,6 +98,18 @@ impl Stage for Transcribe {
         split::remove_part_audio(count, ctx).await;
         task.artifacts.get_or_insert_default().audio = artifacts::AUDIO.to_owned();
         Ok(task)
+    }
+}
+
+impl Transcribe {
+    /// The language spoken in the job's first 30 s.
+    async fn detect_language(&self, model: &Arc<Model>, ctx: &JobContext) -> Result<String, StageError> {
+        let mut audio = ctx.artifacts.audio_reader(&ctx.job_id, artifacts::AUDIO).await?;
+        let head = audio.read(30 * pieces::SAMPLE_RATE).await?;
+        let (model, threads) = (model.clone(), self.threads);
+        tokio::task::spawn_blocking(move || whisper::detect_language(&model, &head, threads))
+            .await
+            .map_err(|e| anyhow::anyhow!("language detection panicked: {e}"))?
     }
 }
 

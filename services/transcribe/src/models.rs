@@ -34,8 +34,19 @@ impl Model {
                 self.name
             ));
         }
+        if !language.is_empty() && !is_whisper_language(language) {
+            return Err(format!(
+                "language {language:?} is not one whisper knows; give an ISO 639-1 code such as \"es\""
+            ));
+        }
         Ok(())
     }
+}
+
+/// Whether whisper.cpp has a language token for this code (an unknown
+/// one would be decoded with a wrong prompt rather than refused).
+fn is_whisper_language(code: &str) -> bool {
+    code.bytes().all(|b| b.is_ascii_lowercase()) && whisper_rs::get_lang_id(code).is_some()
 }
 
 pub struct Models {
@@ -120,6 +131,12 @@ fn dtw_preset(name: &str) -> Option<DtwModelPreset> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn languages_are_whisper_codes() {
+        assert!(["en", "es", "de", "haw", "yue"].iter().all(|c| is_whisper_language(c)));
+        assert!(!["xx", "eng", "EN"].iter().any(|c| is_whisper_language(c)));
+    }
 
     #[test]
     fn quantized_models_share_base_heads() {

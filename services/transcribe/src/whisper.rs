@@ -2,6 +2,8 @@
 //! word times (DTW token times where the model's alignment heads are known)
 //! out.
 
+use std::sync::OnceLock;
+
 use steno_runtime::{
     stage::{ProgressReporter, StageError},
     transcript::{Segment, Transcript, Word},
@@ -28,6 +30,10 @@ pub struct Request {
     pub prompt: String,
     pub translate: bool,
     pub word_timestamps: bool,
+    /// With no `language`, the one detected in the job's first piece: the
+    /// later pieces are decoded in it too (as openai-whisper decides once
+    /// from the first 30 s), so one job is not transcribed in several.
+    detected: OnceLock<String>,
 }
 
 impl Request {
@@ -48,6 +54,18 @@ impl Request {
             prompt,
             translate: options.translate,
             word_timestamps: options.word_timestamps.unwrap_or(true),
+            detected: OnceLock::new(),
+        }
+    }
+
+    /// The language to decode in: the job's, else English for `.en`
+    /// models, else the one detected earlier in the job, else "auto"
+    /// (whisper.cpp detects it).
+    fn decode_language(&self, english_only: bool) -> &str {
+        match self.language.as_str() {
+            "" if english_only => "en",
+            "" => self.detected.get().map_or("auto", String::as_str),
+            language => language,
         }
     }
 }
@@ -66,6 +84,18 @@ pub fn transcribe(
 /// A decoding state for `model`: its buffers, reusable for one job's pieces.
 pub fn new_state(model: &Model) -> Result<WhisperState, StageError> {
     Ok(model.context.create_state().map_err(|e| anyhow::anyhow!("create whisper state: {e}"))?)
+}
+
+/// The language spoken at the start of `samples` (whisper looks at the
+/// first 30 s), for a job on a multilingual model that names none.
+pub fn detect_language(model: &Model, samples: &[f32], threads: usize) -> Result<String, StageError> {
+    let failed = |e| StageError::Retryable(anyhow::anyhow!("whisper.cpp language detection failed: {e}"));
+    let mut state = new_state(model)?;
+    state.pcm_to_mel(samples, threads).map_err(failed)?;
+    let (id, _) = state.lang_detect(0, threads).map_err(failed)?;
+    whisper_rs::get_lang_str(id)
+        .map(str::to_owned)
+        .ok_or_else(|| StageError::Retryable(anyhow::anyhow!("whisper.cpp detected no language (id {id})")))
 }
 
 /// As [`transcribe`], in an existing state (nothing of its earlier text is
@@ -88,11 +118,7 @@ pub fn transcribe_with(
     if !request.prompt.is_empty() {
         params.set_initial_prompt(&request.prompt);
     }
-    let language = match request.language.as_str() {
-        "" if model.english_only() => "en",
-        "" => "auto",
-        language => language,
-    };
+    let language = request.decode_language(model.english_only());
     params.set_language(Some(language));
     params.set_token_timestamps(true);
     // Guards against repetition loops and invented text, stated rather than
@@ -114,7 +140,14 @@ pub fn transcribe_with(
     params.set_progress_callback_safe(move |percent: i32| progress.report(percent as f32 / 100.0));
 
     state.full(params, samples).map_err(|e| StageError::Retryable(anyhow::anyhow!("whisper.cpp failed: {e}")))?;
-    let language = whisper_rs::get_lang_str(state.full_lang_id_from_state()).unwrap_or(language).to_owned();
+    let decoded_in = whisper_rs::get_lang_str(state.full_lang_id_from_state());
+    if let Some(detected) = decoded_in
+        && request.language.is_empty()
+        && !model.english_only()
+    {
+        request.detected.get_or_init(|| detected.to_owned());
+    }
+    let language = decoded_in.unwrap_or(language).to_owned();
     let eot = model.context.token_eot();
     let mut segments = read_segments(state, eot, model.dtw);
     if !request.word_timestamps {
@@ -210,6 +243,20 @@ fn centis_to_ms(centis: i64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn language_is_detected_once_per_job() {
+        let options =
+            |language: &str| steno_runtime::proto::JobOptions { language: language.into(), ..Default::default() };
+        let auto = Request::new(&options(""), 1);
+        assert_eq!(auto.decode_language(true), "en");
+        assert_eq!(auto.decode_language(false), "auto");
+        auto.detected.set("es".into()).ok();
+        assert_eq!(auto.decode_language(false), "es", "later pieces keep the first piece's language");
+        let german = Request::new(&options("de"), 1);
+        german.detected.set("es".into()).ok();
+        assert_eq!(german.decode_language(false), "de");
+    }
 
     fn token(text: &str, start_ms: u64) -> Token {
         Token { bytes: text.as_bytes().to_vec(), probability: 0.5, logprob: -0.7, start_ms, end_ms: start_ms + 100 }

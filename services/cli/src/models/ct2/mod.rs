@@ -176,3 +176,95 @@ fn count_layers(model: &Ct2Model, side: &str) -> u32 {
         .max()
         .unwrap_or(0)
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// The variables of a CTranslate2 Whisper model of these sizes, shapes
+    /// only (no `num_heads` scalars: 64-dimensional heads are assumed).
+    fn whisper_shaped(state: usize, layers: u32, n_vocab: usize) -> Ct2Model {
+        let mut vars = vec![
+            Var::shape_only("encoder/conv1/weight", &[state, 80, 3]),
+            Var::shape_only("encoder/conv1/bias", &[state]),
+            Var::shape_only("encoder/conv2/weight", &[state, state, 3]),
+            Var::shape_only("encoder/conv2/bias", &[state]),
+            Var::shape_only("encoder/position_encodings/encodings", &[1500, state]),
+            Var::shape_only("decoder/embeddings/weight", &[n_vocab, state]),
+            Var::shape_only("decoder/position_encodings/encodings", &[448, state]),
+        ];
+        for side in ["encoder", "decoder"] {
+            vars.push(Var::shape_only(&format!("{side}/layer_norm/gamma"), &[state]));
+            vars.push(Var::shape_only(&format!("{side}/layer_norm/beta"), &[state]));
+            let mut blocks = vec!["self_attention", "ffn"];
+            if side == "decoder" {
+                blocks.push("attention");
+            }
+            for layer in 0..layers {
+                for block in &blocks {
+                    let linears: &[usize] = match *block {
+                        "self_attention" => &[3 * state, state],
+                        "ffn" => &[4 * state, state],
+                        _ => &[state, 2 * state, state],
+                    };
+                    let pre = format!("{side}/layer_{layer}/{block}");
+                    vars.push(Var::shape_only(&format!("{pre}/layer_norm/gamma"), &[state]));
+                    vars.push(Var::shape_only(&format!("{pre}/layer_norm/beta"), &[state]));
+                    for (i, &rows) in linears.iter().enumerate() {
+                        let cols = if *block == "ffn" && i == 1 { 4 * state } else { state };
+                        vars.push(Var::shape_only(&format!("{pre}/linear_{i}/weight"), &[rows, cols]));
+                        vars.push(Var::shape_only(&format!("{pre}/linear_{i}/bias"), &[rows]));
+                    }
+                }
+            }
+        }
+        Ct2Model { vars }
+    }
+
+    /// A vocabulary laid out as CTranslate2 writes it: the byte-level BPE
+    /// tokens, `<|endoftext|>`, then the special tokens up to `n_vocab`.
+    fn vocabulary(n_regular: usize, n_vocab: usize) -> Vec<String> {
+        let mut v: Vec<String> = (0..n_regular).map(|i| format!("t{i}")).collect();
+        v.push("<|endoftext|>".into());
+        v.extend((v.len()..n_vocab).map(|i| format!("<|special{i}|>")));
+        v
+    }
+
+    /// The header's hparams as written, and the number of tokens in it.
+    fn header(model: &Ct2Model, vocab: &[String]) -> (Vec<i32>, usize) {
+        let h = derive_hparams(model).unwrap();
+        let plan = mapping::plan_tensors(model).unwrap();
+        mapping::check_tensor_set(&plan, &h).unwrap();
+        let tokens = vocab::ggml_tokens(vocab, h.n_vocab).unwrap();
+        let mut out = Vec::new();
+        writer::write_header(&mut out, &h, &mel::mel_filters(h.n_mels as usize), &tokens).unwrap();
+        let ints = out[4..48].chunks(4).map(|b| i32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+        (ints, tokens.len())
+    }
+
+    #[test]
+    fn multilingual_base_header() {
+        // base: 512 wide, 6 + 6 layers, 8 heads; 51865 tokens, of which
+        // 50257 regular (the last, 50256, is empty in Hugging Face's list).
+        let model = whisper_shaped(512, 6, 51_865);
+        let mut vocab = vocabulary(50_256, 51_865);
+        vocab.insert(50_256, String::new());
+        vocab.pop();
+        assert_eq!(vocab.len(), 51_865);
+        let (hparams, n_tokens) = header(&model, &vocab);
+        assert_eq!(hparams, [51_865, 1500, 512, 8, 6, 448, 512, 8, 6, 80, 1]);
+        assert_eq!(n_tokens, 50_257, "regular tokens before <|endoftext|>, as convert-pt-to-ggml writes");
+        assert!(vocab::is_multilingual(51_865));
+        assert_eq!(mapping::plan_tensors(&model).unwrap().len(), 245);
+    }
+
+    #[test]
+    fn english_only_tiny_header() {
+        let model = whisper_shaped(384, 4, 51_864);
+        let (hparams, n_tokens) = header(&model, &vocabulary(50_256, 51_864));
+        assert_eq!(hparams, [51_864, 1500, 384, 6, 4, 448, 384, 6, 4, 80, 1]);
+        assert_eq!(n_tokens, 50_256);
+        assert!(!vocab::is_multilingual(51_864));
+    }
+}

@@ -56,6 +56,14 @@ pub(super) struct Var {
 }
 
 impl Var {
+    /// A float tensor of `dims` whose data is not needed (for tests of what
+    /// is derived from shapes alone).
+    #[cfg(test)]
+    pub(super) fn shape_only(name: &str, dims: &[usize]) -> Self {
+        let nbytes = dims.iter().product::<usize>() * DType::F16.size();
+        Self { name: name.to_owned(), dims: dims.to_vec(), dtype: DType::F16, offset: 0, nbytes, scalar: None }
+    }
+
     pub(super) fn scalar_int(&self) -> Option<i64> {
         let b = self.scalar.as_deref()?;
         Some(match self.dtype {
