@@ -40,7 +40,7 @@ impl Transcribe {
     /// start rather than failing jobs.
     pub fn new(config: &TranscribeConfig) -> anyhow::Result<Self> {
         let models = Models::new(config);
-        models.get(&config.default_model).map_err(anyhow::Error::msg)?;
+        models.get(&config.default_model, true).map_err(anyhow::Error::msg)?;
         let threads = match config.threads {
             0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
             n => n,
@@ -61,7 +61,8 @@ impl Stage for Transcribe {
 
     async fn process(&self, task: StageTask, ctx: &JobContext) -> Result<Output, StageError> {
         let options = task.options.clone().unwrap_or_default();
-        let model = self.models.get(&options.model).map_err(StageError::permanent)?;
+        let word_times = options.word_timestamps.unwrap_or(true);
+        let model = self.models.get(&options.model, word_times).map_err(StageError::permanent)?;
         model.check_language(&options.language, options.translate).map_err(StageError::permanent)?;
         let audio_name = task.artifacts.as_ref().map_or("", |a| a.audio.as_str());
         let audio_name = if audio_name.is_empty() { artifacts::AUDIO } else { audio_name };

@@ -53,7 +53,8 @@ pub struct Models {
     dir: PathBuf,
     default: String,
     use_gpu: bool,
-    loaded: Mutex<HashMap<String, Arc<Model>>>,
+    /// By name and whether it aligns words (DTW).
+    loaded: Mutex<HashMap<(String, bool), Arc<Model>>>,
 }
 
 impl Models {
@@ -68,14 +69,20 @@ impl Models {
     }
 
     /// The named model (the default when `name` is empty), loading it on
-    /// first use. Errors name the file and how to get it.
-    pub fn get(&self, name: &str) -> Result<Arc<Model>, String> {
+    /// first use; `word_times` asks for DTW word alignment where the model's
+    /// alignment heads are known. DTW is fixed when whisper.cpp loads a
+    /// model and costs decoding time, so jobs without word times get the
+    /// model loaded without it (a second copy, loaded when first asked
+    /// for). Errors name the file and how to get it.
+    pub fn get(&self, name: &str, word_times: bool) -> Result<Arc<Model>, String> {
         let name = if name.is_empty() { self.default.as_str() } else { name };
         let valid = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
         if !valid || name.contains("..") {
             return Err(format!("model name {name:?} is not valid"));
         }
-        if let Some(model) = self.loaded.lock().map_err(|_| "model cache poisoned")?.get(name) {
+        let preset = dtw_preset(name).filter(|_| word_times);
+        let key = (name.to_owned(), preset.is_some());
+        if let Some(model) = self.loaded.lock().map_err(|_| "model cache poisoned")?.get(&key) {
             return Ok(model.clone());
         }
         let path = self.dir.join(format!("ggml-{name}.bin"));
@@ -86,7 +93,6 @@ impl Models {
             ));
         }
         let clock = std::time::Instant::now();
-        let preset = dtw_preset(name);
         let dtw = preset.is_some();
         let mut params = WhisperContextParameters::new();
         params.use_gpu(self.use_gpu);
@@ -102,7 +108,7 @@ impl Models {
         steno_runtime::metrics::model_loaded(name, seconds);
         tracing::info!(model = name, seconds, dtw, "model loaded");
         let model = Arc::new(Model { name: name.to_owned(), context, dtw });
-        self.loaded.lock().map_err(|_| "model cache poisoned")?.insert(name.to_owned(), model.clone());
+        self.loaded.lock().map_err(|_| "model cache poisoned")?.insert(key, model.clone());
         Ok(model)
     }
 }

@@ -3,14 +3,17 @@
 //! into pieces of at most [`PIECE_SECONDS`] of speech, each with a
 //! [`TimeMap`] back to the original audio. whisper.cpp then sees one piece
 //! at a time, so memory does not grow with the length of the file, and
-//! silence (where whisper tends to invent text) is never decoded.
+//! silence (where whisper tends to invent text) is never decoded. A piece is
+//! one whisper window, cut at a pause: whisper never starts a window in the
+//! middle of a sentence, nor feeds one window's text into the next, which
+//! is where its repetition loops come from.
 
 use steno_runtime::transcript::Transcript;
 
 /// 16 kHz.
 pub const SAMPLE_RATE: usize = 16_000;
-/// Most audio in one piece (and so in memory at once).
-pub const PIECE_SECONDS: usize = 300;
+/// Most audio in one piece: whisper's window.
+pub const PIECE_SECONDS: usize = 30;
 /// Energy frames of 20 ms.
 const FRAME: usize = SAMPLE_RATE / 50;
 /// Frames quieter than this (RMS, dBFS) are silence. Low on purpose: it
@@ -22,7 +25,7 @@ const MIN_GAP_FRAMES: usize = 50; // 1 s
 const PAD_FRAMES: usize = 10; // 0.2 s
 /// A full window is cut in the last long silence of its last this-many
 /// frames …
-const SILENCE_SEARCH_FRAMES: usize = 1500; // 30 s
+const SILENCE_SEARCH_FRAMES: usize = 750; // 15 s
 /// … else at the quietest frame of its last this-many frames.
 const CUT_SEARCH_FRAMES: usize = 500; // 10 s
 
@@ -230,16 +233,16 @@ mod tests {
     #[test]
     fn a_full_window_is_cut_in_a_silence_and_the_rest_carries_over() {
         let window = PIECE_SECONDS as f32;
-        let audio = [tone(window - 20.0), silence(4.0), tone(30.0)].concat();
+        let audio = [tone(window - 8.0), silence(4.0), tone(10.0)].concat();
         let mut piecer = Piecer::default();
         assert_eq!(piecer.wanted(), PIECE_SECONDS * SAMPLE_RATE);
         piecer.push(&audio);
         let first = piecer.next_piece(false).expect("first piece");
         let kept = first.samples.len() as f32 / SAMPLE_RATE as f32;
-        assert!((window - 20.0..window - 19.0).contains(&kept), "{kept}");
+        assert!((window - 8.0..window - 7.0).contains(&kept), "{kept}");
         assert!(piecer.next_piece(false).is_none(), "less than a window is left");
         let second = piecer.next_piece(true).expect("the rest");
-        assert_eq!(second.map.to_source_ms(0), ((window - 20.0 + 4.0 - 0.2) * 1000.0) as u64);
+        assert_eq!(second.map.to_source_ms(0), ((window - 8.0 + 4.0 - 0.2) * 1000.0) as u64);
     }
 
     #[test]

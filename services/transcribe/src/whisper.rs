@@ -120,7 +120,7 @@ pub fn transcribe_with(
     }
     let language = request.decode_language(model.english_only());
     params.set_language(Some(language));
-    params.set_token_timestamps(true);
+    params.set_token_timestamps(request.word_timestamps);
     // Guards against repetition loops and invented text, stated rather than
     // left to the library's defaults: no text carried in from an earlier
     // piece; non-speech tokens and blanks suppressed; a window whose

@@ -115,6 +115,8 @@ fn main() -> anyhow::Result<()> {
     let setup = |engine, model, tweak, short_clips_only| Setup { engine, model, tweak, short_clips_only };
     let mut setups = vec![
         setup("steno", "tiny.en", Tweak::None, false),
+        // Like for like with bare whisper.cpp: a job without word times.
+        setup("steno", "tiny.en", Tweak::NoWordTimes, false),
         setup("whisper.cpp", "tiny.en", Tweak::None, false),
         // Where steno's time goes: whisper.cpp with steno's parameters.
         setup("whisper.cpp", "tiny.en", Tweak::StenoParams, false),

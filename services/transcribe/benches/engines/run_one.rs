@@ -21,14 +21,17 @@ pub enum Tweak {
     StenoParams,
     /// One thread instead of the bench's threads.
     OneThread,
+    /// steno with a job's `word_timestamps: false` (no DTW, no token times).
+    NoWordTimes,
 }
 
 impl Tweak {
-    const ALL: [(Tweak, &'static str); 4] = [
+    const ALL: [(Tweak, &'static str); 5] = [
         (Tweak::None, "-"),
         (Tweak::FlashAttn, "flash-attn"),
         (Tweak::StenoParams, "steno-params"),
         (Tweak::OneThread, "1-thread"),
+        (Tweak::NoWordTimes, "no-word-times"),
     ];
 
     pub fn name(self) -> &'static str {
@@ -118,10 +121,16 @@ fn steno(args: &Args, pcm: &[u8]) -> anyhow::Result<Outcome> {
     };
     let clock = Instant::now();
     let models = Models::new(&config);
-    let model = models.get(&args.model).map_err(anyhow::Error::msg)?;
+    let word_timestamps = args.tweak != Tweak::NoWordTimes;
+    let model = models.get(&args.model, word_timestamps).map_err(anyhow::Error::msg)?;
     let load_seconds = clock.elapsed().as_secs_f64();
 
-    let options = JobOptions { model: args.model.clone(), beam_size: args.beams, ..Default::default() };
+    let options = JobOptions {
+        model: args.model.clone(),
+        beam_size: args.beams,
+        word_timestamps: Some(word_timestamps),
+        ..Default::default()
+    };
     let request = whisper::Request::new(&options, args.threads);
     let (progress, _watch) = tokio::sync::watch::channel(0.0_f32);
     let (mut seconds, mut text) = (Vec::new(), String::new());
