@@ -160,7 +160,7 @@ async fn transcribe_in_pieces(
             let (result, used) = tokio::task::spawn_blocking(move || {
                 let mut state = match reused {
                     Some(state) => state,
-                    None => whisper::new_state(&model)?,
+                    None => model.state()?,
                 };
                 let result = whisper::transcribe_with(&mut state, &model, &piece.samples, &request, part);
                 Ok::<_, StageError>((result, state))
@@ -176,6 +176,9 @@ async fn transcribe_in_pieces(
             transcript.segments.append(&mut text.segments);
         }
         if end {
+            if let Some(state) = state {
+                model.keep_state(state);
+            }
             return Ok(transcript);
         }
     }

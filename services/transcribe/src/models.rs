@@ -8,7 +8,7 @@ use std::{
 };
 
 use steno_runtime::config::TranscribeConfig;
-use whisper_rs::{DtwMode, DtwModelPreset, DtwParameters, WhisperContext, WhisperContextParameters};
+use whisper_rs::{DtwMode, DtwModelPreset, DtwParameters, WhisperContext, WhisperContextParameters, WhisperState};
 
 /// A loaded model.
 pub struct Model {
@@ -16,9 +16,28 @@ pub struct Model {
     pub context: WhisperContext,
     /// Whether word times come from DTW alignment (known alignment heads).
     pub dtw: bool,
+    /// Decoding states earlier tasks finished with.
+    idle_states: Mutex<Vec<WhisperState>>,
 }
 
 impl Model {
+    /// A decoding state (whisper.cpp's buffers): one an earlier task left,
+    /// else a new one, so a job split into many parts does not allocate
+    /// them for each.
+    pub fn state(&self) -> anyhow::Result<WhisperState> {
+        if let Some(state) = self.idle_states.lock().ok().and_then(|mut idle| idle.pop()) {
+            return Ok(state);
+        }
+        self.context.create_state().map_err(|e| anyhow::anyhow!("create whisper state: {e}"))
+    }
+
+    /// Keeps a state for the next task on this model.
+    pub fn keep_state(&self, state: WhisperState) {
+        if let Ok(mut idle) = self.idle_states.lock() {
+            idle.push(state);
+        }
+    }
+
     pub fn english_only(&self) -> bool {
         !self.context.is_multilingual()
     }
@@ -107,7 +126,7 @@ impl Models {
         let seconds = clock.elapsed().as_secs_f64();
         steno_runtime::metrics::model_loaded(name, seconds);
         tracing::info!(model = name, seconds, dtw, "model loaded");
-        let model = Arc::new(Model { name: name.to_owned(), context, dtw });
+        let model = Arc::new(Model { name: name.to_owned(), context, dtw, idle_states: Mutex::new(Vec::new()) });
         self.loaded.lock().map_err(|_| "model cache poisoned")?.insert(key, model.clone());
         Ok(model)
     }

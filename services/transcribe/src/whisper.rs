@@ -78,21 +78,17 @@ pub fn transcribe(
     request: &Request,
     progress: ProgressReporter,
 ) -> Result<Transcript, StageError> {
-    transcribe_with(&mut new_state(model)?, model, samples, request, progress)
-}
-
-/// A decoding state for `model`: its buffers, reusable for one job's pieces.
-pub fn new_state(model: &Model) -> Result<WhisperState, StageError> {
-    Ok(model.context.create_state().map_err(|e| anyhow::anyhow!("create whisper state: {e}"))?)
+    transcribe_with(&mut model.state()?, model, samples, request, progress)
 }
 
 /// The language spoken at the start of `samples` (whisper looks at the
 /// first 30 s), for a job on a multilingual model that names none.
 pub fn detect_language(model: &Model, samples: &[f32], threads: usize) -> Result<String, StageError> {
     let failed = |e| StageError::Retryable(anyhow::anyhow!("whisper.cpp language detection failed: {e}"));
-    let mut state = new_state(model)?;
+    let mut state = model.state()?;
     state.pcm_to_mel(samples, threads).map_err(failed)?;
     let (id, _) = state.lang_detect(0, threads).map_err(failed)?;
+    model.keep_state(state);
     whisper_rs::get_lang_str(id)
         .map(str::to_owned)
         .ok_or_else(|| StageError::Retryable(anyhow::anyhow!("whisper.cpp detected no language (id {id})")))
