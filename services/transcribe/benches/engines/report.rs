@@ -116,8 +116,8 @@ pub fn render(context: &Context, clips: &[Clip], rows: &[Row]) -> String {
     let _ = writeln!(out, "\n## steno vs bare whisper.cpp (target: steno within 5%)\n");
     let _ = writeln!(
         out,
-        "| weights | decoding | clip | steno s | whisper.cpp s | steno time | whisper.cpp +steno-params s | \
-         steno / whisper.cpp RSS MiB |\n| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |"
+        "| steno | weights | decoding | clip | steno s | whisper.cpp s | steno time | whisper.cpp +steno-params s | \
+         steno / whisper.cpp RSS MiB |\n| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: |"
     );
     for steno in rows.iter().filter(|r| r.setup.engine == "steno") {
         let Some(bare) = find(rows, "whisper.cpp", steno.setup.model, steno.beams, steno.clip) else { continue };
@@ -125,7 +125,8 @@ pub fn render(context: &Context, clips: &[Clip], rows: &[Row]) -> String {
             .map_or("–".to_owned(), |r| format!("{:.2}", r.seconds));
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {:.2} | {:.2} | {:+.1}%{} | {params} | {:.0} / {:.0} |",
+            "| {} | {} | {} | {} | {:.2} | {:.2} | {:+.1}%{} | {params} | {:.0} / {:.0} |",
+            steno.setup.label(),
             steno.setup.weights(),
             decoding(steno.beams),
             steno.clip,
@@ -161,8 +162,9 @@ pub fn render(context: &Context, clips: &[Clip], rows: &[Row]) -> String {
     }
     let _ = writeln!(
         out,
-        "\nSettings: steno as the stage runs a job with default options (token timestamps with DTW, \
-         non-speech tokens suppressed, greedy best_of 1); bare whisper.cpp: whisper-rs defaults, language en, \
+        "\nSettings: steno: the stage's whisper call over the whole clip, as for a job with default options \
+         (token timestamps with DTW, non-speech tokens suppressed, greedy best_of 1; `+no-word-times`: a job \
+         with `word_timestamps: false`, the model loaded without DTW); bare whisper.cpp: whisper-rs defaults, language en, \
          greedy best_of 1 or beam 5 (`+steno-params`: with steno's token timestamps, DTW and non-speech \
          suppression; `+flash-attn`: flash attention on; `+1-thread`: one thread); faster-whisper: vad_filter off, condition_on_previous_text off (as \
          whisper.cpp's no_context default), no word timestamps, cpu_threads = threads, num_workers 1. All \
