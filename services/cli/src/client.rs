@@ -21,6 +21,8 @@ pub struct Request {
     /// Exact speaker count; found automatically when `None`.
     pub speakers: Option<u32>,
     pub diarize: bool,
+    /// Translate into English (multilingual models).
+    pub translate: bool,
 }
 
 impl Request {
@@ -28,12 +30,17 @@ impl Request {
         json!({
             "source_url": self.input, "formats": [self.format], "diarize": self.diarize,
             "language": self.language, "model": self.model, "num_speakers": self.speakers,
+            "translate": self.translate,
         })
     }
 
     /// The job options as multipart form fields.
     fn form_fields(&self) -> Vec<(&'static str, String)> {
-        let mut fields = vec![("formats", self.format.clone()), ("diarize", self.diarize.to_string())];
+        let mut fields = vec![
+            ("formats", self.format.clone()),
+            ("diarize", self.diarize.to_string()),
+            ("translate", self.translate.to_string()),
+        ];
         fields.extend(self.language.clone().map(|l| ("language", l)));
         fields.extend(self.model.clone().map(|m| ("model", m)));
         fields.extend(self.speakers.map(|n| ("num_speakers", n.to_string())));

@@ -48,6 +48,9 @@ enum Command {
         /// Do not label speakers.
         #[arg(long)]
         no_diarize: bool,
+        /// Translate into English (multilingual models only).
+        #[arg(long)]
+        translate: bool,
         /// Gateway REST address (default http://127.0.0.1:8080; when nothing
         /// answers there, a local system is started for this one file).
         #[arg(long, env = "STENO_SERVER")]
@@ -86,8 +89,8 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Up { config, bin_dir } => up::run(config, bin_dir).await,
-        Command::Transcribe { input, format, language, model, speakers, no_diarize, server, local } => {
-            let request = client::Request { input, format, language, model, speakers, diarize: !no_diarize };
+        Command::Transcribe { input, format, language, model, speakers, no_diarize, translate, server, local } => {
+            let request = client::Request { input, format, language, model, speakers, diarize: !no_diarize, translate };
             client::transcribe_anywhere(server, local, std::env::var("DATABASE_URL").ok(), &request).await
         }
         Command::Models { command: ModelsCommand::ImportCt2 { ct2_dir, out, quantize } } => {

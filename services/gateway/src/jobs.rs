@@ -10,6 +10,7 @@ use steno_runtime::{
     bus::{Bus, event},
     metrics,
     proto::{self, EventKind, Format, JobOptions, Stage, StageTask},
+    transcript::is_whisper_language,
 };
 
 use crate::{
@@ -91,12 +92,12 @@ impl SubmitJson {
         }
         let language = self.language.clone().unwrap_or_default();
         let language = if language == "auto" { String::new() } else { language };
-        if !language.is_empty() && !(2..=3).contains(&language.len())
-            || !language.bytes().all(|b| b.is_ascii_lowercase())
-        {
+        if !language.is_empty() && !is_whisper_language(&language) {
             return Err(ApiError::invalid(
                 "language",
-                format!("{language:?} is not an ISO 639-1 code such as \"en\" (or \"auto\")"),
+                format!(
+                    "{language:?} is not a language whisper knows: give an ISO 639-1 code such as \"en\" (or \"auto\")"
+                ),
             ));
         }
         let diarize = self.diarize.unwrap_or(true);
@@ -383,6 +384,7 @@ mod tests {
     fn validation_names_the_field() {
         let cases = [
             (SubmitJson { language: Some("english".into()), ..Default::default() }, "language"),
+            (SubmitJson { language: Some("xx".into()), ..Default::default() }, "language"),
             (SubmitJson { num_speakers: Some(0), ..Default::default() }, "num_speakers"),
             (SubmitJson { min_speakers: Some(3), max_speakers: Some(2), ..Default::default() }, "min_speakers"),
             (SubmitJson { num_speakers: Some(2), diarize: Some(false), ..Default::default() }, "num_speakers"),

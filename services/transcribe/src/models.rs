@@ -7,7 +7,7 @@ use std::{
     sync::{Arc, Mutex},
 };
 
-use steno_runtime::config::TranscribeConfig;
+use steno_runtime::{config::TranscribeConfig, transcript::is_whisper_language};
 use whisper_rs::{DtwMode, DtwModelPreset, DtwParameters, WhisperContext, WhisperContextParameters, WhisperState};
 
 /// A loaded model.
@@ -60,12 +60,6 @@ impl Model {
         }
         Ok(())
     }
-}
-
-/// Whether whisper.cpp has a language token for this code (an unknown
-/// one would be decoded with a wrong prompt rather than refused).
-fn is_whisper_language(code: &str) -> bool {
-    code.bytes().all(|b| b.is_ascii_lowercase()) && whisper_rs::get_lang_id(code).is_some()
 }
 
 pub struct Models {
@@ -155,11 +149,15 @@ fn dtw_preset(name: &str) -> Option<DtwModelPreset> {
 
 #[cfg(test)]
 mod tests {
+    use steno_runtime::transcript::WHISPER_LANGUAGES;
+
     use super::*;
 
     #[test]
-    fn languages_are_whisper_codes() {
-        assert!(["en", "es", "de", "haw", "yue"].iter().all(|c| is_whisper_language(c)));
+    fn the_runtime_knows_the_languages_whisper_has() {
+        for (id, code) in WHISPER_LANGUAGES.iter().enumerate() {
+            assert_eq!(whisper_rs::get_lang_id(code), Some(id as i32), "{code}");
+        }
         assert!(!["xx", "eng", "EN"].iter().any(|c| is_whisper_language(c)));
     }
 
