@@ -57,11 +57,7 @@ async fn main() {
     for (replicas, threads, split_after) in runs {
         let env =
             [("STENO_TRANSCRIBE__THREADS", threads.as_str()), ("STENO_TRANSCRIBE__SPLIT_AFTER_SECS", split_after)];
-        let mut system = harness::System::start_with(&env).await;
-        for _ in 1..replicas {
-            system.start_service("transcribe");
-        }
-        system.wait_ready().await;
+        let system = harness::System::start_with_transcribers(replicas, &env).await;
         let media = fixtures::serve_media().await;
         let api = api::Api::new(&system.http);
 

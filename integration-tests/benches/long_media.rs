@@ -18,10 +18,14 @@ mod harness;
 
 use std::time::{Duration, Instant};
 
+use serde_json::json;
+
 const MINUTES: [u32; 3] = [1, 10, 60];
 
 #[tokio::main]
 async fn main() {
+    // `STENO_BENCH_WORD_TIMESTAMPS=0`: jobs without word times (no DTW).
+    let word_times = std::env::var("STENO_BENCH_WORD_TIMESTAMPS").map_or(true, |v| v != "0");
     let files: Vec<(u32, String)> = MINUTES.iter().map(|&m| (m, fixtures::long_meeting(m))).collect();
     let system = harness::System::start_with(&[("STENO_TRANSCRIBE__THREADS", "0")]).await;
     let media = fixtures::serve_media().await;
@@ -30,7 +34,11 @@ async fn main() {
     let mut rows = Vec::new();
     for (minutes, name) in &files {
         let clock = Instant::now();
-        let id = api.submit_url(&format!("{media}/{name}"), &["txt"]).await;
+        let body =
+            json!({ "source_url": format!("{media}/{name}"), "formats": ["txt"], "word_timestamps": word_times });
+        let (status, job) = api.submit(body).await;
+        assert_eq!(status, 201, "{job}");
+        let id = job["id"].as_str().expect("job id").to_owned();
         let job = api.finished(&id, Duration::from_secs(3600)).await;
         assert_eq!(job["status"], "completed", "{job}");
         let wall = clock.elapsed().as_secs_f64();
@@ -48,7 +56,9 @@ async fn main() {
     let load_after = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     system.stop().await;
     println!("\nload average before: {}  after: {}", load_before.trim(), load_after.trim());
-    println!("peak RSS is the process high-water mark after that file (files run in this order)\n");
+    println!(
+        "peak RSS is the process high-water mark after that file (files run in this order); word timestamps: {word_times}\n"
+    );
     println!("| audio | submit → completed | real time | words | transcode peak | transcribe peak | diarize peak |");
     println!("| --- | --- | --- | --- | --- | --- | --- |");
     for row in rows {

@@ -31,11 +31,8 @@ async fn main() {
     let runs = [(1, cores), (2, cores), (2, (cores / 2).max(1)), (3, (cores / 3).max(1))];
     for (replicas, threads) in runs {
         let threads_env = threads.to_string();
-        let mut system = harness::System::start_with(&[("STENO_TRANSCRIBE__THREADS", &threads_env)]).await;
-        for _ in 1..replicas {
-            system.start_service("transcribe");
-        }
-        system.wait_ready().await;
+        let system =
+            harness::System::start_with_transcribers(replicas, &[("STENO_TRANSCRIBE__THREADS", &threads_env)]).await;
         let media = fixtures::serve_media().await;
         let api = api::Api::new(&system.http);
         let clock = Instant::now();

@@ -22,13 +22,6 @@ const SPLIT: [(&str, &str); 3] = [
     ("STENO_WORKER__ACK_WAIT_SECS", "3"),
 ];
 
-async fn two_transcribers() -> System {
-    let mut system = System::start_with(&SPLIT).await;
-    system.start_service("transcribe");
-    system.wait_ready().await;
-    system
-}
-
 /// A counter or gauge of the `transcribe` stage in a Prometheus text.
 fn stage_value(metrics: &str, series: &str) -> f64 {
     metrics
@@ -86,7 +79,7 @@ async fn assert_joined(api: &Api, system: &System, id: &str) -> u32 {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn long_file_is_split_across_two_transcribers_and_joined_once() {
-    let system = two_transcribers().await;
+    let system = System::start_with_transcribers(2, &SPLIT).await;
     let media = serve_media().await;
     let api = Api::new(&system.http);
 
@@ -106,7 +99,7 @@ async fn long_file_is_split_across_two_transcribers_and_joined_once() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_part_whose_process_dies_is_redelivered_without_loss_or_repeats() {
-    let mut system = two_transcribers().await;
+    let mut system = System::start_with_transcribers(2, &SPLIT).await;
     let media = serve_media().await;
     let api = Api::new(&system.http);
 

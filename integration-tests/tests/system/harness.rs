@@ -219,6 +219,16 @@ impl System {
         system
     }
 
+    /// As [`System::start_with`], with `replicas` transcribe processes.
+    pub async fn start_with_transcribers(replicas: usize, extra_env: &[(&str, &str)]) -> Self {
+        let mut system = Self::start_with(extra_env).await;
+        for _ in 1..replicas {
+            system.start_service("transcribe");
+        }
+        system.wait_ready().await;
+        system
+    }
+
     /// Starts one more process of `service` (a replica, or a restart).
     pub fn start_service(&mut self, service: &'static str) {
         let ops_port = free_port();

@@ -22,10 +22,7 @@ async fn transcribed_by(port: u16) -> u64 {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn three_transcribe_replicas_share_six_jobs_each_done_once() {
-    let mut system = System::start().await;
-    system.start_service("transcribe");
-    system.start_service("transcribe");
-    system.wait_ready().await;
+    let system = System::start_with_transcribers(3, &[]).await;
     let media = serve_media().await;
     let api = Api::new(&system.http);
 
