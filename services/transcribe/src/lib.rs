@@ -18,7 +18,7 @@ use steno_runtime::{
     config::TranscribeConfig,
     metrics,
     proto::{Stage as StageKind, StageTask},
-    stage::{JobContext, Output, Stage, StageError},
+    stage::{JobContext, Output, ProgressReporter, Stage, StageError},
     transcript::Transcript,
 };
 
@@ -168,12 +168,7 @@ async fn transcribe_in_pieces(
             .await
             .map_err(|e| anyhow::anyhow!("transcription task panicked: {e}"))??;
             state = Some(used);
-            let mut text = result?;
-            piece.map.apply(&mut text);
-            if transcript.language.is_empty() {
-                transcript.language = text.language;
-            }
-            transcript.segments.append(&mut text.segments);
+            append_piece(&mut transcript, result?, &piece.map);
         }
         if end {
             if let Some(state) = state {
@@ -182,4 +177,36 @@ async fn transcribe_in_pieces(
             return Ok(transcript);
         }
     }
+}
+
+/// The stage's way through audio already in memory, for benches and tools:
+/// the same pieces, one state.
+pub fn transcribe_samples(
+    model: &Model,
+    samples: &[f32],
+    request: &whisper::Request,
+    progress: ProgressReporter,
+) -> Result<Transcript, StageError> {
+    let mut transcript =
+        Transcript { duration_ms: samples.len() as u64 * 1000 / pieces::SAMPLE_RATE as u64, ..Default::default() };
+    let mut piecer = Piecer::default();
+    piecer.push(samples);
+    let mut state = model.state()?;
+    while let Some(piece) = piecer.next_piece(false).or_else(|| piecer.next_piece(true)) {
+        if !piece.samples.is_empty() {
+            let text = whisper::transcribe_with(&mut state, model, &piece.samples, request, progress.clone())?;
+            append_piece(&mut transcript, text, &piece.map);
+        }
+    }
+    model.keep_state(state);
+    Ok(transcript)
+}
+
+/// Adds a piece's transcript, moved to the audio's timeline.
+fn append_piece(transcript: &mut Transcript, mut text: Transcript, map: &pieces::TimeMap) {
+    map.apply(&mut text);
+    if transcript.language.is_empty() {
+        transcript.language = text.language;
+    }
+    transcript.segments.append(&mut text.segments);
 }

@@ -70,17 +70,6 @@ impl Request {
     }
 }
 
-/// Runs whisper.cpp over all of `samples` (blocking; call from a blocking
-/// thread).
-pub fn transcribe(
-    model: &Model,
-    samples: &[f32],
-    request: &Request,
-    progress: ProgressReporter,
-) -> Result<Transcript, StageError> {
-    transcribe_with(&mut model.state()?, model, samples, request, progress)
-}
-
 /// The language spoken at the start of `samples` (whisper looks at the
 /// first 30 s), for a job on a multilingual model that names none.
 pub fn detect_language(model: &Model, samples: &[f32], threads: usize) -> Result<String, StageError> {
@@ -94,8 +83,8 @@ pub fn detect_language(model: &Model, samples: &[f32], threads: usize) -> Result
         .ok_or_else(|| StageError::Retryable(anyhow::anyhow!("whisper.cpp detected no language (id {id})")))
 }
 
-/// As [`transcribe`], in an existing state (nothing of its earlier text is
-/// carried over).
+/// Runs whisper.cpp over all of `samples` in `state` (blocking; call from
+/// a blocking thread). Nothing of the state's earlier text is carried over.
 pub fn transcribe_with(
     state: &mut WhisperState,
     model: &Model,

@@ -162,7 +162,8 @@ pub fn render(context: &Context, clips: &[Clip], rows: &[Row]) -> String {
     }
     let _ = writeln!(
         out,
-        "\nSettings: steno: the stage's whisper call over the whole clip, as for a job with default options \
+        "\nSettings: steno: the stage's own path (pieces of one whisper window cut at pauses, silence \
+         skipped, one state), as for a job with default options \
          (token timestamps with DTW, non-speech tokens suppressed, greedy best_of 1; `+no-word-times`: a job \
          with `word_timestamps: false`, the model loaded without DTW); bare whisper.cpp: whisper-rs defaults, language en, \
          greedy best_of 1 or beam 5 (`+steno-params`: with steno's token timestamps, DTW and non-speech \

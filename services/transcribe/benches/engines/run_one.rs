@@ -110,7 +110,8 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The transcribe stage's own code: `Models` and `whisper::transcribe`.
+/// The transcribe stage's own code: `Models`, and its pieces of one whisper
+/// window cut at pauses (`transcribe_samples`).
 fn steno(args: &Args, pcm: &[u8]) -> anyhow::Result<Outcome> {
     let samples = samples(pcm);
     let config = steno_runtime::config::TranscribeConfig {
@@ -136,7 +137,8 @@ fn steno(args: &Args, pcm: &[u8]) -> anyhow::Result<Outcome> {
     let (mut seconds, mut text) = (Vec::new(), String::new());
     for _ in 0..args.repeat {
         let clock = Instant::now();
-        let transcript = whisper::transcribe(&model, &samples, &request, ProgressReporter::new(progress.clone()))?;
+        let transcript =
+            steno_transcribe::transcribe_samples(&model, &samples, &request, ProgressReporter::new(progress.clone()))?;
         seconds.push(clock.elapsed().as_secs_f64());
         text = transcript.segments.iter().map(|s| s.text.as_str()).collect::<Vec<_>>().join(" ");
     }
