@@ -13,8 +13,8 @@ use steno_runtime::{
 
 use crate::pieces::{self, SAMPLE_RATE};
 
-/// Writes the audio of `task`'s job as parts of at most `part_samples`
-/// and returns a task for each.
+/// Writes the audio of `task`'s job as parts of about `part_samples` (equal
+/// shares, each cut a little before its end) and returns a task for each.
 pub async fn split(
     task: &StageTask,
     ctx: &JobContext,
