@@ -147,27 +147,3 @@ impl Sentences {
         sentence
     }
 }
-
-/// Word error rate of `hypothesis` against `reference`, ignoring case and
-/// punctuation (as `integration-tests/tests/system/fixtures.rs`, which this
-/// crate cannot include: it needs the system-test dependencies).
-pub fn word_error_rate(reference: &str, hypothesis: &str) -> f64 {
-    let words = |s: &str| -> Vec<String> {
-        s.split_whitespace()
-            .map(|w| w.chars().filter(|c| c.is_alphanumeric()).collect::<String>().to_lowercase())
-            .filter(|w| !w.is_empty())
-            .collect()
-    };
-    let (r, h) = (words(reference), words(hypothesis));
-    let mut row: Vec<usize> = (0..=h.len()).collect();
-    for (i, rw) in r.iter().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, hw) in h.iter().enumerate() {
-            let cost = if rw == hw { prev } else { prev + 1 };
-            prev = row[j + 1];
-            row[j + 1] = cost.min(row[j] + 1).min(prev + 1);
-        }
-    }
-    row[h.len()] as f64 / r.len().max(1) as f64
-}

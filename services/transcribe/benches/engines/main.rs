@@ -21,6 +21,8 @@ mod clips;
 mod machine;
 mod report;
 mod run_one;
+#[path = "../../../../integration-tests/tests/system/wer.rs"]
+mod wer;
 
 use std::{
     path::{Path, PathBuf},
@@ -254,7 +256,7 @@ fn measure(settings: &Settings, setup: &Setup, beams: u32, clip: &Clip) -> anyho
         load_seconds: json["load_seconds"].as_f64().unwrap_or(f64::NAN),
         seconds,
         peak_rss_mib: json["peak_rss_kb"].as_f64().unwrap_or(f64::NAN) / 1024.0,
-        wer: clips::word_error_rate(&clip.text, text),
+        wer: wer::word_error_rate(&clip.text, text),
         others_cores: busy.saturating_sub(child_ticks) as f64 / machine::TICKS_PER_SECOND / wall,
         tries: 1,
         load1: machine::loadavg().split_whitespace().next().unwrap_or_default().to_owned(),
