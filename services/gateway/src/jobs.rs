@@ -212,7 +212,7 @@ pub struct Jobs {
 
 impl Jobs {
     pub fn new(store: Store, bus: Bus, default_page_size: u32, cues: CueOptions) -> Self {
-        let artifacts = Artifacts::new(bus.artifacts.clone());
+        let artifacts = bus.artifacts.clone();
         Self { store, bus, artifacts, default_page_size, cues }
     }
 

@@ -3,7 +3,8 @@
 
 use std::path::Path;
 
-use async_nats::jetstream::object_store::ObjectStore;
+use async_nats::jetstream::{object_store::ObjectStore, stream::Stream};
+use base64::Engine;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 
 use crate::{JobId, subjects};
@@ -35,11 +36,14 @@ pub fn export_artifact(extension: &str) -> String {
 #[derive(Clone)]
 pub struct Artifacts {
     store: ObjectStore,
+    /// The store's stream, for reading an object's chunks one at a time.
+    chunks: Stream,
 }
 
 impl Artifacts {
-    pub fn new(store: ObjectStore) -> Self {
-        Self { store }
+    /// `chunks` is `store`'s stream (`OBJ_<bucket>`).
+    pub fn new(store: ObjectStore, chunks: Stream) -> Self {
+        Self { store, chunks }
     }
 
     /// Writes an artifact from a reader, replacing any earlier version;
@@ -96,8 +100,18 @@ impl Artifacts {
     /// Audio in [`AUDIO`]'s format (the job's, or a part's) to read a
     /// block at a time.
     pub async fn audio_reader(&self, job_id: &JobId, artifact: &str) -> Result<AudioReader, ArtifactError> {
-        let object = self.open(job_id, artifact).await?;
-        Ok(AudioReader { total_samples: object.info.size as u64 / 2, object, name: artifact.to_owned() })
+        let info = self.open(job_id, artifact).await?.info;
+        Ok(AudioReader {
+            total_samples: info.size as u64 / 2,
+            stream: self.chunks.clone(),
+            subject: format!("$O.{}.C.{}", info.bucket, info.nuid),
+            next_sequence: 0,
+            chunks_left: info.chunks,
+            chunk: bytes::Bytes::new(),
+            digest: ring::digest::Context::new(&ring::digest::SHA256),
+            expected_digest: info.digest,
+            name: artifact.to_owned(),
+        })
     }
 
     /// Streams an artifact into a local file.
@@ -139,9 +153,21 @@ pub enum ArtifactError {
     Malformed(String, String),
 }
 
-/// An audio artifact, read a block at a time.
+/// An audio artifact, read a block at a time. Chunks are fetched one by
+/// one as they are wanted (JetStream direct get), so memory holds one block
+/// and one chunk whatever the artifact's length; the object store's own
+/// reader has the server push every chunk at once and buffers them all.
 pub struct AudioReader {
-    object: async_nats::jetstream::object_store::Object,
+    stream: Stream,
+    /// `$O.<bucket>.C.<nuid>`: the object's chunks.
+    subject: String,
+    next_sequence: u64,
+    chunks_left: usize,
+    /// What is left of the chunk read last.
+    chunk: bytes::Bytes,
+    digest: ring::digest::Context,
+    /// `SHA-256=<base64url>`, as the object store records it.
+    expected_digest: Option<String>,
     name: String,
     pub total_samples: u64,
 }
@@ -154,17 +180,39 @@ impl AudioReader {
 
     /// As [`AudioReader::read`], the PCM bytes as stored.
     pub async fn read_pcm(&mut self, max: usize) -> Result<Vec<u8>, ArtifactError> {
-        let mut bytes = vec![0u8; max * 2];
-        let mut filled = 0;
-        while filled < bytes.len() {
-            match self.object.read(&mut bytes[filled..]).await {
-                Ok(0) => break,
-                Ok(n) => filled += n,
-                Err(e) => return Err(ArtifactError::Read(self.name.clone(), e.into())),
+        let mut bytes = Vec::with_capacity(max * 2);
+        while bytes.len() < max * 2 {
+            if self.chunk.is_empty() && !self.next_chunk().await? {
+                break;
             }
+            let n = self.chunk.len().min(max * 2 - bytes.len());
+            bytes.extend_from_slice(&self.chunk.split_to(n));
         }
-        bytes.truncate(filled);
         Ok(bytes)
+    }
+
+    /// Fetches the next chunk; false at the end, once the digest matched.
+    async fn next_chunk(&mut self) -> Result<bool, ArtifactError> {
+        let failed = |e: anyhow::Error| ArtifactError::Read(self.name.clone(), e);
+        if self.chunks_left == 0 {
+            let digest = base64::engine::general_purpose::URL_SAFE.encode(self.digest.clone().finish());
+            return match &self.expected_digest {
+                Some(expected) if *expected != format!("SHA-256={digest}") => {
+                    Err(failed(anyhow::anyhow!("its content does not match its SHA-256 digest")))
+                }
+                _ => Ok(false),
+            };
+        }
+        let message = self
+            .stream
+            .direct_get_next_for_subject(self.subject.as_str(), Some(self.next_sequence))
+            .await
+            .map_err(|e| failed(anyhow::anyhow!("chunk after sequence {}: {e}", self.next_sequence)))?;
+        self.next_sequence = message.sequence + 1;
+        self.chunks_left -= 1;
+        self.digest.update(&message.payload);
+        self.chunk = message.payload;
+        Ok(true)
     }
 }
 

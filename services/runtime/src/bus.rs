@@ -11,7 +11,7 @@ use async_nats::{
 use prost::Message as _;
 use steno_proto::v1::{EventKind, JobEvent, Stage, StageTask};
 
-use crate::{JobId, config::NatsConfig, subjects};
+use crate::{JobId, artifacts::Artifacts, config::NatsConfig, subjects};
 
 /// Seconds within which a repeated `Nats-Msg-Id` is dropped by the server.
 const DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
@@ -22,7 +22,7 @@ const DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
 pub struct Bus {
     pub client: async_nats::Client,
     pub js: jetstream::Context,
-    pub artifacts: object_store::ObjectStore,
+    pub artifacts: Artifacts,
     pub flags: kv::Store,
 }
 
@@ -146,7 +146,7 @@ pub fn is_supported_server(version: &str) -> bool {
 async fn provision(
     js: &jetstream::Context,
     config: &NatsConfig,
-) -> anyhow::Result<(object_store::ObjectStore, kv::Store)> {
+) -> anyhow::Result<(Artifacts, kv::Store)> {
     let work_queue = |name: String, subject: String| stream::Config {
         name,
         subjects: vec![subject],
@@ -185,6 +185,9 @@ async fn provision(
             .await
             .map_err(|e| anyhow::anyhow!("create object store {}: {e}", subjects::ARTIFACTS_BUCKET))?,
     };
+    let chunks_stream = format!("OBJ_{}", subjects::ARTIFACTS_BUCKET);
+    let chunks = js.get_stream(&chunks_stream).await.map_err(|e| anyhow::anyhow!("open stream {chunks_stream}: {e}"))?;
+    let artifacts = Artifacts::new(artifacts, chunks);
     let flags = match js.get_key_value(subjects::JOBS_BUCKET).await {
         Ok(store) => store,
         Err(_) => js

@@ -28,7 +28,6 @@ use tracing::Instrument;
 
 use crate::{
     JobId,
-    artifacts::Artifacts,
     bus::{Bus, event},
     config::WorkerConfig,
     metrics::StageMetrics,
@@ -244,7 +243,7 @@ impl<S: Stage> Worker<S> {
             }
         }
         let (progress_tx, progress_rx) = watch::channel(0.0f32);
-        let ctx = JobContext::new(job_id.clone(), Artifacts::new(self.bus.artifacts.clone()), progress_tx);
+        let ctx = JobContext::new(job_id.clone(), self.bus.artifacts.clone(), progress_tx);
         let progress = forward_progress(self.bus.clone(), job_id.clone(), S::KIND, progress_rx);
         let progress_events = part.is_none().then(|| tokio::spawn(progress.instrument(tracing::Span::current())));
 

@@ -135,6 +135,12 @@ pub fn cut_point_of(samples: &[f32]) -> usize {
     cut_point(samples, &speech_frames(samples))
 }
 
+/// Where the end of `len` samples that [`cut_point_of`] searches begins
+/// (on its frame grid), so a long stretch need not be decoded whole.
+pub fn cut_search_start(len: usize) -> usize {
+    len.saturating_sub(SILENCE_SEARCH_FRAMES.max(CUT_SEARCH_FRAMES) * FRAME) / FRAME * FRAME
+}
+
 /// Where to end this window's piece: in the middle of its last long
 /// silence near the end, else at its quietest frame near the end.
 fn cut_point(samples: &[f32], speech: &[bool]) -> usize {
@@ -254,5 +260,18 @@ mod tests {
         piecer.push(&audio);
         let first = piecer.next_piece(false).expect("piece");
         assert_eq!(first.samples.len(), quiet);
+    }
+
+    #[test]
+    fn a_long_stretch_cuts_where_its_searched_end_does() {
+        let (seconds, quiet) = (121.37, 110 * SAMPLE_RATE + 123);
+        let mut audio = tone(seconds);
+        audio[quiet..quiet + 2 * FRAME].iter_mut().for_each(|s| *s *= 0.01);
+        let from = cut_search_start(audio.len());
+        assert_eq!(from % FRAME, 0);
+        assert_eq!(from + cut_point_of(&audio[from..]), cut_point_of(&audio));
+        let paused = [tone(100.0), silence(2.0), tone(12.5)].concat();
+        let from = cut_search_start(paused.len());
+        assert_eq!(from + cut_point_of(&paused[from..]), cut_point_of(&paused));
     }
 }

@@ -33,7 +33,13 @@ pub async fn split(
         let last = index + 1 == count;
         let end = if last { total } else { (index + 1) * share };
         pending.extend(audio.read_pcm(end.saturating_sub(start + pending.len() / 2)).await?);
-        let cut = if last { pending.len() / 2 } else { pieces::cut_point_of(&artifacts::pcm_samples(&pending)) };
+        let samples = pending.len() / 2;
+        let cut = if last {
+            samples
+        } else {
+            let from = pieces::cut_search_start(samples);
+            from + pieces::cut_point_of(&artifacts::pcm_samples(&pending[from * 2..]))
+        };
         let name = artifacts::part_audio(index as u32);
         ctx.artifacts.put_bytes(&ctx.job_id, &name, &pending[..cut * 2]).await?;
         let mut part = task.clone();
