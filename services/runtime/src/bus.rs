@@ -143,10 +143,7 @@ pub fn is_supported_server(version: &str) -> bool {
 
 /// Creates what is missing; leaves what exists. Safe to run from every
 /// replica of every service at start.
-async fn provision(
-    js: &jetstream::Context,
-    config: &NatsConfig,
-) -> anyhow::Result<(Artifacts, kv::Store)> {
+async fn provision(js: &jetstream::Context, config: &NatsConfig) -> anyhow::Result<(Artifacts, kv::Store)> {
     let work_queue = |name: String, subject: String| stream::Config {
         name,
         subjects: vec![subject],
@@ -186,7 +183,8 @@ async fn provision(
             .map_err(|e| anyhow::anyhow!("create object store {}: {e}", subjects::ARTIFACTS_BUCKET))?,
     };
     let chunks_stream = format!("OBJ_{}", subjects::ARTIFACTS_BUCKET);
-    let chunks = js.get_stream(&chunks_stream).await.map_err(|e| anyhow::anyhow!("open stream {chunks_stream}: {e}"))?;
+    let chunks =
+        js.get_stream(&chunks_stream).await.map_err(|e| anyhow::anyhow!("open stream {chunks_stream}: {e}"))?;
     let artifacts = Artifacts::new(artifacts, chunks);
     let flags = match js.get_key_value(subjects::JOBS_BUCKET).await {
         Ok(store) => store,
