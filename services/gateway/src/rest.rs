@@ -67,6 +67,17 @@ async fn submit(State(jobs): State<Jobs>, request: Request) -> Result<Response, 
 }
 
 async fn submit_upload(jobs: &Jobs, mut multipart: Multipart) -> Result<(crate::store::JobRow, bool), ApiError> {
+    let result = read_upload(jobs, &mut multipart).await;
+    // An error, or an upload that repeats an existing job, answers before
+    // the file is read while the client may still be sending it: read the
+    // rest, so it gets the answer rather than a broken pipe.
+    while let Ok(Some(mut field)) = multipart.next_field().await {
+        while let Ok(Some(_)) = field.chunk().await {}
+    }
+    result
+}
+
+async fn read_upload(jobs: &Jobs, multipart: &mut Multipart) -> Result<(crate::store::JobRow, bool), ApiError> {
     let mut spec = SubmitJson::default();
     let mut uploaded: Option<(crate::jobs::Submission, String, u64)> = None;
     while let Some(field) = multipart.next_field().await.map_err(|e| ApiError::BadRequest(e.body_text()))? {
