@@ -43,14 +43,14 @@ async fn main() {
         // Transcribe's high-water mark once a second, to compare halfway
         // through the file with its end.
         let mut peaks = Vec::new();
-        let job = loop {
-            let job = api.job(&id).await;
-            peaks.push((clock.elapsed(), system.peak_rss_kib("transcribe")));
-            if matches!(job["status"].as_str(), Some("completed" | "failed" | "cancelled")) {
-                break job;
-            }
-            assert!(clock.elapsed() < Duration::from_secs(3600), "{minutes} min job unfinished after an hour");
-            tokio::time::sleep(Duration::from_secs(1)).await;
+        let job = tokio::select! {
+            job = api.finished(&id, Duration::from_secs(3600)) => job,
+            () = async {
+                loop {
+                    peaks.push((clock.elapsed(), system.peak_rss_kib("transcribe")));
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            } => unreachable!("the sampling never ends"),
         };
         assert_eq!(job["status"], "completed", "{job}");
         let wall = clock.elapsed().as_secs_f64();
