@@ -16,6 +16,9 @@
 //! long to wait before each try for the other processes to quieten, 600 s),
 //! `STENO_BENCH_TRIES` (a row that others disturbed is tried again, up to 3
 //! times in all, keeping the fastest), `STENO_BENCH_OUT`.
+//!
+//! `--make-clips DIR` only writes the clips (`<name>.pcm`, `<name>.txt`) into
+//! DIR, for a machine without flite (`scripts/cuda/build.sh`).
 
 mod clips;
 mod machine;
@@ -113,6 +116,14 @@ fn main() -> anyhow::Result<()> {
         if settings.clips.as_ref().is_none_or(|wanted| wanted.split(',').any(|w| w == name)) {
             clips.push(clips::clip(name, seconds, seed)?);
         }
+    }
+    if args.get(1).map(String::as_str) == Some("--make-clips") {
+        let dir = PathBuf::from(args.get(2).context("--make-clips takes a directory")?);
+        for clip in &clips {
+            std::fs::copy(&clip.pcm, dir.join(format!("{}.pcm", clip.name))).context("copy clip")?;
+            std::fs::write(dir.join(format!("{}.txt", clip.name)), &clip.text).context("write clip text")?;
+        }
+        return Ok(());
     }
     let setup = |engine, model, tweak, short_clips_only| Setup { engine, model, tweak, short_clips_only };
     let mut setups = vec![
@@ -229,6 +240,7 @@ fn measure(settings: &Settings, setup: &Setup, beams: u32, clip: &Clip) -> anyho
             threads: if setup.tweak == Tweak::OneThread { 1 } else { settings.threads },
             repeat,
             models_dir: settings.models_dir.to_string_lossy().into_owned(),
+            reference: None,
         };
         command.arg(std::env::current_exe().context("own path")?).arg("--one").args(args.to_vec());
     }

@@ -53,6 +53,9 @@ pub struct Args {
     pub threads: usize,
     pub repeat: usize,
     pub models_dir: String,
+    /// The clip's text, for a `wer` in the JSON line (`scripts/cuda/check.sh`;
+    /// the parent bench measures it itself).
+    pub reference: Option<String>,
 }
 
 impl Args {
@@ -67,11 +70,14 @@ impl Args {
             self.repeat.to_string(),
             self.models_dir.clone(),
         ]
+        .into_iter()
+        .chain(self.reference.clone())
+        .collect()
     }
 
     pub fn parse(args: &[String]) -> anyhow::Result<Self> {
-        let [engine, model, beams, tweak, pcm, threads, repeat, models_dir] = args else {
-            anyhow::bail!("--one takes 8 arguments, got {args:?}");
+        let [engine, model, beams, tweak, pcm, threads, repeat, models_dir, reference @ ..] = args else {
+            anyhow::bail!("--one takes 8 arguments (and a reference text file), got {args:?}");
         };
         Ok(Self {
             engine: engine.clone(),
@@ -82,6 +88,7 @@ impl Args {
             threads: threads.parse()?,
             repeat: repeat.parse()?,
             models_dir: models_dir.clone(),
+            reference: reference.first().cloned(),
         })
     }
 }
@@ -99,12 +106,17 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         "whisper.cpp" => bare(args, &pcm)?,
         other => anyhow::bail!("unknown engine {other}"),
     };
+    let wer = match &args.reference {
+        Some(path) => Some(crate::wer::word_error_rate(&std::fs::read_to_string(path)?, &outcome.text)),
+        None => None,
+    };
     let json = serde_json::json!({
         "text": outcome.text,
         "seconds": outcome.seconds,
         "load_seconds": outcome.load_seconds,
         "peak_rss_kb": self_status_kb("VmHWM"),
         "cpu_ticks": self_cpu_ticks(),
+        "wer": wer,
     });
     println!("{json}");
     Ok(())
