@@ -76,9 +76,13 @@ impl Args {
     }
 
     pub fn parse(args: &[String]) -> anyhow::Result<Self> {
+        let usage = || anyhow::anyhow!("--one takes 8 arguments (and a reference text file), got {args:?}");
         let [engine, model, beams, tweak, pcm, threads, repeat, models_dir, reference @ ..] = args else {
-            anyhow::bail!("--one takes 8 arguments (and a reference text file), got {args:?}");
+            return Err(usage());
         };
+        if reference.len() > 1 {
+            return Err(usage());
+        }
         Ok(Self {
             engine: engine.clone(),
             model: model.clone(),
@@ -107,7 +111,10 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         other => anyhow::bail!("unknown engine {other}"),
     };
     let wer = match &args.reference {
-        Some(path) => Some(crate::wer::word_error_rate(&std::fs::read_to_string(path)?, &outcome.text)),
+        Some(path) => {
+            let reference = std::fs::read_to_string(path).context("read reference text")?;
+            Some(crate::wer::word_error_rate(&reference, &outcome.text))
+        }
         None => None,
     };
     let json = serde_json::json!({
