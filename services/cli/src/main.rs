@@ -76,6 +76,9 @@ enum ModelsCommand {
         #[arg(long, value_parser = ["q8_0", "q5_1"])]
         quantize: Option<String>,
     },
+    /// Convert Silero VAD (16 kHz, the `silero-vad` package's safetensors) to
+    /// the ggml file whisper.cpp's voice-activity detector loads.
+    ImportSilero { safetensors: PathBuf, out: PathBuf },
     /// Download an official ggml model by name (checksum verified).
     Fetch {
         name: String,
@@ -108,6 +111,9 @@ async fn main() -> ExitCode {
                     eprintln!("{:?}", r.hparams);
                 },
             )
+        }
+        Command::Models { command: ModelsCommand::ImportSilero { safetensors, out } } => {
+            models::silero::import_silero(&safetensors, &out).map(|()| eprintln!("wrote {}", out.display()))
         }
         Command::Models { command: ModelsCommand::Fetch { name, dir } } => {
             models::fetch::fetch_model(&name, &dir).await.map(|path| eprintln!("model ready at {}", path.display()))

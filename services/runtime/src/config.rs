@@ -195,6 +195,10 @@ pub struct TranscribeConfig {
     pub models_dir: PathBuf,
     /// Model used when a job names none.
     pub default_model: String,
+    /// Silero VAD in ggml (`steno models import-silero`), in `models_dir`
+    /// (or a path): with it, audio must also be speech to it to be
+    /// transcribed; empty or missing = silence found by loudness alone.
+    pub vad_model: PathBuf,
     /// CPU threads for whisper.cpp; 0 = all cores.
     pub threads: usize,
     /// Use the GPU when built with the `cuda` feature.
@@ -212,6 +216,7 @@ impl Default for TranscribeConfig {
             ops_addr: ([0, 0, 0, 0], 9403).into(),
             models_dir: "models".into(),
             default_model: "tiny.en".into(),
+            vad_model: "ggml-silero-vad.bin".into(),
             threads: 0,
             use_gpu: true,
             split_after_secs: 600,

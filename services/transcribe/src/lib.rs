@@ -1,6 +1,6 @@
 //! steno-transcribe: speech to text with whisper.cpp through whisper-rs.
 //! [`models`] loads and keeps ggml models; [`pieces`] reads the audio a
-//! window at a time and drops silence; [`whisper`] turns each piece into a
+//! window at a time and drops silence (with [`vad`]); [`whisper`] turns each piece into a
 //! [`Transcript`] with word times; [`split`] shares a long file out to every
 //! replica as parts and joins their transcripts; [`gpu`] reports the GPU
 //! once at start.
@@ -9,6 +9,7 @@ pub mod gpu;
 pub mod models;
 pub mod pieces;
 pub mod split;
+pub mod vad;
 pub mod whisper;
 
 use std::sync::Arc;
@@ -21,10 +22,12 @@ use steno_runtime::{
     stage::{JobContext, Output, ProgressReporter, Stage, StageError},
     transcript::Transcript,
 };
+use whisper_rs::WhisperState;
 
 use crate::{
     models::{Model, Models},
     pieces::Piecer,
+    vad::Vad,
 };
 
 pub struct Transcribe {
@@ -81,7 +84,7 @@ impl Stage for Transcribe {
 
         let clock = std::time::Instant::now();
         let request = Arc::new(whisper::Request::new(&options, self.threads));
-        let mut transcript = transcribe_in_pieces(&model, request, audio, ctx).await?;
+        let mut transcript = transcribe_in_pieces(&model, self.models.vad(), request, audio, ctx).await?;
         metrics::transcribed(&model.name, transcript.duration_ms as f64 / 1000.0, clock.elapsed().as_secs_f64());
         if let Some(part) = &task.part {
             split::shift(&mut transcript, part);
@@ -131,6 +134,7 @@ async fn finish(mut task: StageTask, transcript: Transcript, ctx: &JobContext) -
 /// back to the original audio.
 async fn transcribe_in_pieces(
     model: &Arc<Model>,
+    vad: Option<Arc<Vad>>,
     request: Arc<whisper::Request>,
     mut audio: AudioReader,
     ctx: &JobContext,
@@ -139,8 +143,13 @@ async fn transcribe_in_pieces(
     let progress = ctx.progress();
     let mut transcript =
         Transcript { duration_ms: audio.total_samples * 1000 / pieces::SAMPLE_RATE as u64, ..Default::default() };
-    let mut piecer = Piecer::default();
+    let mut piecer = Piecer::new(vad);
+    // One state for the job, rather than whisper.cpp's buffers allocated
+    // again for every piece; it travels with the piece being transcribed.
     let mut state = None;
+    // The piece whisper.cpp is on while the next is read and cut, so the
+    // VAD's share of the work runs beside it rather than before it.
+    let mut in_flight: Option<PieceTask> = None;
     loop {
         let wanted = piecer.wanted();
         let block = audio.read(wanted).await?;
@@ -149,28 +158,28 @@ async fn transcribe_in_pieces(
         drop(block);
         loop {
             let from = piecer.consumed() as f32 / total;
-            let Some(piece) = piecer.next_piece(end) else { break };
+            let Some(piece) = tokio::task::block_in_place(|| piecer.next_piece(end)) else { break };
             if piece.samples.is_empty() {
                 continue;
             }
             let part = progress.part(from, piecer.consumed() as f32 / total - from);
+            if let Some(task) = in_flight.take() {
+                state = Some(land(task, &mut transcript).await?);
+            }
             let (model, request, reused) = (model.clone(), request.clone(), state.take());
-            // One state for the job, rather than whisper.cpp's buffers
-            // allocated again for every piece.
-            let (result, used) = tokio::task::spawn_blocking(move || {
+            in_flight = Some(tokio::task::spawn_blocking(move || {
                 let mut state = match reused {
                     Some(state) => state,
                     None => model.state()?,
                 };
                 let result = whisper::transcribe_with(&mut state, &model, &piece.samples, &request, part);
-                Ok::<_, StageError>((result, state))
-            })
-            .await
-            .map_err(|e| anyhow::anyhow!("transcription task panicked: {e}"))??;
-            state = Some(used);
-            append_piece(&mut transcript, result?, &piece.map);
+                Ok((result, state, piece.map))
+            }));
         }
         if end {
+            if let Some(task) = in_flight.take() {
+                state = Some(land(task, &mut transcript).await?);
+            }
             if let Some(state) = state {
                 model.keep_state(state);
             }
@@ -179,17 +188,29 @@ async fn transcribe_in_pieces(
     }
 }
 
+/// A piece being transcribed: its transcript, the state, the piece's map.
+type PieceTask =
+    tokio::task::JoinHandle<Result<(Result<Transcript, StageError>, WhisperState, pieces::TimeMap), StageError>>;
+
+/// Waits for a piece's transcript and adds it; gives the state back.
+async fn land(task: PieceTask, transcript: &mut Transcript) -> Result<WhisperState, StageError> {
+    let (result, state, map) = task.await.map_err(|e| anyhow::anyhow!("transcription task panicked: {e}"))??;
+    append_piece(transcript, result?, &map);
+    Ok(state)
+}
+
 /// The stage's way through audio already in memory, for benches and tools:
 /// the same pieces, one state.
 pub fn transcribe_samples(
     model: &Model,
+    vad: Option<Arc<Vad>>,
     samples: &[f32],
     request: &whisper::Request,
     progress: ProgressReporter,
 ) -> Result<Transcript, StageError> {
     let mut transcript =
         Transcript { duration_ms: samples.len() as u64 * 1000 / pieces::SAMPLE_RATE as u64, ..Default::default() };
-    let mut piecer = Piecer::default();
+    let mut piecer = Piecer::new(vad);
     piecer.push(samples);
     let mut state = model.state()?;
     while let Some(piece) = piecer.next_piece(false).or_else(|| piecer.next_piece(true)) {

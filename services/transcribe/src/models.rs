@@ -7,6 +7,7 @@ use std::{
     sync::{Arc, Mutex},
 };
 
+use crate::vad::Vad;
 use steno_runtime::{config::TranscribeConfig, transcript::is_whisper_language};
 use whisper_rs::{DtwMode, DtwModelPreset, DtwParameters, WhisperContext, WhisperContextParameters, WhisperState};
 
@@ -68,6 +69,7 @@ pub struct Models {
     use_gpu: bool,
     /// By name and whether it aligns words (DTW).
     loaded: Mutex<HashMap<(String, bool), Arc<Model>>>,
+    vad: Option<Arc<Vad>>,
 }
 
 impl Models {
@@ -78,7 +80,13 @@ impl Models {
             default: config.default_model.clone(),
             use_gpu: config.use_gpu,
             loaded: Mutex::new(HashMap::new()),
+            vad: load_vad(&config.models_dir, &config.vad_model),
         }
+    }
+
+    /// Silero VAD, when its model is installed.
+    pub fn vad(&self) -> Option<Arc<Vad>> {
+        self.vad.clone()
     }
 
     /// The named model (the default when `name` is empty), loading it on
@@ -145,6 +153,34 @@ fn dtw_preset(name: &str) -> Option<DtwModelPreset> {
         _ if name.starts_with("large-v1") => DtwModelPreset::LargeV1,
         _ => return None,
     })
+}
+
+/// The VAD model `name` in `dir`; without it (none configured, not
+/// installed, or not loadable) silence is found by loudness alone, which the
+/// log says.
+fn load_vad(dir: &std::path::Path, name: &std::path::Path) -> Option<Arc<Vad>> {
+    let path = &dir.join(name);
+    if name.as_os_str().is_empty() {
+        tracing::info!("no VAD model configured: silence is found by loudness alone");
+        return None;
+    }
+    if !path.exists() {
+        tracing::warn!(
+            path = %path.display(),
+            "VAD model not installed: silence is found by loudness alone (scripts/fetch-test-model.sh writes it)"
+        );
+        return None;
+    }
+    match Vad::load(path) {
+        Ok(vad) => {
+            tracing::info!(path = %path.display(), "VAD loaded");
+            Some(Arc::new(vad))
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "silence is found by loudness alone");
+            None
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! Long media in bounded memory. The stage reads the audio a window at a
-//! time; [`Piecer`] drops silence (an energy detector) and cuts what is left
+//! time; [`Piecer`] drops silence (an energy detector, and Silero VAD where
+//! its model is installed: [`crate::vad`]) and cuts what is left
 //! into pieces of at most [`PIECE_SECONDS`] of speech, each with a
 //! [`TimeMap`] back to the original audio. whisper.cpp then sees one piece
 //! at a time, so memory does not grow with the length of the file, and
@@ -8,7 +9,11 @@
 //! middle of a sentence, nor feeds one window's text into the next, which
 //! is where its repetition loops come from.
 
+use std::sync::Arc;
+
 use steno_runtime::transcript::Transcript;
+
+use crate::vad::{self, Vad};
 
 /// 16 kHz.
 pub const SAMPLE_RATE: usize = 16_000;
@@ -77,9 +82,15 @@ pub struct Piecer {
     /// Samples read but not yet in a piece, starting at `offset`.
     pending: Vec<f32>,
     offset: usize,
+    vad: Option<Arc<Vad>>,
 }
 
 impl Piecer {
+    /// Silence found by loudness, and by `vad` when given.
+    pub fn new(vad: Option<Arc<Vad>>) -> Self {
+        Self { vad, ..Self::default() }
+    }
+
     /// Samples to read before the next [`Piecer::next_piece`] can fill a
     /// piece.
     pub fn wanted(&self) -> usize {
@@ -104,7 +115,7 @@ impl Piecer {
             return None;
         }
         let span = if end { self.pending.len() } else { window };
-        let speech = speech_frames(&self.pending[..span]);
+        let speech = self.speech_frames(&self.pending[..span]);
         let cut = if end { span } else { cut_point(&self.pending[..span], &speech) };
         let mut piece = Piece { samples: Vec::new(), map: TimeMap::default() };
         for (start, stop) in kept_ranges(&speech, cut) {
@@ -115,6 +126,24 @@ impl Piecer {
         self.pending.drain(..cut);
         self.offset += cut;
         Some(piece)
+    }
+}
+
+impl Piecer {
+    /// Whether each 20 ms frame is louder than silence and, with a VAD,
+    /// speech to it. Should the VAD fail, loudness alone decides.
+    fn speech_frames(&self, samples: &[f32]) -> Vec<bool> {
+        let mut frames = speech_frames(samples);
+        let Some(vad) = &self.vad else { return frames };
+        match vad.speech(samples) {
+            Ok(voiced) => {
+                for (i, frame) in frames.iter_mut().enumerate() {
+                    *frame &= voiced.get((i * FRAME + FRAME / 2) / vad::FRAME).copied().unwrap_or(true);
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "silence found by loudness alone in this window"),
+        }
+        frames
     }
 }
 

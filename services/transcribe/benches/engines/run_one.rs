@@ -156,8 +156,13 @@ fn steno(args: &Args, pcm: &[u8]) -> anyhow::Result<Outcome> {
     let (mut seconds, mut text) = (Vec::new(), String::new());
     for _ in 0..args.repeat {
         let clock = Instant::now();
-        let transcript =
-            steno_transcribe::transcribe_samples(&model, &samples, &request, ProgressReporter::new(progress.clone()))?;
+        let transcript = steno_transcribe::transcribe_samples(
+            &model,
+            models.vad(),
+            &samples,
+            &request,
+            ProgressReporter::new(progress.clone()),
+        )?;
         seconds.push(clock.elapsed().as_secs_f64());
         text = transcript.segments.iter().map(|s| s.text.as_str()).collect::<Vec<_>>().join(" ");
     }
