@@ -143,17 +143,17 @@ mod tests {
             );
             offset += len;
         }
-        let header = serde_json::to_vec(&header).unwrap();
+        let header = serde_json::to_vec(&header).expect("header");
         [&(header.len() as u64).to_le_bytes()[..], &header, &vec![0; offset]].concat()
     }
 
     #[test]
     fn writes_whisper_cpp_s_layout() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().expect("temp dir");
         let (input, out) = (dir.path().join("vad.safetensors"), dir.path().join("vad.bin"));
-        std::fs::write(&input, zeros_safetensors("")).unwrap();
-        import_silero(&input, &out).unwrap();
-        let bytes = std::fs::read(&out).unwrap();
+        std::fs::write(&input, zeros_safetensors("")).expect("write input");
+        import_silero(&input, &out).expect("convert");
+        let bytes = std::fs::read(&out).expect("read output");
         assert_eq!(&bytes[..4], &GGML_MAGIC.to_le_bytes());
         assert_eq!(&bytes[8..18], MODEL_TYPE.as_bytes());
         // The size of the file converted from silero-vad 6.2.3's weights.
@@ -162,13 +162,13 @@ mod tests {
 
     #[test]
     fn names_a_missing_tensor_and_a_file_that_is_not_safetensors() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().expect("temp dir");
         let (input, out) = (dir.path().join("vad.safetensors"), dir.path().join("vad.bin"));
-        std::fs::write(&input, zeros_safetensors("lstm_cell.bias_hh")).unwrap();
-        let error = import_silero(&input, &out).unwrap_err().to_string();
+        std::fs::write(&input, zeros_safetensors("lstm_cell.bias_hh")).expect("write input");
+        let error = import_silero(&input, &out).expect_err("refused").to_string();
         assert!(error.contains("no tensor lstm_cell.bias_hh"), "{error}");
-        std::fs::write(&input, b"not a model").unwrap();
-        let error = import_silero(&input, &out).unwrap_err().to_string();
+        std::fs::write(&input, b"not a model").expect("write input");
+        let error = import_silero(&input, &out).expect_err("refused").to_string();
         assert!(error.contains("is not a safetensors file"), "{error}");
     }
 }
