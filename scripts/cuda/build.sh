@@ -15,14 +15,15 @@
 #
 # The bundle ($BUNDLE, default .gpu/bundle.tar.xz; .gpu is git-ignored):
 # steno-transcribe, the engines bench (for `--one` runs), nats-server, the
-# tiny.en q5_1 model (scripts/fetch-test-model.sh) and the bench clips.
+# tiny.en q5_1 and Silero VAD models (scripts/fetch-test-model.sh) and the
+# bench clips.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 CUDA_HOME=${CUDA_HOME:-/var/tmp/cuda13}
 TARGET=${CUDA_TARGET_DIR:-/var/tmp/steno-cuda-target}
 BUNDLE=${BUNDLE:-.gpu/bundle.tar.xz}
-MODEL=models/ggml-tiny.en-q5_1.bin
+MODELS=(models/ggml-tiny.en-q5_1.bin models/ggml-silero-vad.bin)
 WHEELS=(nvidia-cuda-nvcc==13.0.88 nvidia-cuda-crt==13.0.88 nvidia-nvvm==13.0.88
     nvidia-cuda-runtime==13.0.96 nvidia-cublas==13.0.2.14 nvidia-cuda-cccl==13.0.85
     nvidia-cuda-culibos==13.0.85)
@@ -62,7 +63,9 @@ export GGML_NATIVE=OFF GGML_AVX=ON GGML_AVX2=ON GGML_FMA=ON GGML_F16C=ON
 export RUSTFLAGS="-L native=$CUDA_HOME/static -L native=$CUDA_HOME/lib64 -L native=$CUDA_HOME/lib64/stubs"
 CARGO_TARGET_DIR="$TARGET" cargo build --release -p steno-transcribe --features cuda --bins --bench engines
 
-[[ -f "$MODEL" ]] || { echo "error: $MODEL missing: run scripts/fetch-test-model.sh" >&2; exit 1; }
+for model in "${MODELS[@]}"; do
+    [[ -f "$model" ]] || { echo "error: $model missing: run scripts/fetch-test-model.sh" >&2; exit 1; }
+done
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 mkdir -p "$stage/bin" "$stage/models" "$stage/clips"
@@ -70,7 +73,7 @@ cp "$TARGET/release/steno-transcribe" "$stage/bin/"
 cp "$(ls -t "$TARGET"/release/deps/engines-* | grep -v '\.d$' | head -1)" "$stage/bin/engines"
 cp "$(command -v nats-server)" "$stage/bin/"
 strip "$stage"/bin/*
-cp "$MODEL" "$stage/models/"
+cp "${MODELS[@]}" "$stage/models/"
 # The bench's clips (flite and ffmpeg are not on the GPU machine): made here
 # by the bench itself, with the stub standing in for the driver.
 TMPDIR="$stage/tmp" LD_LIBRARY_PATH="$CUDA_HOME/lib64/stubs:$CUDA_HOME/lib64" \

@@ -10,7 +10,8 @@
 //! models). Environment: `STENO_BENCH_PYTHON` (a python with
 //! faster-whisper; its rows are left out without it), `STENO_BENCH_CT2_MODEL`
 //! (the CTranslate2 tiny.en directory), `STENO_BENCH_MODELS_DIR` (ggml
-//! models, default `models/`), `STENO_BENCH_THREADS` (2),
+//! models, default `models/`; the steno rows use Silero VAD when it holds
+//! `ggml-silero-vad.bin`), `STENO_BENCH_THREADS` (2),
 //! `STENO_BENCH_LONG_BEAM=0` (no beam 5 on the 10 min clip),
 //! `STENO_BENCH_CLIPS=short,60s` (a subset), `STENO_BENCH_QUIET_WAIT` (how
 //! long to wait before each try for the other processes to quieten, 600 s),
