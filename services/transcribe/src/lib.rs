@@ -1,7 +1,8 @@
 //! steno-transcribe: speech to text with whisper.cpp through whisper-rs.
 //! [`models`] loads and keeps ggml models; [`pieces`] reads the audio a
-//! window at a time and drops silence (with [`vad`]); [`whisper`] turns each piece into a
-//! [`Transcript`] with word times; [`split`] shares a long file out to every
+//! window at a time and drops silence (and, with [`vad`], what is not
+//! speech); [`whisper`] turns each piece into a [`Transcript`] with word
+//! times; [`split`] shares a long file out to every
 //! replica as parts and joins their transcripts; [`gpu`] reports the GPU
 //! once at start.
 

@@ -7,9 +7,10 @@ use std::{
     sync::{Arc, Mutex},
 };
 
-use crate::vad::Vad;
 use steno_runtime::{config::TranscribeConfig, transcript::is_whisper_language};
 use whisper_rs::{DtwMode, DtwModelPreset, DtwParameters, WhisperContext, WhisperContextParameters, WhisperState};
+
+use crate::vad::Vad;
 
 /// A loaded model.
 pub struct Model {
@@ -159,11 +160,11 @@ fn dtw_preset(name: &str) -> Option<DtwModelPreset> {
 /// installed, or not loadable) silence is found by loudness alone, which the
 /// log says.
 fn load_vad(dir: &std::path::Path, name: &std::path::Path) -> Option<Arc<Vad>> {
-    let path = &dir.join(name);
     if name.as_os_str().is_empty() {
         tracing::info!("no VAD model configured: silence is found by loudness alone");
         return None;
     }
+    let path = &dir.join(name);
     if !path.exists() {
         tracing::warn!(
             path = %path.display(),

@@ -127,13 +127,11 @@ impl Piecer {
         self.offset += cut;
         Some(piece)
     }
-}
 
-impl Piecer {
     /// Whether each 20 ms frame is louder than silence and, with a VAD,
     /// speech to it. Should the VAD fail, loudness alone decides.
     fn speech_frames(&self, samples: &[f32]) -> Vec<bool> {
-        let mut frames = speech_frames(samples);
+        let mut frames = loud_frames(samples);
         let Some(vad) = &self.vad else { return frames };
         match vad.speech(samples) {
             Ok(voiced) => {
@@ -148,7 +146,7 @@ impl Piecer {
 }
 
 /// Whether each 20 ms frame (the last may be short) is louder than silence.
-fn speech_frames(samples: &[f32]) -> Vec<bool> {
+fn loud_frames(samples: &[f32]) -> Vec<bool> {
     samples
         .chunks(FRAME)
         .map(|frame| {
@@ -161,7 +159,7 @@ fn speech_frames(samples: &[f32]) -> Vec<bool> {
 /// Where to end a full window of audio (the split of a long file into
 /// parts cuts the same way as pieces).
 pub fn cut_point_of(samples: &[f32]) -> usize {
-    cut_point(samples, &speech_frames(samples))
+    cut_point(samples, &loud_frames(samples))
 }
 
 /// Where the end of `len` samples that [`cut_point_of`] searches begins
