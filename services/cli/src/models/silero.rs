@@ -11,7 +11,7 @@
 //! data), named as in Silero's TorchScript model. The STFT basis and the
 //! convolution kernels are f16, the rest f32, as whisper.cpp expects.
 
-use std::{collections::HashMap, io::Write, path::Path};
+use std::{collections::HashMap, path::Path};
 
 use anyhow::{Context, Result, bail};
 use half::f16;
@@ -68,7 +68,7 @@ struct Entry {
 pub fn import_silero(safetensors: &Path, out: &Path) -> Result<()> {
     let bytes = std::fs::read(safetensors).with_context(|| format!("read {}", safetensors.display()))?;
     let header_len = bytes.get(..8).map(|b| u64::from_le_bytes(b.try_into().unwrap_or_default()) as usize);
-    let Some(header) = header_len.and_then(|n| bytes.get(8..8 + n)) else {
+    let Some(header) = header_len.and_then(|n| bytes.get(8..8usize.checked_add(n)?)) else {
         bail!("{} is not a safetensors file", safetensors.display());
     };
     let data = &bytes[8 + header.len()..];
@@ -122,9 +122,7 @@ pub fn import_silero(safetensors: &Path, out: &Path) -> Result<()> {
     if let Some(extra) = entries.keys().next() {
         bail!("{}: unexpected tensor {extra} (not Silero VAD 16 kHz)", safetensors.display());
     }
-    let mut out_file = std::fs::File::create(out).with_context(|| format!("create {}", out.display()))?;
-    out_file.write_all(&file).with_context(|| format!("write {}", out.display()))?;
-    Ok(())
+    std::fs::write(out, &file).with_context(|| format!("write {}", out.display()))
 }
 
 #[cfg(test)]
