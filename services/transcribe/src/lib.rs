@@ -201,7 +201,8 @@ async fn land(task: PieceTask, transcript: &mut Transcript) -> Result<WhisperSta
 }
 
 /// The stage's way through audio already in memory, for benches and tools:
-/// the same pieces, one state.
+/// the same pieces, one state, the next piece cut (and its VAD run) while
+/// whisper.cpp is on the current one.
 pub fn transcribe_samples(
     model: &Model,
     vad: Option<Arc<Vad>>,
@@ -214,12 +215,21 @@ pub fn transcribe_samples(
     let mut piecer = Piecer::new(vad);
     piecer.push(samples);
     let mut state = model.state()?;
-    while let Some(piece) = piecer.next_piece(false).or_else(|| piecer.next_piece(true)) {
-        if !piece.samples.is_empty() {
+    std::thread::scope(|scope| {
+        let (pieces, next) = std::sync::mpsc::sync_channel(1);
+        scope.spawn(move || {
+            while let Some(piece) = piecer.next_piece(false).or_else(|| piecer.next_piece(true)) {
+                if !piece.samples.is_empty() && pieces.send(piece).is_err() {
+                    return;
+                }
+            }
+        });
+        for piece in next {
             let text = whisper::transcribe_with(&mut state, model, &piece.samples, request, progress.clone())?;
             append_piece(&mut transcript, text, &piece.map);
         }
-    }
+        Ok::<_, StageError>(())
+    })?;
     model.keep_state(state);
     Ok(transcript)
 }
