@@ -41,7 +41,7 @@ pub struct Artifacts {
 }
 
 impl Artifacts {
-    /// `chunks` is `store`'s stream (`OBJ_<bucket>`).
+    /// `chunks` is `store`'s stream ([`subjects::object_store_stream`]).
     pub fn new(store: ObjectStore, chunks: Stream) -> Self {
         Self { store, chunks }
     }
@@ -104,7 +104,7 @@ impl Artifacts {
         Ok(AudioReader {
             total_samples: info.size as u64 / 2,
             stream: self.chunks.clone(),
-            subject: format!("$O.{}.C.{}", info.bucket, info.nuid),
+            subject: subjects::object_chunks_subject(&info.bucket, &info.nuid),
             next_sequence: 0,
             chunks_left: info.chunks,
             chunk: bytes::Bytes::new(),

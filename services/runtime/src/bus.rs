@@ -182,7 +182,7 @@ async fn provision(js: &jetstream::Context, config: &NatsConfig) -> anyhow::Resu
             .await
             .map_err(|e| anyhow::anyhow!("create object store {}: {e}", subjects::ARTIFACTS_BUCKET))?,
     };
-    let chunks_stream = format!("OBJ_{}", subjects::ARTIFACTS_BUCKET);
+    let chunks_stream = subjects::object_store_stream(subjects::ARTIFACTS_BUCKET);
     let chunks =
         js.get_stream(&chunks_stream).await.map_err(|e| anyhow::anyhow!("open stream {chunks_stream}: {e}"))?;
     let artifacts = Artifacts::new(artifacts, chunks);

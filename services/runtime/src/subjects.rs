@@ -10,6 +10,16 @@ pub const ARTIFACTS_BUCKET: &str = "steno-artifacts";
 /// KV bucket of per-job flags (cancellation).
 pub const JOBS_BUCKET: &str = "steno-jobs";
 
+/// The stream JetStream keeps an object store bucket in.
+pub fn object_store_stream(bucket: &str) -> String {
+    format!("OBJ_{bucket}")
+}
+
+/// The subject an object's chunks are stored under (`nuid` from its info).
+pub fn object_chunks_subject(bucket: &str, nuid: &str) -> String {
+    format!("$O.{bucket}.C.{nuid}")
+}
+
 /// JSON submissions from outside (`nats pub steno.jobs.submit '{…}'`).
 pub const SUBMIT_SUBJECT: &str = "steno.jobs.submit";
 pub const SUBMIT_STREAM: &str = "STENO_SUBMIT";
