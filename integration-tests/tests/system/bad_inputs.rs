@@ -31,6 +31,15 @@ async fn bad_inputs_fail_with_reasons_and_no_job_is_left_running() {
     assert_eq!((status, body["field"].as_str()), (422, Some("formats")), "{body}");
     let (status, body) = api.submit(json!({ "source_url": format!("{media}/speech.wav"), "beam_size": 11 })).await;
     assert_eq!((status, body["field"].as_str()), (422, Some("beam_size")), "{body}");
+    // Text the ledger cannot store is refused, naming the field.
+    for field in ["idempotency_key", "initial_prompt", "hotwords"] {
+        let value = if field == "hotwords" { json!(["a\u{0}b"]) } else { json!("a\u{0}b") };
+        let mut submission = json!({ "source_url": speech });
+        submission[field] = value;
+        let (status, body) = api.submit(submission).await;
+        assert_eq!((status, body["field"].as_str()), (422, Some(field)), "{body}");
+        assert!(body["error"].as_str().unwrap_or_default().contains("NUL"), "{body}");
+    }
     let (status, body) = api.submit(json!({ "url": "https://example.org/a.mp3" })).await;
     assert_eq!(status, 400, "unknown field: {body}");
     let response = api
@@ -96,6 +105,19 @@ async fn bad_inputs_fail_with_reasons_and_no_job_is_left_running() {
     })
     .await;
     assert!(refused["error"].as_str().unwrap_or_default().contains("not valid JSON"), "{refused}");
+    // So is one with text the ledger cannot store: failed once, not retried forever.
+    let poison = json!({ "source_url": speech, "initial_prompt": "a\u{0}b" }).to_string();
+    js.publish("steno.jobs.submit", poison.into()).await.expect("publish").await.expect("ack");
+    let refused = wait_until("the unstorable submission to be recorded", Duration::from_secs(30), || async {
+        let (_, body) = api.get("/v1/jobs?status=failed&limit=50").await;
+        let page: Value = serde_json::from_str(&body).ok()?;
+        let jobs = page["jobs"].as_array()?.clone();
+        jobs.into_iter().find(|j| j["error"].as_str().is_some_and(|e| e.contains("initial_prompt")))
+    })
+    .await;
+    assert!(refused["error"].as_str().unwrap_or_default().contains("NUL"), "{refused}");
+    let submit = js.get_stream("STENO_SUBMIT").await.expect("submit stream").info().await.expect("info").state.messages;
+    assert_eq!(submit, 0, "nothing left in the submit queue");
 
     // Nothing is left queued or running.
     for status in ["queued", "running"] {

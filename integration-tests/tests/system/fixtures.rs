@@ -15,6 +15,7 @@ use axum::{
     response::IntoResponse,
     routing::get,
 };
+use futures::StreamExt;
 
 // Also included by the transcribe engines bench, which cannot depend on
 // this crate.
@@ -123,11 +124,14 @@ pub fn media_dir() -> &'static Path {
 }
 
 /// Serves [`media_dir`] on a loopback port; `/page.html` is an HTML page,
-/// `/unavailable.wav` always answers 503 and anything missing is a 404. Returns the base URL.
+/// `/unavailable.wav` always answers 503, `/slow/<name>` sends the file over
+/// about 5 s (a download still running when a test interrupts it) and
+/// anything missing is a 404. Returns the base URL.
 pub async fn serve_media() -> String {
     let app = Router::new()
         .route("/page.html", get(page))
         .route("/unavailable.wav", get(|| async { StatusCode::SERVICE_UNAVAILABLE }))
+        .route("/slow/{name}", get(slow_file))
         .route("/{name}", get(file));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let port = listener.local_addr().expect("addr").port();
@@ -151,6 +155,19 @@ async fn file(UrlPath(name): UrlPath<String>) -> impl IntoResponse {
         Ok(bytes) => ([(header::CONTENT_TYPE, content_type)], bytes).into_response(),
         Err(_) => StatusCode::NOT_FOUND.into_response(),
     }
+}
+
+async fn slow_file(UrlPath(name): UrlPath<String>) -> impl IntoResponse {
+    const PIECES: usize = 20;
+    let Ok(bytes) = std::fs::read(media_dir().join(&name)) else { return StatusCode::NOT_FOUND.into_response() };
+    let size = bytes.len().div_ceil(PIECES).max(1);
+    let pieces: Vec<Vec<u8>> = bytes.chunks(size).map(<[u8]>::to_vec).collect();
+    let stream = futures::stream::iter(pieces).then(|piece| async move {
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        Ok::<_, std::convert::Infallible>(piece)
+    });
+    let length = bytes.len().to_string();
+    ([(header::CONTENT_LENGTH, length)], axum::body::Body::from_stream(stream)).into_response()
 }
 
 /// The spoken text of an SRT file: cue lines without numbers or timings.

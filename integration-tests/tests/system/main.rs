@@ -4,16 +4,21 @@
 
 mod api;
 mod bad_inputs;
+mod cancel;
 mod conversations;
+mod dead_letters;
 mod deployment;
 mod diarization;
 mod end_to_end;
 mod fanout;
+mod faults;
 mod fixtures;
 mod harness;
 mod languages;
 mod local_mode;
 mod observability;
 mod restart;
+mod retention;
 mod scaling;
+mod supervise;
 mod tracing;

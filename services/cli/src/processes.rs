@@ -1,8 +1,15 @@
 //! Service processes the CLI starts (`steno up`, local mode): spawned from
-//! the binaries next to `steno`, stopped together with SIGTERM (they drain),
-//! then SIGKILL for any that outstay the grace period.
+//! the binaries next to `steno`, supervised (`steno up` restarts one that
+//! exits, with back-off, as compose's `restart: unless-stopped` does), and
+//! stopped together with SIGTERM (they drain), then SIGKILL for any that
+//! outstay the grace period.
 
-use std::{path::PathBuf, process::Stdio, time::Duration};
+use std::{
+    collections::HashMap,
+    path::PathBuf,
+    process::Stdio,
+    time::{Duration, Instant},
+};
 
 use nix::{
     sys::signal::{Signal, kill},
@@ -15,10 +22,39 @@ pub const SERVICES: [&str; 6] = ["gateway", "download", "transcode", "transcribe
 
 /// How long a stopping service may drain before it is killed.
 const GRACE: Duration = Duration::from_secs(35);
+/// A service that exits this often within [`CRASH_WINDOW`] is given up on.
+const MAX_CRASHES: usize = 5;
+const CRASH_WINDOW: Duration = Duration::from_secs(60);
+/// The longest wait before a restart.
+const MAX_BACKOFF: Duration = Duration::from_secs(16);
+
+/// How to start one process again.
+struct Spec {
+    name: String,
+    program: PathBuf,
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+    log: Option<PathBuf>,
+}
+
+impl Spec {
+    fn start(&self, append: bool) -> anyhow::Result<Child> {
+        let mut command = Command::new(&self.program);
+        command.args(&self.args).envs(self.env.iter().cloned()).stdin(Stdio::null()).kill_on_drop(true);
+        if let Some(log) = &self.log {
+            let file =
+                std::fs::OpenOptions::new().create(true).write(true).append(append).truncate(!append).open(log)?;
+            command.stdout(file.try_clone()?).stderr(file);
+        }
+        command.spawn().map_err(|e| {
+            anyhow::anyhow!("start {} ({e}); build it with `cargo build --release`", self.program.display())
+        })
+    }
+}
 
 pub struct Processes {
     bin_dir: PathBuf,
-    children: Vec<(String, Child)>,
+    children: Vec<(Spec, Child)>,
 }
 
 impl Processes {
@@ -43,28 +79,48 @@ impl Processes {
         log: Option<PathBuf>,
     ) -> anyhow::Result<()> {
         let program = program.unwrap_or_else(|| self.bin_dir.join(format!("steno-{name}")));
-        let mut command = Command::new(&program);
-        command.args(args).envs(env.iter().cloned()).stdin(Stdio::null()).kill_on_drop(true);
-        if let Some(log) = log {
-            let file = std::fs::File::create(&log)?;
-            command.stdout(file.try_clone()?).stderr(file);
-        }
-        let child = command
-            .spawn()
-            .map_err(|e| anyhow::anyhow!("start {} ({e}); build it with `cargo build --release`", program.display()))?;
-        self.children.push((name.to_owned(), child));
+        let spec = Spec { name: name.to_owned(), program, args: args.to_vec(), env: env.to_vec(), log };
+        let child = spec.start(false)?;
+        self.children.push((spec, child));
         Ok(())
     }
 
-    /// Waits until one process exits; its name and status.
-    pub async fn first_exit(&mut self) -> (String, String) {
+    /// Waits until one process exits; its index and status.
+    async fn next_exit(&mut self) -> (usize, String) {
         loop {
-            for (name, child) in &mut self.children {
+            for (index, (_, child)) in self.children.iter_mut().enumerate() {
                 if let Ok(Some(status)) = child.try_wait() {
-                    return (name.clone(), status.to_string());
+                    return (index, status.to_string());
                 }
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Restarts every process that exits, after a back-off that doubles
+    /// with its recent exits; returns an error naming the service once one
+    /// has exited [`MAX_CRASHES`] times within [`CRASH_WINDOW`].
+    pub async fn supervise(&mut self) -> anyhow::Result<()> {
+        let mut exits: HashMap<String, Vec<Instant>> = HashMap::new();
+        loop {
+            let (index, status) = self.next_exit().await;
+            let name = self.children[index].0.name.clone();
+            let recent = exits.entry(name.clone()).or_default();
+            recent.retain(|at| at.elapsed() < CRASH_WINDOW);
+            recent.push(Instant::now());
+            if recent.len() >= MAX_CRASHES {
+                anyhow::bail!(
+                    "steno-{name} exited {} times within {} s (last: {status}); giving up",
+                    recent.len(),
+                    CRASH_WINDOW.as_secs()
+                );
+            }
+            let delay = restart_delay(recent.len());
+            eprintln!("steno: steno-{name} exited ({status}); restarting it in {} s", delay.as_secs());
+            tokio::time::sleep(delay).await;
+            let child = self.children[index].0.start(true)?;
+            self.children[index].1 = child;
+            eprintln!("steno: steno-{name} restarted");
         }
     }
 
@@ -75,12 +131,30 @@ impl Processes {
                 let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
             }
         }
-        for (name, child) in self.children.iter_mut().rev() {
+        for (spec, child) in self.children.iter_mut().rev() {
             if tokio::time::timeout(GRACE, child.wait()).await.is_err() {
-                eprintln!("steno: {name} did not stop; killing it");
+                eprintln!("steno: {} did not stop; killing it", spec.name);
                 let _ = child.kill().await;
             }
         }
         self.children.clear();
+    }
+}
+
+/// The wait before restarting a service that exited `recent` times lately:
+/// 1 s, 2 s, 4 s, … up to [`MAX_BACKOFF`].
+fn restart_delay(recent: usize) -> Duration {
+    let doubling = u32::try_from(recent.saturating_sub(1)).unwrap_or(u32::MAX).min(4);
+    Duration::from_secs(1 << doubling).min(MAX_BACKOFF)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn restarts_back_off_doubling_to_a_cap() {
+        let delays: Vec<u64> = (1..=7).map(|n| restart_delay(n).as_secs()).collect();
+        assert_eq!(delays, [1, 2, 4, 8, 16, 16, 16]);
     }
 }

@@ -1,4 +1,5 @@
-//! `steno up`: every service as its own process, stopped together.
+//! `steno up`: every service as its own process, each restarted if it
+//! exits; stopped together on Ctrl-C, or when one keeps crashing.
 
 use std::path::PathBuf;
 
@@ -13,14 +14,13 @@ pub async fn run(config: Option<PathBuf>, bin_dir: Option<PathBuf>) -> anyhow::R
             return Err(e);
         }
     }
-    eprintln!("steno: {} services started; Ctrl-C stops them", SERVICES.len());
-    let exited = tokio::select! {
-        _ = tokio::signal::ctrl_c() => None,
-        exited = processes.first_exit() => Some(exited),
+    eprintln!("steno: {} services started; Ctrl-C (or SIGTERM) stops them", SERVICES.len());
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let result = tokio::select! {
+        _ = tokio::signal::ctrl_c() => Ok(()),
+        _ = terminate.recv() => Ok(()),
+        gave_up = processes.supervise() => gave_up,
     };
     processes.stop_all().await;
-    match exited {
-        None => Ok(()),
-        Some((service, status)) => anyhow::bail!("steno-{service} exited ({status}); stopped the others"),
-    }
+    result.map_err(|e| e.context("stopped the other services"))
 }

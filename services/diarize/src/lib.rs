@@ -73,11 +73,25 @@ impl Stage for Diarize {
             assign::speaker_id(order.iter().position(|&s| s == speaker).unwrap_or(speaker))
         });
         ctx.artifacts.put_bytes(&ctx.job_id, artifacts::SPEAKERS_RTTM, rttm.as_bytes()).await?;
+        // Names given while an earlier delivery of this task finished (a
+        // redelivery after the job completed) are kept.
+        if let Ok(earlier) = ctx.artifacts.get_json::<Transcript>(&ctx.job_id, artifacts::DIARIZED).await {
+            keep_names(&mut transcript, &earlier);
+        }
         ctx.artifacts.put_json(&ctx.job_id, artifacts::DIARIZED, &transcript).await?;
         tracing::info!(speakers = transcript.speakers.len(), turns = turns.len(), "diarized");
         let names = task.artifacts.get_or_insert_default();
         names.transcript = artifacts::DIARIZED.to_owned();
         names.speakers = artifacts::SPEAKERS_RTTM.to_owned();
         Ok(task.into())
+    }
+}
+
+/// Copies the display names `earlier` gave to speakers `transcript` has too.
+fn keep_names(transcript: &mut Transcript, earlier: &Transcript) {
+    for speaker in &mut transcript.speakers {
+        if let Some(named) = earlier.speakers.iter().find(|s| s.id == speaker.id) {
+            speaker.name.clone_from(&named.name);
+        }
     }
 }

@@ -1,22 +1,31 @@
 //! The gateway's durable JetStream consumers (the job ledger, external
-//! submissions): one loop that pulls until shutdown, hands each message to
-//! its handler and acks as the handler says. A stream error is logged and
-//! the loop goes on; the stream ending is an error.
+//! submissions, dead-letter advisories): one loop that pulls until
+//! shutdown, hands each message to its handler and acks as the handler
+//! says. A stream error is logged and the loop goes on; the stream ending is
+//! an error. Each consumer has a `max_deliver`: what it can never handle
+//! reaches the dead letters through JetStream's advisory.
 
 use std::{future::Future, time::Duration};
 
 use async_nats::jetstream::{
     AckKind, Message,
-    consumer::{AckPolicy, pull},
+    consumer::{AckPolicy, PullConsumer, pull},
 };
 use futures::StreamExt;
 use steno_runtime::bus::Bus;
 use tokio_util::sync::CancellationToken;
 
+/// How often a gateway consumer may be given one message.
+#[derive(Clone, Copy)]
+pub struct ConsumerLimits {
+    pub max_deliver: i64,
+}
+
 pub async fn consume<F, Fut>(
     bus: &Bus,
     stream: &str,
     consumer: &str,
+    limits: ConsumerLimits,
     shutdown: CancellationToken,
     mut handle: F,
 ) -> anyhow::Result<()>
@@ -24,21 +33,25 @@ where
     F: FnMut(Message) -> Fut,
     Fut: Future<Output = (Message, AckKind)>,
 {
-    let consumer = bus
-        .js
-        .get_stream(stream)
-        .await?
-        .get_or_create_consumer(
-            consumer,
-            pull::Config {
-                durable_name: Some(consumer.into()),
-                ack_policy: AckPolicy::Explicit,
-                ack_wait: Duration::from_secs(30),
-                ..Default::default()
-            },
-        )
+    let wanted = pull::Config {
+        durable_name: Some(consumer.into()),
+        ack_policy: AckPolicy::Explicit,
+        ack_wait: Duration::from_secs(30),
+        max_deliver: limits.max_deliver,
+        ..Default::default()
+    };
+    let handle_stream = bus.js.get_stream(stream).await?;
+    let mut pull_consumer: PullConsumer = handle_stream
+        .get_or_create_consumer(consumer, wanted.clone())
         .await
         .map_err(|e| anyhow::anyhow!("create consumer {consumer}: {e}"))?;
+    if pull_consumer.cached_info().config.max_deliver != wanted.max_deliver {
+        pull_consumer = handle_stream
+            .update_consumer(wanted)
+            .await
+            .map_err(|e| anyhow::anyhow!("update consumer {consumer}: {e}"))?;
+    }
+    let consumer = pull_consumer;
     let mut messages = consumer.stream().max_messages_per_batch(100).messages().await?;
     loop {
         let message = tokio::select! {

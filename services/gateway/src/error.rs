@@ -71,13 +71,11 @@ impl ApiError {
 
 impl From<sqlx::Error> for ApiError {
     fn from(e: sqlx::Error) -> Self {
-        match e {
-            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
-                tracing::warn!(error = %e, "database unavailable");
-                Self::Unavailable("the job database is not available; try again".into())
-            }
-            e => Self::Internal(e.into()),
+        if crate::store::is_unavailable(&e) {
+            tracing::warn!(error = %e, "database unavailable");
+            return Self::Unavailable("the job database is not available; try again".into());
         }
+        Self::Internal(e.into())
     }
 }
 

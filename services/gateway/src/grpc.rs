@@ -55,6 +55,22 @@ impl JobService for Grpc {
         observed("Cancel", self.cancel_call(request)).await
     }
 
+    async fn retry(&self, request: Request<proto::RetryRequest>) -> Result<Response<proto::Job>, Status> {
+        observed("Retry", async {
+            let row = self.jobs.retry(&request.into_inner().id).await?;
+            Ok(Response::new(to_proto_job(&row)))
+        })
+        .await
+    }
+
+    async fn delete(&self, request: Request<proto::DeleteRequest>) -> Result<Response<proto::DeleteResponse>, Status> {
+        observed("Delete", async {
+            self.jobs.delete(&request.into_inner().id).await?;
+            Ok(Response::new(proto::DeleteResponse {}))
+        })
+        .await
+    }
+
     async fn get_transcript(
         &self,
         request: Request<proto::GetTranscriptRequest>,
@@ -114,6 +130,7 @@ impl Grpc {
             idempotency_key: Some(request.idempotency_key.clone()).filter(|k| !k.is_empty()),
         };
         let submission = spec.validate()?;
+        crate::jobs::refuse_nul("filename", &request.filename)?;
         let source = if request.upload.is_empty() {
             Source::Url(spec.url()?)
         } else {
@@ -166,19 +183,28 @@ impl Grpc {
         let messages = consumer.messages().await.map_err(unavailable)?;
         // A finished job whose events have aged out still ends the stream.
         let idle_limit = job.is_terminal().then_some(std::time::Duration::from_secs(2));
-        let events = futures::stream::unfold((messages, false), move |(mut messages, ended)| async move {
-            if ended {
-                return None;
+        let jobs = self.jobs.clone();
+        let events = futures::stream::unfold((messages, false), move |(mut messages, ended)| {
+            let jobs = jobs.clone();
+            async move {
+                if ended {
+                    return None;
+                }
+                let next = match idle_limit {
+                    Some(limit) => tokio::time::timeout(limit, messages.next()).await.ok()?,
+                    None => messages.next().await,
+                }?;
+                let event = next.map_err(unavailable).and_then(|m| {
+                    JobEvent::decode(m.payload.clone()).map_err(|e| Status::internal(format!("bad event: {e}")))
+                });
+                let ended = event.as_ref().map_or(true, |e| is_terminal(e.kind()));
+                if let Ok(event) = &event
+                    && is_terminal(event.kind())
+                {
+                    ledger_caught_up(&jobs, &event.job_id).await;
+                }
+                Some((event, (messages, ended)))
             }
-            let next = match idle_limit {
-                Some(limit) => tokio::time::timeout(limit, messages.next()).await.ok()?,
-                None => messages.next().await,
-            }?;
-            let event = next.map_err(unavailable).and_then(|m| {
-                JobEvent::decode(m.payload.clone()).map_err(|e| Status::internal(format!("bad event: {e}")))
-            });
-            let ended = event.as_ref().map_or(true, |e| is_terminal(e.kind()));
-            Some((event, (messages, ended)))
         });
         Ok(Response::new(Box::pin(events)))
     }
@@ -204,6 +230,20 @@ impl Grpc {
             content: String::from_utf8_lossy(&body).into_owned(),
         }))
     }
+}
+
+/// Waits (briefly) until the ledger shows the job finished, so a client
+/// that saw the terminal event on `Watch` gets the same answer from `Get`
+/// and `GetTranscript` (read-your-writes).
+async fn ledger_caught_up(jobs: &Jobs, id: &str) {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while tokio::time::Instant::now() < deadline {
+        if jobs.store.get(id).await.ok().flatten().is_some_and(|row| row.is_terminal()) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    tracing::warn!(job_id = id, "the ledger has not caught up with the job's terminal event");
 }
 
 fn is_terminal(kind: EventKind) -> bool {

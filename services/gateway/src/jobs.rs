@@ -2,6 +2,7 @@
 //! submission, record it, queue its first stage; read, list and cancel jobs;
 //! fetch transcripts.
 
+use prost::Message as _;
 use serde::Deserialize;
 use steno_export::render::CueOptions;
 use steno_runtime::{
@@ -9,7 +10,7 @@ use steno_runtime::{
     artifacts::{self, Artifacts},
     bus::{Bus, event},
     metrics,
-    proto::{self, EventKind, Format, JobOptions, Stage, StageTask},
+    proto::{self, EventKind, Format, JobEvent, JobOptions, Stage, StageTask},
     transcript::is_whisper_language,
 };
 
@@ -81,6 +82,7 @@ impl Via {
 impl SubmitJson {
     /// Checks everything but the source; errors name the field.
     pub fn validate(&self) -> Result<Submission, ApiError> {
+        self.refuse_unstorable_text()?;
         let id = match &self.job_id {
             Some(id) => JobId::parse(id).map_err(|e| ApiError::invalid("job_id", e.to_string()))?,
             None => JobId::generate(),
@@ -152,6 +154,28 @@ impl SubmitJson {
         })
     }
 
+    /// Text the ledger cannot store (a NUL character; Postgres refuses it)
+    /// is refused here, naming the field, rather than failing later.
+    fn refuse_unstorable_text(&self) -> Result<(), ApiError> {
+        let single = [
+            ("source_url", &self.source_url),
+            ("language", &self.language),
+            ("model", &self.model),
+            ("initial_prompt", &self.initial_prompt),
+            ("job_id", &self.job_id),
+            ("idempotency_key", &self.idempotency_key),
+        ];
+        let lists = [("formats", &self.formats), ("hotwords", &self.hotwords)];
+        let texts = single
+            .iter()
+            .flat_map(|(field, value)| value.iter().map(move |v| (*field, v.as_str())))
+            .chain(lists.iter().flat_map(|(field, values)| values.iter().flatten().map(move |v| (*field, v.as_str()))));
+        for (field, text) in texts {
+            refuse_nul(field, text)?;
+        }
+        Ok(())
+    }
+
     /// `(num, min, max)` speakers, 0 where not given.
     fn speaker_count(&self, diarize: bool) -> Result<(u32, u32, u32), ApiError> {
         let fields = [
@@ -194,6 +218,14 @@ impl SubmitJson {
     }
 }
 
+/// Refuses text with a NUL character, which the ledger cannot store.
+pub fn refuse_nul(field: &'static str, text: &str) -> Result<(), ApiError> {
+    if text.contains('\0') {
+        return Err(ApiError::invalid(field, "must not contain a NUL character (\\u0000)"));
+    }
+    Ok(())
+}
+
 /// One page of jobs.
 pub struct Page {
     pub jobs: Vec<JobRow>,
@@ -216,9 +248,37 @@ impl Jobs {
         Self { store, bus, artifacts, default_page_size, cues }
     }
 
-    /// The job a resubmission with this id or key refers to, if any.
+    /// The job a resubmission with this id or key refers to, if any. A
+    /// resubmission repairs a job whose first task was never published.
     pub async fn existing(&self, submission: &Submission) -> Result<Option<JobRow>, ApiError> {
-        Ok(self.store.find_existing(submission.id.as_str(), submission.idempotency_key.as_deref()).await?)
+        let row = self.store.find_existing(submission.id.as_str(), submission.idempotency_key.as_deref()).await?;
+        if let Some(row) = row.as_ref().filter(|r| !r.dispatched && r.status == "queued") {
+            self.dispatch(row).await.map_err(|e| ApiError::Unavailable(format!("cannot queue the job: {e:#}")))?;
+        }
+        Ok(row)
+    }
+
+    /// Publishes a queued job's `queued` event and first task (download, or
+    /// transcode for an upload), then records it as dispatched. Safe to
+    /// repeat: the task's `Nats-Msg-Id` drops a second copy.
+    pub async fn dispatch(&self, row: &JobRow) -> anyhow::Result<()> {
+        let options = serde_json::from_value::<OptionsView>(row.options.0.clone())?.to_proto();
+        let mut task = StageTask { job_id: row.id.clone(), attempt: 1, options: Some(options), ..Default::default() };
+        match &row.source_url {
+            Some(url) => {
+                task.stage = Stage::Download as i32;
+                task.source_url = url.clone();
+            }
+            None => {
+                task.stage = Stage::Transcode as i32;
+                task.artifacts = Some(proto::Artifacts { source: artifacts::SOURCE.into(), ..Default::default() });
+            }
+        }
+        let queued = JobEvent { attempt: 1, ..event(&row.id, EventKind::Queued, task.stage()) };
+        self.bus.publish_event(queued).await?;
+        self.bus.publish_task(&task).await?;
+        self.store.mark_dispatched(&row.id).await?;
+        Ok(())
     }
 
     /// Records the job and queues its first stage. Returns the job and
@@ -251,33 +311,14 @@ impl Jobs {
                 .ok_or_else(|| ApiError::Conflict("job was removed concurrently".into()));
         };
         metrics::job_created(via.as_str());
-
-        let mut task = StageTask {
-            job_id: submission.id.to_string(),
-            attempt: 1,
-            options: Some(submission.options),
-            ..Default::default()
-        };
-        match source {
-            Source::Url(url) => {
-                task.stage = Stage::Download as i32;
-                task.source_url = url;
-            }
-            Source::Upload { .. } => {
-                task.stage = Stage::Transcode as i32;
-                task.artifacts = Some(proto::Artifacts { source: artifacts::SOURCE.into(), ..Default::default() });
-            }
-        }
-        let queued = async {
-            self.bus.publish_event(event(&row.id, EventKind::Queued, task.stage())).await?;
-            self.bus.publish_task(&task).await
-        };
-        if let Err(e) = queued.await {
-            let reason = format!("the job could not be queued (NATS unavailable: {e:#}); submit it again");
-            let update = Update { status: Some("failed"), error: Some(&reason), ..Default::default() };
-            self.store.update(&row.id, update).await?;
-            metrics::job_finished("failed", via.as_str());
-            return Err(ApiError::Unavailable(reason));
+        // The row is the outbox: if the task cannot be published now (NATS
+        // down, or this gateway stops), the dispatcher publishes it later.
+        if let Err(e) = self.dispatch(&row).await {
+            tracing::warn!(
+                error = format!("{e:#}"),
+                job_id = row.id,
+                "first task not published yet; the dispatcher will"
+            );
         }
         Ok((row, true))
     }
@@ -353,6 +394,64 @@ impl Jobs {
             tracing::warn!(error = format!("{e:#}"), job_id = id, "publish cancelled event");
         }
         Ok(row)
+    }
+
+    /// Requeues a failed job from the stage that failed, as a new attempt,
+    /// with the task kept in the dead letters (its artifacts are kept). A
+    /// part of a split transcription restarts the whole transcription.
+    pub async fn retry(&self, id: &str) -> Result<JobRow, ApiError> {
+        let job = self.get(id).await?;
+        if job.status != "failed" {
+            return Err(ApiError::Conflict(format!("job {id} is {}; only a failed job can be retried", job.status)));
+        }
+        let unavailable = |e: anyhow::Error| ApiError::Unavailable(format!("cannot reach NATS: {e:#}"));
+        let nothing_to_retry = || {
+            ApiError::Conflict(format!(
+                "job {id} has no task to retry (it was refused before any stage ran): submit it again"
+            ))
+        };
+        let stage = job.stage.clone().ok_or_else(nothing_to_retry)?;
+        let letter = self.bus.find_dead_letter(&stage, id).await.map_err(unavailable)?;
+        let mut task = letter.and_then(|l| StageTask::decode(l.payload).ok()).ok_or_else(nothing_to_retry)?;
+        if task.part.take().is_some()
+            && let Some(artifacts) = task.artifacts.as_mut()
+        {
+            artifacts.audio = artifacts::AUDIO.into();
+        }
+        task.attempt = task.attempt.max(u32::try_from(job.attempt).unwrap_or(1)) + 1;
+        let attempt = i32::try_from(task.attempt).unwrap_or(i32::MAX);
+        let Some(row) = self.store.requeue(id, attempt, &stage).await? else {
+            return Err(ApiError::Conflict(format!("job {id} changed while it was being retried")));
+        };
+        let queued = JobEvent { attempt: task.attempt, ..event(id, EventKind::Queued, task.stage()) };
+        let requeued = async {
+            self.bus.publish_event(queued).await?;
+            self.bus.publish_task(&task).await?;
+            self.bus.remove_dead_letters(&stage, id).await
+        };
+        requeued.await.map_err(unavailable)?;
+        tracing::info!(job_id = id, stage, attempt = task.attempt, "job retried");
+        Ok(row)
+    }
+
+    /// Deletes a job now: an unfinished one is cancelled first (its workers
+    /// stop), then its artifacts, events, flags, dead letters and row go.
+    pub async fn delete(&self, id: &str) -> Result<(), ApiError> {
+        let job = self.get(id).await?;
+        if !job.is_terminal() {
+            self.cancel(id).await?;
+        }
+        self.remove(&job.id).await?;
+        tracing::info!(job_id = id, "job deleted");
+        Ok(())
+    }
+
+    /// Removes everything of a job (no checks; the janitor's path too).
+    pub async fn remove(&self, id: &str) -> Result<(), ApiError> {
+        let job_id = JobId::parse(id).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+        self.bus.remove_job(&job_id).await.map_err(|e| ApiError::Unavailable(format!("cannot reach NATS: {e:#}")))?;
+        self.store.delete(id).await?;
+        Ok(())
     }
 
     /// A finished job's transcript in `format`.

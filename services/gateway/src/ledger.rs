@@ -1,10 +1,14 @@
 //! Writes the job ledger from the events stream: every stage reports
 //! through `steno.events.<job_id>.<kind>`, and only the gateway turns that
-//! into rows. A finished job is never changed again.
+//! into rows. A finished job is never changed again (but by a retry), a
+//! job's stage and progress never move back, and events of an attempt a
+//! retry replaced are ignored. While the database cannot be reached the
+//! event is held and tried again, so an outage uses up no deliveries; an
+//! event the database refuses is terminated and reaches the dead letters.
 
 use std::time::Duration;
 
-use async_nats::jetstream::AckKind;
+use async_nats::jetstream::{AckKind, Message};
 use prost::Message as _;
 use steno_runtime::{
     bus::Bus,
@@ -15,24 +19,26 @@ use steno_runtime::{
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    consume::consume,
-    store::{Store, Update},
+    consume::{ConsumerLimits, consume},
+    store::{Store, Update, is_unavailable},
 };
 
+/// Deliveries of one event before it is dead-lettered (a gateway killed
+/// while applying it each time).
+const MAX_DELIVER: i64 = 10;
+/// The longest wait between tries while the database is unreachable.
+const MAX_HOLD_WAIT: Duration = Duration::from_secs(5);
+
 pub async fn run(bus: Bus, store: Store, shutdown: CancellationToken) -> anyhow::Result<()> {
-    consume(&bus, subjects::EVENTS_STREAM, subjects::LEDGER_CONSUMER, shutdown, |message| {
-        let store = store.clone();
+    let limits = ConsumerLimits { max_deliver: MAX_DELIVER };
+    let stopping = shutdown.clone();
+    consume(&bus, subjects::EVENTS_STREAM, subjects::LEDGER_CONSUMER, limits, shutdown, |message| {
+        let (store, stopping) = (store.clone(), stopping.clone());
         async move {
             let ack = match JobEvent::decode(message.payload.clone()) {
-                Ok(event) => match apply(&store, &event).await {
-                    Ok(()) => AckKind::Ack,
-                    Err(e) => {
-                        tracing::warn!(error = %e, job_id = event.job_id, "ledger update failed; will retry");
-                        AckKind::Nak(Some(Duration::from_secs(2)))
-                    }
-                },
+                Ok(event) => apply_when_possible(&store, &message, &event, &stopping).await,
                 Err(e) => {
-                    tracing::warn!(error = %e, subject = %message.subject, "undecodable event dropped");
+                    tracing::warn!(error = %e, subject = %message.subject, "undecodable event dead-lettered");
                     AckKind::Term
                 }
             };
@@ -42,31 +48,58 @@ pub async fn run(bus: Bus, store: Store, shutdown: CancellationToken) -> anyhow:
     .await
 }
 
+/// Applies `event`, holding it (with in-progress acks) while the database
+/// is unreachable.
+async fn apply_when_possible(
+    store: &Store,
+    message: &Message,
+    event: &JobEvent,
+    shutdown: &CancellationToken,
+) -> AckKind {
+    let mut wait = Duration::from_millis(250);
+    loop {
+        match apply(store, event).await {
+            Ok(()) => return AckKind::Ack,
+            Err(e) if is_unavailable(&e) => {
+                tracing::warn!(error = %e, job_id = event.job_id, "ledger database unavailable; holding the event");
+                if let Err(e) = message.ack_with(AckKind::Progress).await {
+                    tracing::debug!(error = %e, "in-progress ack");
+                }
+                tokio::select! {
+                    () = tokio::time::sleep(wait) => {}
+                    () = shutdown.cancelled() => return AckKind::Nak(None),
+                }
+                wait = (wait * 2).min(MAX_HOLD_WAIT);
+            }
+            Err(e) => {
+                tracing::error!(error = %e, job_id = event.job_id, "the ledger refused an event; dead-lettering it");
+                return AckKind::Term;
+            }
+        }
+    }
+}
+
 /// The ledger change an event makes.
 async fn apply(store: &Store, event: &JobEvent) -> Result<(), sqlx::Error> {
     let stage = Some(subjects::stage_name(event.stage())).filter(|s| *s != "unspecified");
     let artifacts = event.artifacts.clone().unwrap_or_default();
     let duration = i64::try_from(event.duration_ms).ok().filter(|d| *d > 0);
     let language = Some(event.language.as_str()).filter(|l| !l.is_empty());
+    let base = Update { attempt: i64::from(event.attempt), stage, stage_rank: event.stage, ..Default::default() };
     let update = match event.kind() {
-        EventKind::Started => Update { status: Some("running"), stage, progress: Some(0.0), ..Default::default() },
-        EventKind::Progress => Update { stage, progress: Some(event.progress), ..Default::default() },
-        EventKind::StageCompleted => {
-            Update { stage, progress: Some(1.0), duration_ms: duration, language, ..Default::default() }
-        }
+        EventKind::Started => Update { status: Some("running"), progress: Some(0.0), ..base },
+        EventKind::Progress => Update { progress: Some(event.progress), ..base },
+        EventKind::StageCompleted => Update { progress: Some(1.0), duration_ms: duration, language, ..base },
         EventKind::Completed => Update {
             status: Some("completed"),
-            stage,
             progress: Some(1.0),
             duration_ms: duration,
             language,
             exports: Some(artifacts.exports),
-            ..Default::default()
+            ..base
         },
-        EventKind::Failed => {
-            Update { status: Some("failed"), stage, error: Some(event.message.as_str()), ..Default::default() }
-        }
-        EventKind::Cancelled => Update { status: Some("cancelled"), ..Default::default() },
+        EventKind::Failed => Update { status: Some("failed"), error: Some(event.message.as_str()), ..base },
+        EventKind::Cancelled => Update { status: Some("cancelled"), ..base },
         EventKind::Queued | EventKind::Retrying | EventKind::Unspecified => return Ok(()),
     };
     let terminal = update.status.filter(|s| ["completed", "failed", "cancelled"].contains(s));

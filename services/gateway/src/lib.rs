@@ -6,16 +6,23 @@
 //!   doors over one [`jobs::Jobs`].
 //! - [`speakers`]: naming a diarized job's speakers (re-renders its exports).
 //! - [`ledger`]: applies job events from JetStream to [`store`] (Postgres or SQLite).
+//! - [`outbox`]: publishes the first task of jobs recorded but not yet queued.
+//! - [`janitor`]: retention: removes expired jobs and what no job owns.
+//! - [`dead_letters`]: JetStream's advisories about stranded messages →
+//!   `STENO_DLQ` and a `failed` event.
 //! - [`consume`]: the loop over the gateway's durable consumers.
 //! - [`error`]: one error type for HTTP statuses and gRPC codes.
 //! - [`views`]: jobs as REST JSON and gRPC messages.
 
 pub mod consume;
+pub mod dead_letters;
 pub mod error;
 pub mod grpc;
+pub mod janitor;
 pub mod jobs;
 pub mod ledger;
 pub mod nats_api;
+pub mod outbox;
 pub mod rest;
 pub mod speakers;
 pub mod startup;

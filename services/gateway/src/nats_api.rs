@@ -10,7 +10,7 @@ use steno_runtime::{JobId, bus::Bus, subjects};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    consume::consume,
+    consume::{ConsumerLimits, consume},
     error::ApiError,
     jobs::{Jobs, Source, SubmitJson, Via},
     store::JobRow,
@@ -19,13 +19,16 @@ use crate::{
 
 /// Consumes `steno.jobs.submit` until shutdown. A malformed submission is
 /// recorded as a failed job with the reason (keyed by `Nats-Msg-Id` when
-/// given, so a redelivery does not record it twice).
+/// given, so a redelivery does not record it twice). One that cannot be
+/// recorded is retried, up to `max_deliver`, then dead-lettered.
 pub async fn consume_submissions(jobs: Jobs, shutdown: CancellationToken) -> anyhow::Result<()> {
     let bus = jobs.bus.clone();
-    consume(&bus, subjects::SUBMIT_STREAM, subjects::SUBMIT_CONSUMER, shutdown, |message| {
+    let limits = ConsumerLimits { max_deliver: 10 };
+    consume(&bus, subjects::SUBMIT_STREAM, subjects::SUBMIT_CONSUMER, limits, shutdown, |message| {
         let jobs = jobs.clone();
         async move {
             let msg_id = message.headers.as_ref().and_then(|h| h.get("Nats-Msg-Id")).map(|v| v.as_str().to_owned());
+            let msg_id = msg_id.filter(|id| !id.contains('\0'));
             let ack = match submit_json(&jobs, &message.payload, msg_id.as_deref()).await {
                 Ok(job) => {
                     tracing::info!(job_id = job.id, status = job.status, "submission from NATS");

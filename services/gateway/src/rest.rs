@@ -24,8 +24,9 @@ use crate::{
 pub fn router(jobs: Jobs, max_upload_bytes: u64) -> Router {
     Router::new()
         .route("/v1/jobs", post(submit).get(list))
-        .route("/v1/jobs/{id}", get(get_job))
+        .route("/v1/jobs/{id}", get(get_job).delete(delete_job))
         .route("/v1/jobs/{id}/cancel", post(cancel))
+        .route("/v1/jobs/{id}/retry", post(retry))
         .route("/v1/jobs/{id}/speakers", get(speakers).patch(rename_speakers))
         .route("/v1/jobs/{id}/{file}", get(transcript))
         .layer(DefaultBodyLimit::max(usize::try_from(max_upload_bytes).unwrap_or(usize::MAX)))
@@ -84,6 +85,7 @@ async fn read_upload(jobs: &Jobs, multipart: &mut Multipart) -> Result<(crate::s
         let name = field.name().unwrap_or_default().to_owned();
         if name == "file" {
             let filename = field.file_name().unwrap_or("upload").to_owned();
+            crate::jobs::refuse_nul("file", &filename)?;
             let submission = spec.validate()?;
             if let Some(existing) = jobs.existing(&submission).await? {
                 return Ok((existing, false));
@@ -142,6 +144,12 @@ async fn get_job(State(jobs): State<Jobs>, Path(id): Path<String>) -> Result<Jso
     Ok(Json(jobs.get(&id).await?.into()))
 }
 
+/// `DELETE /v1/jobs/{id}`: the job, its artifacts and its events, now; 204.
+async fn delete_job(State(jobs): State<Jobs>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+    jobs.delete(&id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 #[derive(Deserialize)]
 struct ListQuery {
     status: Option<String>,
@@ -162,6 +170,11 @@ async fn list(
 
 async fn cancel(State(jobs): State<Jobs>, Path(id): Path<String>) -> Result<Json<JobView>, ApiError> {
     Ok(Json(jobs.cancel(&id).await?.into()))
+}
+
+/// `POST /v1/jobs/{id}/retry`: a failed job again, from the stage that failed.
+async fn retry(State(jobs): State<Jobs>, Path(id): Path<String>) -> Result<Json<JobView>, ApiError> {
+    Ok(Json(jobs.retry(&id).await?.into()))
 }
 
 /// `GET /v1/jobs/{id}/speakers`: `{"speakers": [{"id": "S1", "name": "Speaker 1"}, …]}`.

@@ -8,7 +8,7 @@ use steno_runtime::{bus::Bus, config::Config, ops, queue, subjects};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::{grpc, jobs::Jobs, ledger, nats_api, rest, store::Store};
+use crate::{dead_letters, grpc, janitor, jobs::Jobs, ledger, nats_api, outbox, rest, store::Store};
 
 pub struct Application {
     http: TcpListener,
@@ -26,7 +26,7 @@ impl Application {
         shutdown: CancellationToken,
     ) -> anyhow::Result<Self> {
         let store = Store::connect(&config.gateway.database_url).await?;
-        let bus = Bus::connect(&config.nats, "gateway").await?;
+        let bus = Bus::connect(&config, "gateway").await?;
         let jobs = Jobs::new(store.clone(), bus.clone(), config.gateway.default_page_size, (&config.export).into());
         let http = bind(config.gateway.http_addr, "gateway.http_addr").await?;
         let grpc = bind(config.gateway.grpc_addr, "gateway.grpc_addr").await?;
@@ -61,13 +61,26 @@ impl Application {
         let every = std::time::Duration::from_secs(self.config.worker.queue_depth_interval_secs.max(1));
         tokio::spawn(queue::sample(self.bus.js.clone(), subjects::STAGES.to_vec(), every, shutdown.clone()));
         let store = self.jobs.store.clone();
-        tokio::try_join!(
-            async { http.await.map_err(|e| anyhow::anyhow!("REST server: {e}")) },
-            async { grpc.await.map_err(|e| anyhow::anyhow!("gRPC server: {e}")) },
-            ledger::run(self.bus.clone(), store, shutdown.clone()),
-            nats_api::consume_submissions(self.jobs.clone(), shutdown.clone()),
-            nats_api::serve_requests(self.jobs.clone(), self.bus.clone(), shutdown.clone()),
-        )?;
+        let parts = async {
+            tokio::try_join!(
+                async { http.await.map_err(|e| anyhow::anyhow!("REST server: {e}")) },
+                async { grpc.await.map_err(|e| anyhow::anyhow!("gRPC server: {e}")) },
+                ledger::run(self.bus.clone(), store, shutdown.clone()),
+                nats_api::consume_submissions(self.jobs.clone(), shutdown.clone()),
+                nats_api::serve_requests(self.jobs.clone(), self.bus.clone(), shutdown.clone()),
+                dead_letters::run(self.bus.clone(), shutdown.clone()),
+                outbox::run(self.jobs.clone(), shutdown.clone()),
+                janitor::run(self.jobs.clone(), self.config.retention.clone(), shutdown.clone()),
+            )
+        };
+        // Open requests and watch streams get `worker.drain_secs` to finish.
+        let deadline = std::time::Duration::from_secs(self.config.worker.drain_secs);
+        tokio::select! {
+            result = parts => { result?; }
+            () = async { shutdown.cancelled().await; tokio::time::sleep(deadline).await } => {
+                tracing::warn!(deadline_secs = deadline.as_secs(), "shutdown deadline passed; closing what is still open");
+            }
+        }
         Ok(())
     }
 }

@@ -1,10 +1,11 @@
 //! Artifacts of a job in the JetStream object store, named
 //! `<job_id>/<artifact>`. Stages pass names in tasks, never bytes.
 
-use std::path::Path;
+use std::{future::Future, path::Path};
 
 use async_nats::jetstream::{object_store::ObjectStore, stream::Stream};
 use base64::Engine;
+use futures::StreamExt;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 
 use crate::{JobId, subjects};
@@ -127,6 +128,79 @@ impl Artifacts {
     pub async fn delete(&self, job_id: &JobId, artifact: &str) -> anyhow::Result<()> {
         let name = subjects::artifact_name(job_id, artifact);
         self.store.delete(name.as_str()).await.map_err(|e| anyhow::anyhow!("delete artifact {name}: {e}"))
+    }
+
+    /// Every stored object: its name and age in seconds.
+    async fn objects(&self) -> anyhow::Result<Vec<(String, i64, String)>> {
+        let now = chrono::Utc::now().timestamp();
+        let mut list = self.store.list().await.map_err(|e| anyhow::anyhow!("list artifacts: {e}"))?;
+        let mut objects = Vec::new();
+        while let Some(info) = list.next().await {
+            let info = info.map_err(|e| anyhow::anyhow!("list artifacts: {e}"))?;
+            let age = info.modified.map_or(0, |at| now - at.unix_timestamp());
+            objects.push((info.name, age, info.nuid));
+        }
+        Ok(objects)
+    }
+
+    /// Removes every artifact of a job; how many there were.
+    pub async fn delete_job(&self, job_id: &JobId) -> anyhow::Result<usize> {
+        let prefix = subjects::artifact_name(job_id, "");
+        let mut removed = 0;
+        for (name, _, _) in self.objects().await? {
+            if name.starts_with(&prefix) {
+                self.store.delete(name.as_str()).await.map_err(|e| anyhow::anyhow!("delete artifact {name}: {e}"))?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
+    /// Removes what no job owns, once older than `min_age_secs` (younger
+    /// ones may be an upload whose job is being recorded): objects of jobs
+    /// `is_job` does not know, and chunks no object refers to (left by an
+    /// upload or download that failed midway). Returns both counts.
+    pub async fn sweep_orphans<F, Fut>(&self, min_age_secs: i64, is_job: F) -> anyhow::Result<(usize, usize)>
+    where
+        F: Fn(String) -> Fut,
+        Fut: Future<Output = anyhow::Result<bool>>,
+    {
+        let objects = self.objects().await?;
+        let mut objects_removed = 0;
+        for (name, age, _) in &objects {
+            let job = name.split('/').next().unwrap_or_default();
+            if *age >= min_age_secs && !is_job(job.to_owned()).await? {
+                self.store.delete(name.as_str()).await.map_err(|e| anyhow::anyhow!("delete artifact {name}: {e}"))?;
+                objects_removed += 1;
+            }
+        }
+        let live: std::collections::HashSet<String> = objects
+            .iter()
+            .map(|(_, _, nuid)| subjects::object_chunks_subject(subjects::ARTIFACTS_BUCKET, nuid))
+            .collect();
+        let bucket = subjects::ARTIFACTS_BUCKET;
+        let mut chunk_subjects = self
+            .chunks
+            .info_with_subjects(subjects::object_chunks_subject(bucket, ">"))
+            .await
+            .map_err(|e| anyhow::anyhow!("list artifact chunks: {e}"))?;
+        let mut orphans = Vec::new();
+        while let Some(entry) = chunk_subjects.next().await {
+            let (subject, _) = entry.map_err(|e| anyhow::anyhow!("list artifact chunks: {e}"))?;
+            if !live.contains(&subject) {
+                orphans.push(subject);
+            }
+        }
+        let now = chrono::Utc::now().timestamp();
+        let mut chunks_removed = 0;
+        for subject in orphans {
+            let Ok(last) = self.chunks.get_last_raw_message_by_subject(&subject).await else { continue };
+            if now - last.time.unix_timestamp() >= min_age_secs {
+                self.chunks.purge().filter(&subject).await.map_err(|e| anyhow::anyhow!("purge {subject}: {e}"))?;
+                chunks_removed += 1;
+            }
+        }
+        Ok((objects_removed, chunks_removed))
     }
 
     async fn open(

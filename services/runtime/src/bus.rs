@@ -6,15 +6,24 @@ use std::time::Duration;
 
 use async_nats::{
     HeaderMap,
-    jetstream::{self, kv, message::PublishMessage, object_store, stream},
+    jetstream::{
+        self, kv,
+        message::{PublishMessage, StreamMessage},
+        object_store, stream,
+    },
 };
 use prost::Message as _;
 use steno_proto::v1::{EventKind, JobEvent, Stage, StageTask};
 
-use crate::{JobId, artifacts::Artifacts, config::NatsConfig, subjects};
+use crate::{
+    JobId,
+    artifacts::Artifacts,
+    config::{Config, NatsConfig, RetentionConfig},
+    subjects,
+};
 
-/// Seconds within which a repeated `Nats-Msg-Id` is dropped by the server.
-const DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
+/// Most tasks one stage (or the submit subject) holds.
+const MAX_QUEUED: i64 = 1_000_000;
 
 /// Everything a service needs on NATS: the client, JetStream, the artifact
 /// store and the job flags bucket. Cheap to clone.
@@ -30,12 +39,12 @@ impl Bus {
     /// Connects (retrying for up to a minute while NATS is not up yet, and
     /// reconnecting forever once connected), checks the server version and
     /// provisions streams and buckets.
-    pub async fn connect(config: &NatsConfig, name: &str) -> anyhow::Result<Self> {
-        let client = connect_with_retry(config, name).await?;
+    pub async fn connect(config: &Config, name: &str) -> anyhow::Result<Self> {
+        let client = connect_with_retry(&config.nats, name).await?;
         check_server_version(&client.server_info().version)?;
         crate::metrics::register_nats_connected(client.clone());
         let js = jetstream::new(client.clone());
-        let (artifacts, flags) = provision(&js, config).await?;
+        let (artifacts, flags) = provision(&js, &config.nats, &config.retention).await?;
         Ok(Self { client, js, artifacts, flags })
     }
 
@@ -82,6 +91,78 @@ impl Bus {
         Ok(())
     }
 
+    /// Keeps a message no consumer could finish in the dead letters, with why
+    /// (`steno.dlq.<source>.<id>`). Idempotent: a second copy of the same
+    /// stream message within the duplicate window is dropped.
+    pub async fn dead_letter(&self, letter: DeadLetter<'_>) -> anyhow::Result<()> {
+        let mut headers = HeaderMap::new();
+        let reason: String = letter.reason.chars().map(|c| if c.is_control() { ' ' } else { c }).take(1000).collect();
+        headers.insert(subjects::DLQ_HEADER_REASON, reason.as_str());
+        headers.insert(subjects::DLQ_HEADER_ATTEMPTS, letter.attempts.to_string().as_str());
+        headers.insert(subjects::DLQ_HEADER_STREAM, letter.stream);
+        headers.insert(subjects::DLQ_HEADER_SEQUENCE, letter.sequence.to_string().as_str());
+        let publish = PublishMessage::build()
+            .headers(headers)
+            .payload(letter.payload)
+            .message_id(format!("{}:{}", letter.stream, letter.sequence));
+        self.js
+            .send_publish(subjects::dead_letter_subject(letter.source, letter.id), publish)
+            .await?
+            .await
+            .map_err(|e| anyhow::anyhow!("publish dead letter: {e}"))?;
+        crate::metrics::dead_letter(letter.source, letter.stranded);
+        tracing::warn!(source = letter.source, id = letter.id, attempts = letter.attempts, reason, "dead-lettered");
+        Ok(())
+    }
+
+    /// The latest dead letter of `id` from `source`, if one is kept.
+    pub async fn find_dead_letter(&self, source: &str, id: &str) -> anyhow::Result<Option<StreamMessage>> {
+        let stream = self.js.get_stream_no_info(subjects::DLQ_STREAM).await?;
+        match stream.get_last_raw_message_by_subject(&subjects::dead_letter_subject(source, id)).await {
+            Ok(message) => Ok(Some(message)),
+            Err(e) if e.kind() == stream::LastRawMessageErrorKind::NoMessageFound => Ok(None),
+            Err(e) => Err(anyhow::anyhow!("read dead letters: {e}")),
+        }
+    }
+
+    /// Removes the dead letters of `id` from `source` (after a retry).
+    pub async fn remove_dead_letters(&self, source: &str, id: &str) -> anyhow::Result<()> {
+        let stream = self.js.get_stream_no_info(subjects::DLQ_STREAM).await?;
+        stream.purge().filter(subjects::dead_letter_subject(source, id)).await?;
+        Ok(())
+    }
+
+    /// Whether `stage` of the job's `attempt` already handed the job on (an
+    /// earlier delivery published its successor).
+    pub async fn handed_on(&self, job_id: &JobId, stage: Stage, attempt: u32) -> anyhow::Result<bool> {
+        Ok(self.flags.get(subjects::handed_on_key(job_id, stage, attempt)).await?.is_some())
+    }
+
+    /// Records that `stage` handed the job on; a second record is a no-op.
+    pub async fn mark_handed_on(&self, job_id: &JobId, stage: Stage, attempt: u32) -> anyhow::Result<()> {
+        match self.flags.create(subjects::handed_on_key(job_id, stage, attempt), "1".into()).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Removes what NATS holds of a job: artifacts, events, flags and dead
+    /// letters.
+    pub async fn remove_job(&self, job_id: &JobId) -> anyhow::Result<()> {
+        self.artifacts.delete_job(job_id).await?;
+        let purges = [
+            (subjects::EVENTS_STREAM.to_owned(), subjects::job_events_filter(job_id)),
+            (subjects::kv_stream(subjects::JOBS_BUCKET), subjects::job_flags_filter(job_id)),
+            (subjects::DLQ_STREAM.to_owned(), subjects::job_dead_letters_filter(job_id)),
+        ];
+        for (stream, filter) in purges {
+            let stream = self.js.get_stream_no_info(&stream).await?;
+            stream.purge().filter(filter.as_str()).await.map_err(|e| anyhow::anyhow!("purge {filter}: {e}"))?;
+        }
+        Ok(())
+    }
+
     /// Marks a job cancelled; workers skip its remaining tasks.
     pub async fn set_cancelled(&self, job_id: &JobId) -> anyhow::Result<()> {
         self.flags.put(subjects::cancel_key(job_id), "1".into()).await?;
@@ -91,6 +172,23 @@ impl Bus {
     pub async fn is_cancelled(&self, job_id: &JobId) -> anyhow::Result<bool> {
         Ok(self.flags.get(subjects::cancel_key(job_id)).await?.is_some())
     }
+}
+
+/// A message to keep in the dead letters ([`Bus::dead_letter`]).
+pub struct DeadLetter<'a> {
+    /// A stage name, [`subjects::DLQ_SUBMIT`] or [`subjects::DLQ_LEDGER`].
+    pub source: &'a str,
+    /// The job id, or another id unique within the source.
+    pub id: &'a str,
+    pub payload: bytes::Bytes,
+    pub attempts: i64,
+    /// What a person reads: why it could not be finished.
+    pub reason: &'a str,
+    /// Where the message was.
+    pub stream: &'a str,
+    pub sequence: u64,
+    /// JetStream gave up on it (no consumer decided to fail it).
+    pub stranded: bool,
 }
 
 /// Convenience constructor for events.
@@ -143,14 +241,23 @@ pub fn is_supported_server(version: &str) -> bool {
 
 /// Creates what is missing; leaves what exists. Safe to run from every
 /// replica of every service at start.
-async fn provision(js: &jetstream::Context, config: &NatsConfig) -> anyhow::Result<(Artifacts, kv::Store)> {
+async fn provision(
+    js: &jetstream::Context,
+    config: &NatsConfig,
+    retention: &RetentionConfig,
+) -> anyhow::Result<(Artifacts, kv::Store)> {
+    let duplicate_window = Duration::from_secs(config.duplicate_window_secs);
+    // Queues are bounded: a full one refuses new tasks (the submission says
+    // so) rather than dropping old ones.
     let work_queue = |name: String, subject: String| stream::Config {
         name,
         subjects: vec![subject],
         retention: stream::RetentionPolicy::WorkQueue,
         storage: stream::StorageType::File,
-        duplicate_window: DUPLICATE_WINDOW,
+        duplicate_window,
         num_replicas: config.replicas,
+        max_messages: MAX_QUEUED,
+        discard: stream::DiscardPolicy::New,
         ..Default::default()
     };
     for stage in subjects::STAGES {
@@ -170,6 +277,30 @@ async fn provision(js: &jetstream::Context, config: &NatsConfig) -> anyhow::Resu
         },
     )
     .await?;
+    let kept = Duration::from_secs(config.events_max_age_hours * 3600);
+    ensure_stream(
+        js,
+        stream::Config {
+            name: subjects::DLQ_STREAM.into(),
+            subjects: vec![subjects::DLQ_WILDCARD.into()],
+            retention: stream::RetentionPolicy::Limits,
+            storage: stream::StorageType::File,
+            max_age: kept,
+            duplicate_window,
+            num_replicas: config.replicas,
+            ..Default::default()
+        },
+    )
+    .await?;
+    ensure_stream(
+        js,
+        stream::Config {
+            subjects: subjects::advisory_subjects(),
+            max_age: kept,
+            ..work_queue(subjects::ADVISORIES_STREAM.into(), String::new())
+        },
+    )
+    .await?;
     let artifacts = match js.get_object_store(subjects::ARTIFACTS_BUCKET).await {
         Ok(store) => store,
         Err(_) => js
@@ -186,6 +317,8 @@ async fn provision(js: &jetstream::Context, config: &NatsConfig) -> anyhow::Resu
     let chunks =
         js.get_stream(&chunks_stream).await.map_err(|e| anyhow::anyhow!("open stream {chunks_stream}: {e}"))?;
     let artifacts = Artifacts::new(artifacts, chunks);
+    // Flags outlive no job: they age out with `retention.days`.
+    let kept_flags = Duration::from_secs(retention.days * 24 * 3600);
     let flags = match js.get_key_value(subjects::JOBS_BUCKET).await {
         Ok(store) => store,
         Err(_) => js
@@ -194,17 +327,40 @@ async fn provision(js: &jetstream::Context, config: &NatsConfig) -> anyhow::Resu
                 history: 1,
                 storage: stream::StorageType::File,
                 num_replicas: config.replicas,
+                max_age: kept_flags,
                 ..Default::default()
             })
             .await
             .map_err(|e| anyhow::anyhow!("create KV bucket {}: {e}", subjects::JOBS_BUCKET))?,
     };
+    // A bucket made before `retention.days` was set (or changed) gets it.
+    let flags_stream = subjects::kv_stream(subjects::JOBS_BUCKET);
+    let current = js.get_stream(&flags_stream).await.map_err(|e| anyhow::anyhow!("open stream {flags_stream}: {e}"))?;
+    if current.cached_info().config.max_age != kept_flags {
+        let config = stream::Config { max_age: kept_flags, ..current.cached_info().config.clone() };
+        js.update_stream(config).await.map_err(|e| anyhow::anyhow!("update stream {flags_stream}: {e}"))?;
+    }
     Ok((artifacts, flags))
 }
 
+/// Creates a stream, or brings an existing one's subjects and limits in
+/// line with `config`.
 async fn ensure_stream(js: &jetstream::Context, config: stream::Config) -> anyhow::Result<()> {
     let name = config.name.clone();
-    js.get_or_create_stream(config).await.map_err(|e| anyhow::anyhow!("create stream {name}: {e}"))?;
+    let stream =
+        js.get_or_create_stream(config.clone()).await.map_err(|e| anyhow::anyhow!("create stream {name}: {e}"))?;
+    let current = &stream.cached_info().config;
+    // The server reports "no limit" as -1 where the config says 0.
+    let limit = |n: i64| n.max(0);
+    let changed = current.subjects != config.subjects
+        || current.max_age != config.max_age
+        || (!config.duplicate_window.is_zero() && current.duplicate_window != config.duplicate_window)
+        || limit(current.max_messages) != limit(config.max_messages)
+        || current.discard != config.discard;
+    if changed {
+        tracing::info!(stream = name, "updating stream limits");
+        js.update_stream(config).await.map_err(|e| anyhow::anyhow!("update stream {name}: {e}"))?;
+    }
     Ok(())
 }
 

@@ -41,6 +41,7 @@ pub struct Config {
     pub transcribe: TranscribeConfig,
     pub diarize: DiarizeConfig,
     pub export: ExportConfig,
+    pub retention: RetentionConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -52,6 +53,9 @@ pub struct NatsConfig {
     pub replicas: usize,
     /// How long job events are kept in `STENO_EVENTS`.
     pub events_max_age_hours: u64,
+    /// Seconds within which a task published twice (same `Nats-Msg-Id`) is
+    /// kept once; past it, the `steno-jobs` hand-on records stop repeats.
+    pub duplicate_window_secs: u64,
 }
 
 impl Default for NatsConfig {
@@ -61,6 +65,7 @@ impl Default for NatsConfig {
             connect_timeout_secs: 10,
             replicas: 1,
             events_max_age_hours: 24 * 7,
+            duplicate_window_secs: 120,
         }
     }
 }
@@ -256,6 +261,26 @@ impl Default for ExportConfig {
     }
 }
 
+/// How long finished jobs are kept; the gateway's janitor removes the rest.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RetentionConfig {
+    /// Days a finished job (row, artifacts, events, flags) is kept; 0 keeps
+    /// them forever. A job with no progress for this long is failed.
+    pub days: u64,
+    /// How often the janitor runs.
+    pub sweep_interval_secs: u64,
+    /// Artifacts no job owns (an upload whose job was never recorded,
+    /// chunks of a failed upload) are removed once this old.
+    pub orphan_grace_secs: u64,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        Self { days: 30, sweep_interval_secs: 3600, orphan_grace_secs: 3600 }
+    }
+}
+
 impl Config {
     /// Loads from `file` (which must exist) or, without one, from
     /// [`DEFAULT_CONFIG_FILE`] when present; then the environment.
@@ -294,6 +319,9 @@ impl Config {
         if !self.nats.url.starts_with("nats://") && !self.nats.url.starts_with("tls://") {
             return invalid("nats.url", "must start with nats:// or tls://");
         }
+        if self.nats.duplicate_window_secs == 0 {
+            return invalid("nats.duplicate_window_secs", "must be at least 1");
+        }
         if self.worker.concurrency == 0 {
             return invalid("worker.concurrency", "must be at least 1");
         }
@@ -314,6 +342,9 @@ impl Config {
         }
         if !(1..=20).contains(&self.diarize.max_speakers) {
             return invalid("diarize.max_speakers", "must be between 1 and 20");
+        }
+        if self.retention.sweep_interval_secs == 0 {
+            return invalid("retention.sweep_interval_secs", "must be at least 1");
         }
         if self.export.max_line_chars < 10 || self.export.max_lines == 0 || self.export.max_cue_ms < 1000 {
             return invalid("export", "max_line_chars ≥ 10, max_lines ≥ 1 and max_cue_ms ≥ 1000");

@@ -5,6 +5,7 @@
 //! - [`bus`]: NATS connection, provisioning, typed publishing of tasks and events.
 //! - [`artifacts`]: job artifacts in the JetStream object store.
 //! - [`stage`] and [`worker`]: the `Stage` trait and the one worker loop;
+//!   [`settle`]: how a delivery is settled (ack, retry, fail, return);
 //!   [`parts`]: the exactly-once join of a task split across replicas.
 //! - [`ops`], [`telemetry`], [`metrics`]: `/healthz` `/readyz` `/metrics`, logs, every metric.
 //! - [`queue`]: queue depth per stage, read from JetStream state.
@@ -21,6 +22,7 @@ pub mod ops;
 pub mod parts;
 pub mod queue;
 pub mod service;
+pub mod settle;
 pub mod stage;
 pub mod subjects;
 pub mod telemetry;

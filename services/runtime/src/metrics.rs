@@ -24,6 +24,7 @@ pub const STREAM_MESSAGES: &str = "steno_stage_stream_messages";
 pub const STREAM_BYTES: &str = "steno_stage_stream";
 pub const OLDEST_PENDING_AGE: &str = "steno_stage_oldest_pending_age";
 pub const JOBS_CREATED: &str = "steno_jobs_created";
+pub const DEAD_LETTERS: &str = "steno_dead_letters";
 pub const JOBS_FINISHED: &str = "steno_jobs_finished";
 pub const HTTP_REQUESTS: &str = "steno_http_requests";
 pub const HTTP_DURATION: &str = "steno_http_request_duration";
@@ -71,6 +72,7 @@ fn counter(name: &'static str, unit: &'static str, description: &'static str) ->
 struct Instruments {
     jobs_created: Counter<u64>,
     jobs_finished: Counter<u64>,
+    dead_letters: Counter<u64>,
     http_requests: Counter<u64>,
     http_duration: Histogram<f64>,
     http_in_flight: UpDownCounter<i64>,
@@ -95,6 +97,11 @@ fn instruments() -> &'static Instruments {
     INSTRUMENTS.get_or_init(|| Instruments {
         jobs_created: counter(JOBS_CREATED, "", "Jobs accepted, by front door"),
         jobs_finished: counter(JOBS_FINISHED, "", "Jobs that reached a final status"),
+        dead_letters: counter(
+            DEAD_LETTERS,
+            "",
+            "Messages kept in STENO_DLQ, by source (stage, submit, ledger) and kind (failed, stranded)",
+        ),
         http_requests: counter(HTTP_REQUESTS, "", "REST requests, by method, route and status"),
         http_duration: histogram(HTTP_DURATION, "s", "REST request latency", &FAST_SECONDS),
         http_in_flight: meter()
@@ -158,7 +165,11 @@ impl StageMetrics {
     pub fn new(stage: &'static str) -> Self {
         Self {
             stage: KeyValue::new("stage", stage),
-            tasks: counter(STAGE_TASKS, "", "Stage tasks handled, by outcome (ok, retried, failed, cancelled)"),
+            tasks: counter(
+                STAGE_TASKS,
+                "",
+                "Stage tasks handled, by outcome (ok, retried, failed, cancelled, panicked)",
+            ),
             processing: histogram(STAGE_PROCESSING, "s", "Time spent processing one stage task", &SECONDS),
             in_progress: meter()
                 .i64_up_down_counter(STAGE_IN_PROGRESS)
@@ -202,6 +213,13 @@ pub fn job_created(source: &'static str) {
 pub fn job_finished(status: &str, source: &str) {
     let labels = [KeyValue::new("status", status.to_owned()), KeyValue::new("source", source.to_owned())];
     instruments().jobs_finished.add(1, &labels);
+}
+
+/// A message was dead-lettered; `source` is a stage, `submit` or `ledger`;
+/// `stranded` when JetStream gave up on it rather than a consumer failing it.
+pub fn dead_letter(source: &str, stranded: bool) {
+    let kind = if stranded { "stranded" } else { "failed" };
+    instruments().dead_letters.add(1, &[KeyValue::new("source", source.to_owned()), KeyValue::new("kind", kind)]);
 }
 
 /// One REST request; `in_flight` brackets it.

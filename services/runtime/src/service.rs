@@ -74,7 +74,7 @@ where
 /// Connects to NATS, starts the ops server on `ops_addr` and runs the
 /// worker loop for `stage` until shutdown.
 pub async fn serve_stage<S: Stage>(stage: S, service: Service, ops_addr: SocketAddr) -> anyhow::Result<()> {
-    let bus = Bus::connect(&service.config.nats, service.name).await?;
+    let bus = Bus::connect(&service.config, service.name).await?;
     ops::serve(ops_addr, service.registry.clone(), ops::nats_ready(bus.clone()), service.shutdown.clone()).await?;
     worker::run(stage, bus, service.config.worker.clone(), service.shutdown).await
 }

@@ -6,6 +6,7 @@ use std::future::Future;
 
 use steno_proto::v1::{JobOptions, Stage as StageKind, StageTask};
 use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 
 use crate::{JobId, artifacts::Artifacts};
 
@@ -90,11 +91,24 @@ pub struct JobContext {
     pub job_id: JobId,
     pub artifacts: Artifacts,
     progress: watch::Sender<f32>,
+    cancelled: CancellationToken,
 }
 
 impl JobContext {
-    pub(crate) fn new(job_id: JobId, artifacts: Artifacts, progress: watch::Sender<f32>) -> Self {
-        Self { job_id, artifacts, progress }
+    pub(crate) fn new(
+        job_id: JobId,
+        artifacts: Artifacts,
+        progress: watch::Sender<f32>,
+        cancelled: CancellationToken,
+    ) -> Self {
+        Self { job_id, artifacts, progress, cancelled }
+    }
+
+    /// A token that fires when the job is cancelled. The worker drops a
+    /// cancelled stage's future; blocking work (whisper.cpp, diarization)
+    /// checks it to stop early.
+    pub fn cancellation(&self) -> CancellationToken {
+        self.cancelled.clone()
     }
 
     /// Reports progress within the stage (0..1). Cheap and callable from

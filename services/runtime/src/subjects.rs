@@ -37,6 +37,71 @@ pub const SERVICE_GROUP: &str = "steno.api";
 /// Endpoint name under [`SERVICE_GROUP`]: `nats req steno.api.submit '{…}'`.
 pub const SERVICE_SUBMIT_ENDPOINT: &str = "submit";
 
+/// Tasks and events no consumer could finish: `steno.dlq.<source>.<id>`,
+/// where the source is a stage (`transcribe`), `submit` or `ledger`, and the
+/// id the job's (the submit stream's sequence for a submission without one).
+/// Limits retention, so tools can read it; one message per job and source.
+pub const DLQ_STREAM: &str = "STENO_DLQ";
+pub const DLQ_WILDCARD: &str = "steno.dlq.>";
+/// Dead-letter source names of the gateway's own consumers.
+pub const DLQ_SUBMIT: &str = "submit";
+pub const DLQ_LEDGER: &str = "ledger";
+
+/// Headers of a dead letter: why, after how many deliveries, and where the
+/// message was (its stream and sequence, also its `Nats-Msg-Id`).
+pub const DLQ_HEADER_REASON: &str = "Steno-Reason";
+pub const DLQ_HEADER_ATTEMPTS: &str = "Steno-Attempts";
+pub const DLQ_HEADER_STREAM: &str = "Steno-Stream";
+pub const DLQ_HEADER_SEQUENCE: &str = "Steno-Stream-Sequence";
+
+/// `steno.dlq.<source>.<id>`
+pub fn dead_letter_subject(source: &str, id: &str) -> String {
+    format!("steno.dlq.{source}.{id}")
+}
+
+/// JetStream's advisories about steno's consumers, kept in a stream so a
+/// stranded message is dead-lettered even if no gateway was up when the
+/// server gave up on it.
+pub const ADVISORIES_STREAM: &str = "STENO_ADVISORIES";
+/// Durable consumer of [`ADVISORIES_STREAM`], shared by gateway replicas.
+pub const DEAD_LETTER_CONSUMER: &str = "gateway-dead-letters";
+
+/// Which advisory a subject of [`advisory_subjects`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Advisory {
+    /// A message reached the consumer's `max_deliver`: it stays in the stream.
+    MaxDeliveries,
+    /// A message was terminated (`AckKind::Term`): a WorkQueue stream drops it.
+    Terminated,
+}
+
+const MAX_DELIVERIES_PREFIX: &str = "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.";
+const TERMINATED_PREFIX: &str = "$JS.EVENT.ADVISORY.CONSUMER.MSG_TERMINATED.";
+
+/// The advisory subjects of every steno stream's consumers.
+pub fn advisory_subjects() -> Vec<String> {
+    let streams = STAGES.iter().map(|s| stage_stream(*s)).chain([SUBMIT_STREAM.into(), EVENTS_STREAM.into()]);
+    streams
+        .flat_map(|stream| [format!("{MAX_DELIVERIES_PREFIX}{stream}.*"), format!("{TERMINATED_PREFIX}{stream}.*")])
+        .collect()
+}
+
+/// What an advisory subject reports.
+pub fn advisory_kind(subject: &str) -> Option<Advisory> {
+    if subject.starts_with(MAX_DELIVERIES_PREFIX) {
+        Some(Advisory::MaxDeliveries)
+    } else if subject.starts_with(TERMINATED_PREFIX) {
+        Some(Advisory::Terminated)
+    } else {
+        None
+    }
+}
+
+/// The stage whose stream is `stream`, if it is a stage stream.
+pub fn stage_of_stream(stream: &str) -> Option<Stage> {
+    STAGES.into_iter().find(|s| stage_stream(*s) == stream)
+}
+
 /// The stages in route order.
 pub const STAGES: [Stage; 5] = [Stage::Download, Stage::Transcode, Stage::Transcribe, Stage::Diarize, Stage::Export];
 
@@ -116,6 +181,27 @@ pub fn parts_key(job_id: &JobId, stage: Stage, attempt: u32) -> String {
     format!("{job_id}.parts.{}.{attempt}", stage_name(stage))
 }
 
+/// KV key recording that `stage` (of job attempt `attempt`) handed the job
+/// on: its successor task, or the job's completion, was published.
+pub fn handed_on_key(job_id: &JobId, stage: Stage, attempt: u32) -> String {
+    format!("{job_id}.handed-on.{}.{attempt}", stage_name(stage))
+}
+
+/// The stream JetStream keeps a KV bucket in.
+pub fn kv_stream(bucket: &str) -> String {
+    format!("KV_{bucket}")
+}
+
+/// Every key of one job in the [`JOBS_BUCKET`], as a stream subject filter.
+pub fn job_flags_filter(job_id: &JobId) -> String {
+    format!("$KV.{JOBS_BUCKET}.{job_id}.>")
+}
+
+/// Every dead letter of one job, from any source.
+pub fn job_dead_letters_filter(job_id: &JobId) -> String {
+    format!("steno.dlq.*.{job_id}")
+}
+
 /// KV key holding a job's cancellation flag.
 pub fn cancel_key(job_id: &JobId) -> String {
     format!("{job_id}.cancelled")
@@ -134,6 +220,19 @@ mod tests {
         let part = stage_msg_id(&id, Stage::Transcribe, 1, Some(3));
         assert_eq!(part, "job-1:transcribe:1:3");
         assert_eq!(job_id_from_msg_id(&part), Some(id));
+    }
+
+    #[test]
+    fn advisories_name_every_stream() {
+        let subjects = advisory_subjects();
+        assert_eq!(subjects.len(), 2 * (STAGES.len() + 2));
+        assert!(subjects.contains(&"$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.STENO_TRANSCRIBE.*".to_owned()));
+        assert_eq!(
+            advisory_kind("$JS.EVENT.ADVISORY.CONSUMER.MSG_TERMINATED.STENO_EVENTS.gateway-ledger"),
+            Some(Advisory::Terminated)
+        );
+        assert_eq!(stage_of_stream("STENO_DIARIZE"), Some(Stage::Diarize));
+        assert_eq!(stage_of_stream(EVENTS_STREAM), None);
     }
 
     #[test]

@@ -1,13 +1,17 @@
 //! The one worker loop every stage runs: pull a task from the stage's
 //! durable consumer, process it, publish the next task and events, then ack.
-//! Retryable errors nak with back-off up to `max_deliver`; permanent errors
-//! and the last attempt term the task and publish `failed` with the reason.
-//! A stage may split a task into parts ([`crate::parts`]): the loop queues
+//! How a delivery is settled is [`crate::settle`]'s decision: retryable
+//! errors and panics nak with back-off up to `max_deliver`; permanent errors
+//! and the last attempt put the task in the dead letters, publish `failed`
+//! with the reason and term it. A job cancelled while its task runs stops
+//! it: the work is dropped and the stage's `JobContext::is_cancelled` turns
+//! true for blocking work to check. A stage may split a task into parts ([`crate::parts`]): the loop queues
 //! them, and joins them once when the last is done.
 //! On shutdown it stops pulling, lets in-flight tasks finish for
 //! `drain_secs`, then naks what is left.
 
 use std::{
+    panic::AssertUnwindSafe,
     sync::Arc,
     time::{Duration, Instant},
 };
@@ -15,8 +19,9 @@ use std::{
 use async_nats::jetstream::{
     AckKind, Message,
     consumer::{AckPolicy, PullConsumer, pull},
+    kv,
 };
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use prost::Message as _;
 use steno_proto::v1::{EventKind, JobEvent, Part, Stage as StageKind, StageTask};
 use tokio::{
@@ -28,10 +33,11 @@ use tracing::Instrument;
 
 use crate::{
     JobId,
-    bus::{Bus, event},
+    bus::{Bus, DeadLetter, event},
     config::WorkerConfig,
     metrics::StageMetrics,
     parts::{self, Parts},
+    settle::{self, Outcome, Settlement},
     stage::{JobContext, Output, Stage, StageError, next_stage},
     subjects,
 };
@@ -96,23 +102,33 @@ pub async fn run<S: Stage>(
     Ok(())
 }
 
-/// Creates the stage's durable pull consumer if missing.
+/// Creates the stage's durable pull consumer if missing, and brings its
+/// `ack_wait` and `max_deliver` in line with the config if they differ.
 async fn ensure_consumer(bus: &Bus, kind: StageKind, config: &WorkerConfig) -> anyhow::Result<PullConsumer> {
+    let name = subjects::stage_consumer(kind);
     let stream = bus.js.get_stream(subjects::stage_stream(kind)).await?;
-    let consumer = stream
-        .get_or_create_consumer(
-            subjects::stage_consumer(kind),
-            pull::Config {
-                durable_name: Some(subjects::stage_consumer(kind).into()),
-                filter_subject: subjects::stage_subject(kind),
-                ack_policy: AckPolicy::Explicit,
-                ack_wait: Duration::from_secs(config.ack_wait_secs),
-                max_deliver: config.max_deliver,
-                ..Default::default()
-            },
-        )
+    let wanted = pull::Config {
+        durable_name: Some(name.into()),
+        filter_subject: subjects::stage_subject(kind),
+        ack_policy: AckPolicy::Explicit,
+        ack_wait: Duration::from_secs(config.ack_wait_secs),
+        max_deliver: config.max_deliver,
+        ..Default::default()
+    };
+    let mut consumer: PullConsumer = stream
+        .get_or_create_consumer(name, wanted.clone())
         .await
-        .map_err(|e| anyhow::anyhow!("create consumer {}: {e}", subjects::stage_consumer(kind)))?;
+        .map_err(|e| anyhow::anyhow!("create consumer {name}: {e}"))?;
+    let current = &consumer.cached_info().config;
+    if current.ack_wait != wanted.ack_wait || current.max_deliver != wanted.max_deliver {
+        tracing::info!(
+            consumer = name,
+            ack_wait_secs = config.ack_wait_secs,
+            max_deliver = config.max_deliver,
+            "updating consumer"
+        );
+        consumer = stream.update_consumer(wanted).await.map_err(|e| anyhow::anyhow!("update consumer {name}: {e}"))?;
+    }
     Ok(consumer)
 }
 
@@ -171,124 +187,168 @@ impl From<Output> for Step {
     }
 }
 
-/// What became of one delivery.
-enum Outcome {
-    Done,
-    Retry(anyhow::Error),
-    Fail(String),
+/// How running the stage's work ended.
+enum Worked<T> {
+    Finished(T),
+    /// The job was cancelled meanwhile: the work was dropped.
+    Cancelled,
+    /// The drain period ran out first.
     Interrupted,
 }
 
+/// One delivery of a task of a known job.
+struct Delivery<'a> {
+    message: &'a Message,
+    job_id: JobId,
+    attempt: u32,
+    delivered: i64,
+}
+
+impl Delivery<'_> {
+    fn event(&self, kind: EventKind, stage: StageKind) -> JobEvent {
+        JobEvent { attempt: self.attempt, ..event(self.job_id.as_str(), kind, stage) }
+    }
+}
+
 impl<S: Stage> Worker<S> {
+    fn name(&self) -> &'static str {
+        subjects::stage_name(S::KIND)
+    }
+
     async fn handle(&self, message: Message) {
         let delivered = message.info().map(|i| i.delivered).unwrap_or(1);
         let task = match StageTask::decode(message.payload.clone()) {
             Ok(task) => task,
-            Err(e) => return self.reject_undecodable(&message, e).await,
+            Err(e) => return self.reject_undecodable(&message, delivered, e).await,
         };
         let Ok(job_id) = JobId::parse(&task.job_id) else {
-            return self.reject_undecodable(&message, "invalid job_id").await;
+            return self.reject_undecodable(&message, delivered, "invalid job_id").await;
         };
         if delivered > 1 {
             self.metrics.redelivered();
         }
-        let span = tracing::info_span!("stage", stage = subjects::stage_name(S::KIND), job_id = %job_id, delivered);
+        let span = tracing::info_span!("stage", stage = self.name(), job_id = %job_id, delivered);
         crate::trace::set_parent_from(&span, message.headers.as_ref());
-        self.handle_task(&message, task, &job_id, delivered).instrument(span).await;
-    }
-
-    async fn handle_task(&self, message: &Message, task: StageTask, job_id: &JobId, delivered: i64) {
-        match self.bus.is_cancelled(job_id).await {
-            Ok(true) => {
-                tracing::info!("job cancelled; skipping task");
-                self.metrics.outcome("cancelled");
-                return settle(message, AckKind::Ack).await;
-            }
-            Ok(false) => {}
-            Err(e) => return self.retry_later(message, delivered, job_id, &e.context("read job flags")).await,
+        let delivery = Delivery { message: &message, job_id, attempt: task.attempt, delivered };
+        async {
+            let outcome = self.run_task(&delivery, task).await;
+            self.settle(&delivery, outcome).await;
         }
-
-        match self.run_task(message, task, job_id).await {
-            Outcome::Done => {
-                self.metrics.outcome("ok");
-                settle(message, AckKind::Ack).await;
-            }
-            Outcome::Retry(e) if delivered < self.config.max_deliver => {
-                self.retry_later(message, delivered, job_id, &e).await;
-            }
-            Outcome::Retry(e) => {
-                let reason = format!("{} failed after {delivered} attempts: {e:#}", subjects::stage_name(S::KIND));
-                self.fail(message, job_id, reason).await;
-            }
-            Outcome::Fail(reason) => self.fail(message, job_id, reason).await,
-            Outcome::Interrupted => {
-                tracing::info!("shutdown: returning task to the queue");
-                settle(message, AckKind::Nak(None)).await;
-            }
-        }
+        .instrument(span)
+        .await;
     }
 
     /// Processes the task with in-progress acks and progress events, then
     /// publishes its successor (or its parts) and events. Everything before
     /// the ack.
-    async fn run_task(&self, message: &Message, task: StageTask, job_id: &JobId) -> Outcome {
+    async fn run_task(&self, delivery: &Delivery<'_>, task: StageTask) -> Outcome {
+        let job_id = &delivery.job_id;
+        match self.bus.is_cancelled(job_id).await {
+            Ok(true) => {
+                tracing::info!("job cancelled; skipping task");
+                return Outcome::Cancelled;
+            }
+            Ok(false) => {}
+            Err(e) => return Outcome::Retry(format!("{:#}", e.context("read job flags"))),
+        }
         let options = task.options.clone();
         let part = task.part;
+        // Redelivered after an earlier delivery handed the job on (past the
+        // duplicate window, where `Nats-Msg-Id` no longer helps): done.
+        if let Some(outcome) = self.handed_on(delivery).await {
+            return outcome;
+        }
         // A part's own progress would jump between replicas: a split job
         // reports the share of parts done instead.
-        if part.is_none() {
-            let started = event(job_id.as_str(), EventKind::Started, S::KIND);
-            if let Err(e) = self.bus.publish_event(started).await {
-                return Outcome::Retry(e);
-            }
+        if part.is_none()
+            && let Err(e) = self.bus.publish_event(delivery.event(EventKind::Started, S::KIND)).await
+        {
+            return Outcome::Retry(format!("{e:#}"));
         }
+        let cancelled = CancellationToken::new();
+        let watch = tokio::spawn(watch_cancel(self.bus.clone(), job_id.clone(), cancelled.clone()));
         let (progress_tx, progress_rx) = watch::channel(0.0f32);
-        let ctx = JobContext::new(job_id.clone(), self.bus.artifacts.clone(), progress_tx);
-        let progress = forward_progress(self.bus.clone(), job_id.clone(), S::KIND, progress_rx);
+        let ctx = JobContext::new(job_id.clone(), self.bus.artifacts.clone(), progress_tx, cancelled.clone());
+        let progress = forward_progress(self.bus.clone(), delivery.event(EventKind::Progress, S::KIND), progress_rx);
         let progress_events = part.is_none().then(|| tokio::spawn(progress.instrument(tracing::Span::current())));
 
         self.metrics.started();
         let clock = Instant::now();
-        let result = match part {
-            None => self.with_heartbeat(message, async { self.stage.process(task, &ctx).await.map(Step::from) }).await,
-            Some(part) => self.with_heartbeat(message, self.process_part(task, part, &ctx)).await,
+        let work = async {
+            match part {
+                None => self.stage.process(task, &ctx).await.map(Step::from),
+                Some(part) => self.process_part(task, part, &ctx).await,
+            }
         };
+        let worked = self.with_heartbeat(delivery.message, &cancelled, AssertUnwindSafe(work).catch_unwind()).await;
         self.metrics.finished();
+        watch.abort();
         drop(ctx);
         if let Some(events) = progress_events {
             events.abort();
         }
-        let Some(result) = result else { return Outcome::Interrupted };
+        let result = match worked {
+            Worked::Finished(Ok(result)) => result,
+            Worked::Finished(Err(panic)) => return Outcome::Panicked(panic_message(panic.as_ref())),
+            Worked::Cancelled => {
+                tracing::info!("job cancelled while running; stopped");
+                return Outcome::Cancelled;
+            }
+            Worked::Interrupted => return Outcome::Interrupted,
+        };
         self.metrics.processed(clock.elapsed().as_secs_f64());
 
         let mut next = match result {
             Ok(Step::Next(next)) => next,
-            Ok(Step::Split(parts)) => return self.publish_parts(job_id, parts).await,
+            Ok(Step::Split(parts)) => return self.publish_parts(delivery, parts).await,
             Ok(Step::PartDone { done, count }) => {
-                let mut update = event(job_id.as_str(), EventKind::Progress, S::KIND);
+                let mut update = delivery.event(EventKind::Progress, S::KIND);
                 update.progress = done as f32 / count.max(1) as f32;
                 return self.publish(update).await;
             }
             Ok(Step::Duplicate) => return Outcome::Done,
-            Err(StageError::Retryable(e)) => return Outcome::Retry(e),
+            Err(StageError::Retryable(e)) => return Outcome::Retry(format!("{e:#}")),
             Err(StageError::Permanent(e)) => return Outcome::Fail(format!("{e:#}")),
         };
         next.part = None;
+        // Another delivery may have handed it on while this one ran.
+        if let Some(outcome) = self.handed_on(delivery).await {
+            return outcome;
+        }
         let mut done = match next_stage(S::KIND, options.as_ref()) {
             Some(stage) => {
                 next.stage = stage.into();
                 if let Err(e) = self.bus.publish_task(&next).await {
-                    return Outcome::Retry(e);
+                    return Outcome::Retry(format!("{e:#}"));
                 }
-                event(job_id.as_str(), EventKind::StageCompleted, S::KIND)
+                delivery.event(EventKind::StageCompleted, S::KIND)
             }
-            None => event(job_id.as_str(), EventKind::Completed, S::KIND),
+            None => delivery.event(EventKind::Completed, S::KIND),
         };
         done.progress = 1.0;
         done.duration_ms = next.duration_ms;
         done.language = next.language.clone();
         done.artifacts = next.artifacts.clone();
-        self.publish(done).await
+        let outcome = self.publish(done).await;
+        if let Outcome::Done = outcome
+            && let Err(e) = self.bus.mark_handed_on(job_id, S::KIND, delivery.attempt).await
+        {
+            tracing::warn!(error = format!("{e:#}"), "record the hand-on (a late redelivery may hand on again)");
+        }
+        outcome
+    }
+
+    /// `Some` when this stage already handed the job on (another delivery
+    /// published its successor), so this delivery has nothing left to do.
+    async fn handed_on(&self, delivery: &Delivery<'_>) -> Option<Outcome> {
+        match self.bus.handed_on(&delivery.job_id, S::KIND, delivery.attempt).await {
+            Ok(true) => {
+                tracing::info!("another delivery already handed the job on; not publishing again");
+                Some(Outcome::Done)
+            }
+            Ok(false) => None,
+            Err(e) => Some(Outcome::Retry(format!("{:#}", e.context("read job flags")))),
+        }
     }
 
     /// One part of a split task: processed unless an earlier delivery did
@@ -312,15 +372,15 @@ impl<S: Stage> Worker<S> {
     }
 
     /// Queues the parts of a split task, then tells the job how many.
-    async fn publish_parts(&self, job_id: &JobId, parts: Vec<StageTask>) -> Outcome {
+    async fn publish_parts(&self, delivery: &Delivery<'_>, parts: Vec<StageTask>) -> Outcome {
         let count = parts.len();
         for mut part in parts {
             part.stage = S::KIND.into();
             if let Err(e) = self.bus.publish_task(&part).await {
-                return Outcome::Retry(e);
+                return Outcome::Retry(format!("{e:#}"));
             }
         }
-        let mut split = event(job_id.as_str(), EventKind::Progress, S::KIND);
+        let mut split = delivery.event(EventKind::Progress, S::KIND);
         split.message = format!("split into {count} parts");
         self.publish(split).await
     }
@@ -328,75 +388,131 @@ impl<S: Stage> Worker<S> {
     async fn publish(&self, event: JobEvent) -> Outcome {
         match self.bus.publish_event(event).await {
             Ok(()) => Outcome::Done,
-            Err(e) => Outcome::Retry(e),
+            Err(e) => Outcome::Retry(format!("{e:#}")),
         }
     }
 
-    /// Runs `work` with in-progress acks; `None` when the drain period ran
-    /// out first.
-    async fn with_heartbeat<T>(&self, message: &Message, work: impl Future<Output = T>) -> Option<T> {
+    /// Runs `work` with in-progress acks until it finishes, the job is
+    /// cancelled or the drain period runs out.
+    async fn with_heartbeat<T>(
+        &self,
+        message: &Message,
+        cancelled: &CancellationToken,
+        work: impl Future<Output = T>,
+    ) -> Worked<T> {
         tokio::pin!(work);
         let mut heartbeat = tokio::time::interval(Duration::from_secs(self.config.ack_wait_secs / 3));
         heartbeat.tick().await;
         loop {
             tokio::select! {
-                result = &mut work => return Some(result),
+                result = &mut work => return Worked::Finished(result),
                 _ = heartbeat.tick() => {
                     if let Err(e) = message.ack_with(AckKind::Progress).await {
                         tracing::warn!(error = %e, "in-progress ack failed");
                     }
                 }
-                () = self.hard_stop.cancelled() => return None,
+                () = cancelled.cancelled() => return Worked::Cancelled,
+                () = self.hard_stop.cancelled() => return Worked::Interrupted,
             }
         }
     }
 
-    async fn retry_later(&self, message: &Message, delivered: i64, job_id: &JobId, error: &anyhow::Error) {
-        let backoff = &self.config.backoff_secs;
-        let index = usize::try_from(delivered - 1).unwrap_or(0).min(backoff.len().saturating_sub(1));
-        let delay = Duration::from_secs(backoff.get(index).copied().unwrap_or(5));
-        tracing::warn!(error = format!("{error:#}"), delay_secs = delay.as_secs(), "stage task failed; will retry");
-        self.metrics.outcome("retried");
-        let mut retrying = event(job_id.as_str(), EventKind::Retrying, S::KIND);
-        retrying.message = format!("{error:#}");
-        if let Err(e) = self.bus.publish_event(retrying).await {
-            tracing::debug!(error = %e, "publish retrying event");
+    /// Settles a delivery as [`settle::decide`] says, counting the outcome.
+    async fn settle(&self, delivery: &Delivery<'_>, outcome: Outcome) {
+        let counted = match &outcome {
+            Outcome::Done => Some("ok"),
+            Outcome::Cancelled => Some("cancelled"),
+            Outcome::Panicked(panic) => {
+                tracing::error!(panic, "stage panicked");
+                Some("panicked")
+            }
+            Outcome::Retry(_) | Outcome::Fail(_) | Outcome::Interrupted => None,
+        };
+        let settlement = settle::decide(self.name(), outcome, delivery.delivered, &self.config);
+        if let Some(outcome) = counted {
+            self.metrics.outcome(outcome);
         }
-        settle(message, AckKind::Nak(Some(delay))).await;
+        match settlement {
+            Settlement::Ack => ack(delivery.message, AckKind::Ack).await,
+            Settlement::Return => {
+                tracing::info!("shutdown: returning task to the queue");
+                ack(delivery.message, AckKind::Nak(None)).await;
+            }
+            Settlement::Retry { delay, reason } => {
+                tracing::warn!(error = reason, delay_secs = delay.as_secs(), "stage task failed; will retry");
+                if counted.is_none() {
+                    self.metrics.outcome("retried");
+                }
+                let mut retrying = delivery.event(EventKind::Retrying, S::KIND);
+                retrying.message = reason;
+                if let Err(e) = self.bus.publish_event(retrying).await {
+                    tracing::debug!(error = %e, "publish retrying event");
+                }
+                ack(delivery.message, AckKind::Nak(Some(delay))).await;
+            }
+            Settlement::Fail { reason } => self.fail(delivery, reason, counted.is_none()).await,
+        }
     }
 
-    /// Publishes `failed` with a user-facing reason, then terms the task. If
-    /// the event cannot be published, the task is naked so the failure is
-    /// not lost.
-    async fn fail(&self, message: &Message, job_id: &JobId, reason: String) {
+    /// Keeps the task in the dead letters, publishes `failed` with a
+    /// user-facing reason, then terms the task. If either cannot be
+    /// published the task is naked, so the failure is not lost (on its last
+    /// delivery JetStream's advisory brings it to the dead-letter listener).
+    async fn fail(&self, delivery: &Delivery<'_>, reason: String, count: bool) {
         tracing::warn!(reason, "stage task failed permanently");
-        let mut failed = event(job_id.as_str(), EventKind::Failed, S::KIND);
-        failed.message = reason;
-        match self.bus.publish_event(failed).await {
+        let mut failed = delivery.event(EventKind::Failed, S::KIND);
+        failed.message = reason.clone();
+        let kept = async {
+            self.dead_letter(delivery.message, delivery.job_id.as_str(), delivery.delivered, &reason).await?;
+            self.bus.publish_event(failed).await
+        };
+        match kept.await {
             Ok(()) => {
-                self.metrics.outcome("failed");
-                settle(message, AckKind::Term).await;
+                if count {
+                    self.metrics.outcome("failed");
+                }
+                ack(delivery.message, AckKind::Term).await;
             }
             Err(e) => {
-                tracing::warn!(error = %e, "cannot publish failed event; retrying later");
-                settle(message, AckKind::Nak(Some(Duration::from_secs(5)))).await;
+                tracing::warn!(error = format!("{e:#}"), "cannot record the failure; retrying later");
+                ack(delivery.message, AckKind::Nak(Some(Duration::from_secs(5)))).await;
             }
         }
     }
 
-    async fn reject_undecodable(&self, message: &Message, error: impl std::fmt::Display) {
+    async fn dead_letter(&self, message: &Message, id: &str, delivered: i64, reason: &str) -> anyhow::Result<()> {
+        let info = message.info().map_err(|e| anyhow::anyhow!("message info: {e}"))?;
+        let letter = DeadLetter {
+            source: self.name(),
+            id,
+            payload: message.payload.clone(),
+            attempts: delivered,
+            reason,
+            stream: info.stream,
+            sequence: info.stream_sequence,
+            stranded: false,
+        };
+        self.bus.dead_letter(letter).await
+    }
+
+    async fn reject_undecodable(&self, message: &Message, delivered: i64, error: impl std::fmt::Display) {
         let msg_id = message.headers.as_ref().and_then(|h| h.get("Nats-Msg-Id")).map(|v| v.as_str().to_owned());
         tracing::warn!(error = %error, msg_id, "undecodable stage task");
+        let reason = format!("{} received a malformed task: {error}", self.name());
         if let Some(job_id) = msg_id.as_deref().and_then(subjects::job_id_from_msg_id) {
-            let reason = format!("{} received a malformed task: {error}", subjects::stage_name(S::KIND));
-            return self.fail(message, &job_id, reason).await;
+            let delivery = Delivery { message, job_id, attempt: 0, delivered };
+            return self.fail(&delivery, reason, true).await;
+        }
+        let sequence = message.info().map(|i| i.stream_sequence).unwrap_or(0);
+        if let Err(e) = self.dead_letter(message, &format!("unreadable-{sequence}"), delivered, &reason).await {
+            tracing::warn!(error = format!("{e:#}"), "dead-letter an unreadable task");
         }
         self.metrics.outcome("failed");
-        settle(message, AckKind::Term).await;
+        ack(message, AckKind::Term).await;
     }
 }
 
-async fn settle(message: &Message, kind: AckKind) {
+async fn ack(message: &Message, kind: AckKind) {
     let result = match kind {
         AckKind::Ack => message.double_ack().await,
         kind => message.ack_with(kind).await,
@@ -406,11 +522,33 @@ async fn settle(message: &Message, kind: AckKind) {
     }
 }
 
-async fn forward_progress(bus: Bus, job_id: JobId, stage: StageKind, mut progress: watch::Receiver<f32>) {
+/// Fires `cancelled` when the job's cancel flag is set (also if it already
+/// is: the watch starts from the key's current value).
+async fn watch_cancel(bus: Bus, job_id: JobId, cancelled: CancellationToken) {
+    let mut updates = match bus.flags.watch_with_history(subjects::cancel_key(&job_id)).await {
+        Ok(updates) => updates,
+        Err(e) => return tracing::debug!(error = %e, "watch the cancel flag"),
+    };
+    while let Some(Ok(entry)) = updates.next().await {
+        if entry.operation == kv::Operation::Put {
+            return cancelled.cancel();
+        }
+    }
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    match (panic.downcast_ref::<&str>(), panic.downcast_ref::<String>()) {
+        (Some(text), _) => (*text).to_owned(),
+        (_, Some(text)) => text.clone(),
+        _ => "panic with no message".to_owned(),
+    }
+}
+
+/// Publishes `template` with the latest progress, at most once per
+/// [`PROGRESS_EVENT_INTERVAL`].
+async fn forward_progress(bus: Bus, template: JobEvent, mut progress: watch::Receiver<f32>) {
     while progress.changed().await.is_ok() {
-        let fraction = *progress.borrow_and_update();
-        let mut update: JobEvent = event(job_id.as_str(), EventKind::Progress, stage);
-        update.progress = fraction;
+        let update = JobEvent { progress: *progress.borrow_and_update(), ..template.clone() };
         if let Err(e) = bus.publish_event(update).await {
             tracing::debug!(error = %e, "publish progress event");
         }

@@ -31,6 +31,7 @@ impl Transcode {
             .args(["-v", "error", "-show_entries", "stream=codec_type", "-of", "csv=p=0"])
             .arg(input)
             .stdin(Stdio::null())
+            .kill_on_drop(true)
             .output()
             .await
             .map_err(|e| StageError::Retryable(anyhow::anyhow!("run {}: {e}", self.config.ffprobe.display())))?;
@@ -52,6 +53,8 @@ impl Transcode {
             .args(["-vn", "-ac", "1", "-ar", "16000", "-f", "s16le", "-acodec", "pcm_s16le"])
             .arg(output)
             .stdin(Stdio::null())
+            // A cancelled job drops this future: ffmpeg goes with it.
+            .kill_on_drop(true)
             .output()
             .await
             .map_err(|e| StageError::Retryable(anyhow::anyhow!("run {}: {e}", self.config.ffmpeg.display())))?;

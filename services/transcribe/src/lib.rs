@@ -84,7 +84,9 @@ impl Stage for Transcribe {
         }
 
         let clock = std::time::Instant::now();
-        let request = Arc::new(whisper::Request::new(&options, self.threads));
+        let mut request = whisper::Request::new(&options, self.threads);
+        request.cancelled = ctx.cancellation();
+        let request = Arc::new(request);
         let mut transcript = transcribe_in_pieces(&model, self.models.vad(), request, audio, ctx).await?;
         metrics::transcribed(&model.name, transcript.duration_ms as f64 / 1000.0, clock.elapsed().as_secs_f64());
         if let Some(part) = &task.part {

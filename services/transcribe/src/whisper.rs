@@ -8,6 +8,7 @@ use steno_runtime::{
     stage::{ProgressReporter, StageError},
     transcript::{Segment, Transcript, Word},
 };
+use tokio_util::sync::CancellationToken;
 use whisper_rs::{FullParams, SamplingStrategy, WhisperState};
 
 use crate::models::Model;
@@ -34,6 +35,9 @@ pub struct Request {
     /// later pieces are decoded in it too (as openai-whisper decides once
     /// from the first 30 s), so one job is not transcribed in several.
     detected: OnceLock<String>,
+    /// Fires when the job is cancelled: whisper.cpp's abort callback stops
+    /// the piece it is on.
+    pub cancelled: CancellationToken,
 }
 
 impl Request {
@@ -55,6 +59,7 @@ impl Request {
             translate: options.translate,
             word_timestamps: options.word_timestamps.unwrap_or(true),
             detected: OnceLock::new(),
+            cancelled: CancellationToken::new(),
         }
     }
 
@@ -123,6 +128,12 @@ pub fn transcribe_with(
     params.set_print_special(false);
     params.set_print_timestamps(false);
     params.set_progress_callback_safe(move |percent: i32| progress.report(percent as f32 / 100.0));
+    // whisper-rs 0.16 boxes the closure as `Box<dyn FnMut>` but its
+    // trampoline reads the pointer as the closure's own type: handing it a
+    // `Box<dyn FnMut>` makes the two agree (a bare closure reads garbage).
+    let cancelled = request.cancelled.clone();
+    let abort: Box<dyn FnMut() -> bool> = Box::new(move || cancelled.is_cancelled());
+    params.set_abort_callback_safe(abort);
 
     state.full(params, samples).map_err(|e| StageError::Retryable(anyhow::anyhow!("whisper.cpp failed: {e}")))?;
     let decoded_in = whisper_rs::get_lang_str(state.full_lang_id_from_state());

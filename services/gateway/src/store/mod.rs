@@ -29,6 +29,9 @@ pub struct JobRow {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
+    pub attempt: i32,
+    pub stage_rank: i32,
+    pub dispatched: bool,
 }
 
 pub const TERMINAL: [&str; 3] = ["completed", "failed", "cancelled"];
@@ -53,11 +56,16 @@ pub struct NewJobRow<'a> {
     pub error: Option<&'a str>,
 }
 
-/// What an event changes on a job.
+/// What an event changes on a job. Stage and progress never move back: a
+/// stage applies only if its `stage_rank` (route position) is not below the
+/// job's, and progress within a stage only grows. An update of an `attempt`
+/// a retry replaced is ignored (0: no check).
 #[derive(Default)]
 pub struct Update<'a> {
+    pub attempt: i64,
     pub status: Option<&'a str>,
     pub stage: Option<&'a str>,
+    pub stage_rank: i32,
     pub progress: Option<f32>,
     pub error: Option<&'a str>,
     pub language: Option<&'a str>,
@@ -125,6 +133,62 @@ impl Store {
     /// job when it changed.
     pub async fn update(&self, id: &str, update: Update<'_>) -> Result<Option<JobRow>, sqlx::Error> {
         dispatch!(self, s => timed("update", s.update(id, update)).await)
+    }
+
+    /// Puts a failed job back in the queue as `attempt`, from `stage`;
+    /// `None` unless it was failed.
+    pub async fn requeue(&self, id: &str, attempt: i32, stage: &str) -> Result<Option<JobRow>, sqlx::Error> {
+        dispatch!(self, s => timed("requeue", s.requeue(id, attempt, stage)).await)
+    }
+
+    /// Records that a job's first task was published.
+    pub async fn mark_dispatched(&self, id: &str) -> Result<(), sqlx::Error> {
+        dispatch!(self, s => timed("mark_dispatched", s.mark_dispatched(id)).await)
+    }
+
+    /// Removes a job's row; whether there was one.
+    pub async fn delete(&self, id: &str) -> Result<bool, sqlx::Error> {
+        dispatch!(self, s => timed("delete", s.delete(id)).await)
+    }
+
+    /// Whether a job's row exists.
+    pub async fn exists(&self, id: &str) -> Result<bool, sqlx::Error> {
+        Ok(self.get(id).await?.is_some())
+    }
+
+    /// Finished jobs older than `days`, oldest first.
+    pub async fn expired(&self, days: u64, limit: i64) -> Result<Vec<JobRow>, sqlx::Error> {
+        dispatch!(self, s => timed("expired", s.expired(days_ago(days), limit)).await)
+    }
+
+    /// Fails unfinished jobs that made no progress for `days`; their ids.
+    pub async fn fail_stalled(&self, days: u64, reason: &str) -> Result<Vec<JobRow>, sqlx::Error> {
+        dispatch!(self, s => timed("fail_stalled", s.fail_stalled(days_ago(days), reason)).await)
+    }
+
+    /// Queued jobs whose first task was not published `grace_secs` after
+    /// they were recorded (the gateway stopped in between, or NATS was
+    /// down), oldest first.
+    pub async fn undispatched(&self, grace_secs: i64, limit: i64) -> Result<Vec<JobRow>, sqlx::Error> {
+        dispatch!(self, s => timed("undispatched", s.undispatched(grace_secs, limit)).await)
+    }
+}
+
+/// The moment `days` ago (at most a century).
+fn days_ago(days: u64) -> DateTime<Utc> {
+    Utc::now() - chrono::Duration::days(i64::try_from(days.min(36_500)).unwrap_or(36_500))
+}
+
+/// Whether a ledger error means the database cannot be reached now (worth
+/// waiting for), rather than a query it refuses.
+pub fn is_unavailable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => true,
+        // Connection exceptions, shutting down, out of resources.
+        sqlx::Error::Database(e) => {
+            e.code().is_some_and(|c| c.starts_with("08") || c.starts_with("57") || c.starts_with("53"))
+        }
+        _ => false,
     }
 }
 

@@ -8,6 +8,8 @@ use sqlx::{
     postgres::{PgConnectOptions, PgPoolOptions},
 };
 
+use chrono::{DateTime, Utc};
+
 use super::{JobRow, NewJobRow, Update};
 
 #[derive(Clone)]
@@ -37,8 +39,9 @@ impl PgStore {
     /// Inserts a job; `None` when its id or idempotency key already exists.
     pub async fn insert(&self, job: NewJobRow<'_>) -> Result<Option<JobRow>, sqlx::Error> {
         let query = sqlx::query_as::<_, JobRow>(
-            "INSERT INTO jobs (id, idempotency_key, status, error, submitted_via, source_url, upload_name, options, finished_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, CASE WHEN $3 = 'failed' THEN now() END)
+            "INSERT INTO jobs (id, idempotency_key, status, error, submitted_via, source_url, upload_name, options,
+                               finished_at, dispatched)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, CASE WHEN $3 = 'failed' THEN now() END, $3 <> 'queued')
              ON CONFLICT DO NOTHING
              RETURNING *",
         )
@@ -92,15 +95,19 @@ impl PgStore {
         let query = sqlx::query_as::<_, JobRow>(
             "UPDATE jobs SET
                 status = COALESCE($2, status),
-                stage = COALESCE($3, stage),
-                progress = COALESCE($4, progress),
+                stage = CASE WHEN $3::text IS NOT NULL AND $9 >= stage_rank THEN $3 ELSE stage END,
+                progress = CASE
+                    WHEN $4::real IS NULL OR $9 < stage_rank THEN progress
+                    WHEN $9 = stage_rank THEN GREATEST(progress, $4)
+                    ELSE $4 END,
+                stage_rank = CASE WHEN $3::text IS NOT NULL THEN GREATEST(stage_rank, $9) ELSE stage_rank END,
                 error = COALESCE($5, error),
                 language = COALESCE($6, language),
                 duration_ms = COALESCE($7, duration_ms),
                 exports = COALESCE($8, exports),
                 updated_at = now(),
                 finished_at = CASE WHEN $2 IN ('completed', 'failed', 'cancelled') THEN now() ELSE finished_at END
-             WHERE id = $1 AND status NOT IN ('completed', 'failed', 'cancelled')
+             WHERE id = $1 AND status NOT IN ('completed', 'failed', 'cancelled') AND ($10 = 0 OR attempt <= $10)
              RETURNING *",
         )
         .bind(id)
@@ -110,8 +117,62 @@ impl PgStore {
         .bind(update.error)
         .bind(update.language)
         .bind(update.duration_ms)
-        .bind(update.exports.map(sqlx::types::Json));
+        .bind(update.exports.map(sqlx::types::Json))
+        .bind(update.stage_rank)
+        .bind(update.attempt);
         query.fetch_optional(&self.pool).await
+    }
+
+    pub async fn requeue(&self, id: &str, attempt: i32, stage: &str) -> Result<Option<JobRow>, sqlx::Error> {
+        let query = sqlx::query_as::<_, JobRow>(
+            "UPDATE jobs SET status = 'queued', error = NULL, attempt = $2, stage = $3, stage_rank = 0, progress = 0,
+                             finished_at = NULL, updated_at = now()
+             WHERE id = $1 AND status = 'failed'
+             RETURNING *",
+        )
+        .bind(id)
+        .bind(attempt)
+        .bind(stage);
+        query.fetch_optional(&self.pool).await
+    }
+
+    pub async fn delete(&self, id: &str) -> Result<bool, sqlx::Error> {
+        let done = sqlx::query("DELETE FROM jobs WHERE id = $1").bind(id).execute(&self.pool).await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    pub async fn expired(&self, before: DateTime<Utc>, limit: i64) -> Result<Vec<JobRow>, sqlx::Error> {
+        let query =
+            sqlx::query_as::<_, JobRow>("SELECT * FROM jobs WHERE finished_at < $1 ORDER BY finished_at LIMIT $2")
+                .bind(before)
+                .bind(limit);
+        query.fetch_all(&self.pool).await
+    }
+
+    pub async fn fail_stalled(&self, before: DateTime<Utc>, reason: &str) -> Result<Vec<JobRow>, sqlx::Error> {
+        let query = sqlx::query_as::<_, JobRow>(
+            "UPDATE jobs SET status = 'failed', error = $2, finished_at = now(), updated_at = now()
+             WHERE status IN ('queued', 'running') AND updated_at < $1
+             RETURNING *",
+        )
+        .bind(before)
+        .bind(reason);
+        query.fetch_all(&self.pool).await
+    }
+
+    pub async fn mark_dispatched(&self, id: &str) -> Result<(), sqlx::Error> {
+        sqlx::query("UPDATE jobs SET dispatched = TRUE WHERE id = $1").bind(id).execute(&self.pool).await.map(|_| ())
+    }
+
+    pub async fn undispatched(&self, grace_secs: i64, limit: i64) -> Result<Vec<JobRow>, sqlx::Error> {
+        let query = sqlx::query_as::<_, JobRow>(
+            "SELECT * FROM jobs
+             WHERE NOT dispatched AND status = 'queued' AND created_at < now() - make_interval(secs => $1)
+             ORDER BY seq LIMIT $2",
+        )
+        .bind(grace_secs as f64)
+        .bind(limit);
+        query.fetch_all(&self.pool).await
     }
 }
 

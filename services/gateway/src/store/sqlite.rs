@@ -4,7 +4,7 @@
 
 use std::str::FromStr;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use sqlx::{
     Executor, SqlitePool,
     sqlite::{SqliteConnectOptions, SqlitePoolOptions},
@@ -41,8 +41,8 @@ impl SqliteStore {
         let finished = (job.status == "failed").then_some(now);
         sqlx::query_as::<_, JobRow>(
             "INSERT INTO jobs (id, idempotency_key, status, error, submitted_via, source_url, upload_name, options,
-                               created_at, updated_at, finished_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10)
+                               created_at, updated_at, finished_at, dispatched)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?3 <> 'queued')
              ON CONFLICT DO NOTHING
              RETURNING *",
         )
@@ -96,15 +96,19 @@ impl SqliteStore {
         sqlx::query_as::<_, JobRow>(
             "UPDATE jobs SET
                 status = COALESCE(?2, status),
-                stage = COALESCE(?3, stage),
-                progress = COALESCE(?4, progress),
+                stage = CASE WHEN ?3 IS NOT NULL AND ?11 >= stage_rank THEN ?3 ELSE stage END,
+                progress = CASE
+                    WHEN ?4 IS NULL OR ?11 < stage_rank THEN progress
+                    WHEN ?11 = stage_rank THEN MAX(progress, ?4)
+                    ELSE ?4 END,
+                stage_rank = CASE WHEN ?3 IS NOT NULL THEN MAX(stage_rank, ?11) ELSE stage_rank END,
                 error = COALESCE(?5, error),
                 language = COALESCE(?6, language),
                 duration_ms = COALESCE(?7, duration_ms),
                 exports = COALESCE(?8, exports),
                 updated_at = ?9,
                 finished_at = COALESCE(?10, finished_at)
-             WHERE id = ?1 AND status NOT IN ('completed', 'failed', 'cancelled')
+             WHERE id = ?1 AND status NOT IN ('completed', 'failed', 'cancelled') AND (?12 = 0 OR attempt <= ?12)
              RETURNING *",
         )
         .bind(id)
@@ -117,7 +121,66 @@ impl SqliteStore {
         .bind(update.exports.map(sqlx::types::Json))
         .bind(now)
         .bind(finished)
+        .bind(update.stage_rank)
+        .bind(update.attempt)
         .fetch_optional(&self.pool)
+        .await
+    }
+
+    pub async fn requeue(&self, id: &str, attempt: i32, stage: &str) -> Result<Option<JobRow>, sqlx::Error> {
+        sqlx::query_as::<_, JobRow>(
+            "UPDATE jobs SET status = 'queued', error = NULL, attempt = ?2, stage = ?3, stage_rank = 0, progress = 0,
+                             finished_at = NULL, updated_at = ?4
+             WHERE id = ?1 AND status = 'failed'
+             RETURNING *",
+        )
+        .bind(id)
+        .bind(attempt)
+        .bind(stage)
+        .bind(Utc::now())
+        .fetch_optional(&self.pool)
+        .await
+    }
+
+    pub async fn delete(&self, id: &str) -> Result<bool, sqlx::Error> {
+        let done = sqlx::query("DELETE FROM jobs WHERE id = ?1").bind(id).execute(&self.pool).await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    pub async fn expired(&self, before: DateTime<Utc>, limit: i64) -> Result<Vec<JobRow>, sqlx::Error> {
+        sqlx::query_as::<_, JobRow>("SELECT * FROM jobs WHERE finished_at < ?1 ORDER BY finished_at LIMIT ?2")
+            .bind(before)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await
+    }
+
+    pub async fn fail_stalled(&self, before: DateTime<Utc>, reason: &str) -> Result<Vec<JobRow>, sqlx::Error> {
+        let now = Utc::now();
+        sqlx::query_as::<_, JobRow>(
+            "UPDATE jobs SET status = 'failed', error = ?2, finished_at = ?3, updated_at = ?3
+             WHERE status IN ('queued', 'running') AND updated_at < ?1
+             RETURNING *",
+        )
+        .bind(before)
+        .bind(reason)
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await
+    }
+
+    pub async fn mark_dispatched(&self, id: &str) -> Result<(), sqlx::Error> {
+        sqlx::query("UPDATE jobs SET dispatched = 1 WHERE id = ?1").bind(id).execute(&self.pool).await.map(|_| ())
+    }
+
+    pub async fn undispatched(&self, grace_secs: i64, limit: i64) -> Result<Vec<JobRow>, sqlx::Error> {
+        let cutoff = Utc::now() - chrono::Duration::seconds(grace_secs);
+        sqlx::query_as::<_, JobRow>(
+            "SELECT * FROM jobs WHERE NOT dispatched AND status = 'queued' AND created_at < ?1 ORDER BY seq LIMIT ?2",
+        )
+        .bind(cutoff)
+        .bind(limit)
+        .fetch_all(&self.pool)
         .await
     }
 }

@@ -1,0 +1,152 @@
+//! Fault injection on the whole system (real processes, loopback only):
+//! each test breaks something mid-job and counts what became of the jobs.
+//! Every job must end once: completed, or failed with a reason.
+
+use std::{path::Path, time::Duration};
+
+use async_nats::jetstream::{self, consumer::DeliverPolicy, consumer::pull::OrderedConfig};
+use futures::StreamExt;
+use serde_json::{Value, json};
+
+use crate::{
+    api::Api,
+    fixtures::{SPEECH_TEXT, serve_media, word_error_rate},
+    harness::{System, metrics_at, wait_until},
+};
+
+/// How many `completed` events each job has (one set of outputs each).
+pub async fn completions(nats_url: &str) -> std::collections::HashMap<String, usize> {
+    let js = jetstream::new(async_nats::connect(nats_url).await.expect("connect"));
+    let stream = js.get_stream("STENO_EVENTS").await.expect("events");
+    let consumer = stream
+        .create_consumer(OrderedConfig {
+            filter_subject: "steno.events.*.completed".into(),
+            deliver_policy: DeliverPolicy::All,
+            ..Default::default()
+        })
+        .await
+        .expect("consumer");
+    let mut messages = consumer.messages().await.expect("messages");
+    let mut counts = std::collections::HashMap::new();
+    while let Ok(Some(Ok(message))) = tokio::time::timeout(Duration::from_secs(2), messages.next()).await {
+        let job = message.subject.split('.').nth(2).unwrap_or_default().to_owned();
+        *counts.entry(job).or_insert(0) += 1;
+    }
+    counts
+}
+
+/// Waits until `service`'s one process is working on a task; its ops port.
+async fn working(system: &System, service: &str) -> u16 {
+    let gauge = format!("steno_stage_in_progress{{stage=\"{service}\"}} 1");
+    wait_until(&format!("{service} to take the task"), Duration::from_secs(90), || async {
+        for port in system.replica_ports(service) {
+            if metrics_at(port).await.contains(&gauge) {
+                return Some(port);
+            }
+        }
+        None
+    })
+    .await
+}
+
+/// An ffmpeg that waits before it runs, so a transcode is still running
+/// when the test kills it (the real ffmpeg does the work).
+fn slow_ffmpeg(dir: &Path) -> String {
+    let path = dir.join("slow-ffmpeg");
+    std::fs::write(&path, "#!/bin/sh\nsleep 4\nexec ffmpeg \"$@\"\n").expect("write");
+    let _ = std::process::Command::new("chmod").arg("+x").arg(&path).status();
+    path.display().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn killing_each_stage_mid_task_loses_and_repeats_nothing() {
+    let tools = tempfile::tempdir().expect("tempdir");
+    let ffmpeg = slow_ffmpeg(tools.path());
+    let env = [("STENO_WORKER__ACK_WAIT_SECS", "4"), ("STENO_TRANSCODE__FFMPEG", ffmpeg.as_str())];
+    let mut system = System::start_with(&env).await;
+    let media = serve_media().await;
+    let api = Api::new(&system.http);
+    let mut report = Vec::new();
+    for stage in ["download", "transcode", "transcribe", "diarize"] {
+        let (status, job) =
+            api.submit(json!({ "source_url": format!("{media}/slow/long.wav"), "formats": ["txt"] })).await;
+        assert_eq!(status, 201, "{job}");
+        let id = job["id"].as_str().expect("id").to_owned();
+        working(&system, stage).await;
+        system.kill_service(stage);
+        system.start_service(stage);
+        system.wait_ready().await;
+        let job = api.finished(&id, Duration::from_secs(300)).await;
+        assert_eq!(job["status"], "completed", "kill -9 of {stage}: {job}\n{}", system.logs());
+        let wer = word_error_rate(&[SPEECH_TEXT; 6].join(" "), &api.transcript(&id, "txt").await);
+        assert!(wer <= 0.25, "kill -9 of {stage}: word error rate {wer}");
+        report.push((stage, id));
+    }
+    let completions = completions(&system.nats_url).await;
+    for (stage, id) in &report {
+        assert_eq!(completions.get(id), Some(&1), "kill -9 of {stage}: one completion");
+    }
+    eprintln!("kill -9 mid-task: {} stages, {} jobs completed once each", report.len(), report.len());
+    system.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_transcriber_frozen_past_its_task_moving_on_repeats_nothing_when_it_wakes() {
+    // ack_wait 3 s and a 1 s duplicate window: the frozen worker wakes long
+    // after both, as it would after minutes in a deployment.
+    let env = [("STENO_WORKER__ACK_WAIT_SECS", "3"), ("STENO_NATS__DUPLICATE_WINDOW_SECS", "1")];
+    let system = System::start_with_transcribers(2, &env).await;
+    let media = serve_media().await;
+    let api = Api::new(&system.http);
+    let (status, job) = api.submit(json!({ "source_url": format!("{media}/long.wav"), "formats": ["txt"] })).await;
+    assert_eq!(status, 201, "{job}");
+    let id = job["id"].as_str().expect("id").to_owned();
+
+    let frozen = working(&system, "transcribe").await;
+    system.signal(frozen, "STOP");
+    let job = api.finished(&id, Duration::from_secs(300)).await;
+    assert_eq!(job["status"], "completed", "{job}\n{}", system.logs());
+    let response =
+        api.http.patch(format!("{}/v1/jobs/{id}/speakers", api.base)).json(&json!({ "S1": "Ann" })).send().await;
+    assert_eq!(response.expect("rename").status().as_u16(), 200);
+
+    system.signal(frozen, "CONT");
+    wait_until("the woken transcriber to finish its stale task", Duration::from_secs(300), || async {
+        let metrics = metrics_at(frozen).await;
+        metrics.contains("steno_stage_in_progress{stage=\"transcribe\"} 0").then_some(())
+    })
+    .await;
+    // Give a wrongly published successor time to run.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(completions(&system.nats_url).await.get(&id), Some(&1), "one completion");
+    let diarized = system.metrics("diarize").await;
+    assert!(diarized.contains("steno_stage_tasks_total{outcome=\"ok\",stage=\"diarize\"} 1"), "{diarized}");
+    let text = api.transcript(&id, "txt").await;
+    assert!(text.starts_with("Ann: "), "the rename survives: {text}");
+    system.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn twenty_jobs_in_flight_survive_a_nats_restart() {
+    let mut system = System::start().await;
+    let media = serve_media().await;
+    let api = Api::new(&system.http);
+    let mut ids = Vec::new();
+    for _ in 0..20 {
+        let body = json!({ "source_url": format!("{media}/speech.wav"), "formats": ["txt"], "diarize": false });
+        let (status, job) = api.submit(body).await;
+        assert_eq!(status, 201, "{job}");
+        ids.push(job["id"].as_str().expect("id").to_owned());
+    }
+    working(&system, "transcribe").await;
+    system.restart_nats().await;
+    let mut statuses = std::collections::BTreeMap::new();
+    for id in &ids {
+        let job: Value = api.finished(id, Duration::from_secs(400)).await;
+        *statuses.entry(job["status"].as_str().unwrap_or_default().to_owned()).or_insert(0) += 1;
+    }
+    assert_eq!(statuses.get("completed"), Some(&20), "{statuses:?}\n{}", system.logs());
+    let completions = completions(&system.nats_url).await;
+    assert!(ids.iter().all(|id| completions.get(id) == Some(&1)), "one completion each: {completions:?}");
+    system.stop().await;
+}

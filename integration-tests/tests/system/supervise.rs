@@ -1,0 +1,143 @@
+//! `steno up` supervises its services: one that dies is restarted and the
+//! system goes on working; one that keeps crashing makes `steno up` stop
+//! everything and say which and why.
+
+use std::{
+    path::Path,
+    process::{Child, Command, Stdio},
+    time::Duration,
+};
+
+use serde_json::json;
+
+use crate::{
+    api::Api,
+    fixtures::serve_media,
+    harness::{SERVICES, bin_dir, drop_database, free_port, postgres_admin_url, repo_root, start_nats, wait_until},
+};
+
+/// `steno up` against a private nats-server and a fresh database, with
+/// every port free and its stderr in `dir/up.log`.
+struct Up {
+    child: Child,
+    nats: Child,
+    http: String,
+    ops: Vec<(&'static str, u16)>,
+    log: std::path::PathBuf,
+    database: String,
+}
+
+impl Up {
+    async fn start(dir: &Path, extra_env: &[(&str, &str)]) -> Self {
+        let (nats, nats_url) = start_nats(dir).await;
+        let database = format!("steno_test_{}", uuid::Uuid::new_v4().simple());
+        let http = free_port();
+        let mut command = Command::new(bin_dir().join("steno"));
+        command
+            .arg("up")
+            .current_dir(dir)
+            .env("STENO_NATS__URL", nats_url)
+            .env("DATABASE_URL", format!("{}/{database}", postgres_admin_url()))
+            .env("STENO_GATEWAY__HTTP_ADDR", format!("127.0.0.1:{http}"))
+            .env("STENO_GATEWAY__GRPC_ADDR", format!("127.0.0.1:{}", free_port()))
+            .env("STENO_TRANSCRIBE__MODELS_DIR", repo_root().join("models"))
+            .env("STENO_TRANSCRIBE__THREADS", "1")
+            .env("STENO_DIARIZE__MODEL_PATH", repo_root().join("models/resemblyzer-ge2e.pt"))
+            .env("STENO_DOWNLOAD__ALLOW_NETWORKS", "[\"127.0.0.1\"]")
+            .envs(extra_env.iter().copied());
+        let mut ops = Vec::new();
+        for service in SERVICES {
+            let port = free_port();
+            command.env(format!("STENO_{}__OPS_ADDR", service.to_uppercase()), format!("127.0.0.1:{port}"));
+            ops.push((service, port));
+        }
+        let log = dir.join("up.log");
+        let child = command
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("log"))
+            .spawn()
+            .expect("start steno up");
+        Self { child, nats, http: format!("http://127.0.0.1:{http}"), ops, log, database }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    async fn ready(&self, service: &str) {
+        let port = self.ops.iter().find(|(s, _)| *s == service).map(|(_, p)| *p).expect("service");
+        let url = format!("http://127.0.0.1:{port}/readyz");
+        wait_until(&format!("steno-{service} to be ready"), Duration::from_secs(90), || async {
+            reqwest::get(&url).await.ok().filter(|r| r.status().is_success()).map(|_| ())
+        })
+        .await;
+    }
+
+    /// The pid of the `steno-<service>` process `steno up` runs.
+    fn child_pid(&self, service: &str) -> Option<u32> {
+        let parent = self.child.id().to_string();
+        let program = format!("steno-{service}");
+        for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+            let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+            // pid (comm) state ppid …; comm is cut at 15 characters.
+            let ppid = stat.rsplit_once(") ").and_then(|(_, rest)| rest.split_whitespace().nth(1));
+            let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+            let argv0 = cmdline.split(|b| *b == 0).next().map(String::from_utf8_lossy).unwrap_or_default();
+            if ppid == Some(parent.as_str()) && argv0.ends_with(&program) {
+                return entry.file_name().to_str()?.parse().ok();
+            }
+        }
+        None
+    }
+
+    async fn stop(mut self) {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let _ = self.child.wait();
+        let _ = self.nats.kill();
+        let _ = self.nats.wait();
+        drop_database(&postgres_admin_url(), &self.database).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn steno_up_restarts_a_service_that_dies() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let up = Up::start(dir.path(), &[]).await;
+    for (service, _) in &up.ops {
+        up.ready(service).await;
+    }
+    let pid = up.child_pid("transcribe").expect("steno-transcribe runs under steno up");
+    let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+    wait_until("steno up to restart transcribe", Duration::from_secs(30), || async {
+        up.log().contains("steno: steno-transcribe restarted").then_some(())
+    })
+    .await;
+    assert!(up.log().contains("steno-transcribe exited (signal: 9"), "{}", up.log());
+    up.ready("transcribe").await;
+    assert_ne!(up.child_pid("transcribe"), Some(pid));
+
+    let media = serve_media().await;
+    let api = Api::new(&up.http);
+    let (status, job) =
+        api.submit(json!({ "source_url": format!("{media}/speech.wav"), "formats": ["txt"], "diarize": false })).await;
+    assert_eq!(status, 201, "{job}");
+    let job = api.finished(job["id"].as_str().expect("id"), Duration::from_secs(120)).await;
+    assert_eq!(job["status"], "completed", "{job}\n{}", up.log());
+    up.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn steno_up_gives_up_on_a_service_that_keeps_crashing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut up = Up::start(dir.path(), &[("STENO_TRANSCRIBE__DEFAULT_MODEL", "no-such-model")]).await;
+    let status = wait_until("steno up to give up", Duration::from_secs(120), || {
+        let exited = up.child.try_wait().ok().flatten();
+        async move { exited }
+    })
+    .await;
+    let log = up.log();
+    assert!(!status.success(), "{log}");
+    assert!(log.contains("steno-transcribe exited 5 times within 60 s"), "{log}");
+    assert!(log.contains("stopped the other services"), "{log}");
+    up.stop().await;
+}
