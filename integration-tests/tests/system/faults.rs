@@ -4,8 +4,6 @@
 
 use std::{path::Path, time::Duration};
 
-use async_nats::jetstream::{self, consumer::DeliverPolicy, consumer::pull::OrderedConfig};
-use futures::StreamExt;
 use serde_json::{Value, json};
 
 use crate::{
@@ -13,27 +11,6 @@ use crate::{
     fixtures::{SPEECH_TEXT, serve_media, word_error_rate},
     harness::{System, metrics_at, wait_until},
 };
-
-/// How many `completed` events each job has (one set of outputs each).
-pub async fn completions(nats_url: &str) -> std::collections::HashMap<String, usize> {
-    let js = jetstream::new(async_nats::connect(nats_url).await.expect("connect"));
-    let stream = js.get_stream("STENO_EVENTS").await.expect("events");
-    let consumer = stream
-        .create_consumer(OrderedConfig {
-            filter_subject: "steno.events.*.completed".into(),
-            deliver_policy: DeliverPolicy::All,
-            ..Default::default()
-        })
-        .await
-        .expect("consumer");
-    let mut messages = consumer.messages().await.expect("messages");
-    let mut counts = std::collections::HashMap::new();
-    while let Ok(Some(Ok(message))) = tokio::time::timeout(Duration::from_secs(2), messages.next()).await {
-        let job = message.subject.split('.').nth(2).unwrap_or_default().to_owned();
-        *counts.entry(job).or_insert(0) += 1;
-    }
-    counts
-}
 
 /// Waits until `service`'s one process is working on a task; its ops port.
 async fn working(system: &System, service: &str) -> u16 {
@@ -82,7 +59,7 @@ async fn killing_each_stage_mid_task_loses_and_repeats_nothing() {
         assert!(wer <= 0.25, "kill -9 of {stage}: word error rate {wer}");
         report.push((stage, id));
     }
-    let completions = completions(&system.nats_url).await;
+    let completions = system.completions().await;
     for (stage, id) in &report {
         assert_eq!(completions.get(id), Some(&1), "kill -9 of {stage}: one completion");
     }
@@ -118,7 +95,7 @@ async fn a_transcriber_frozen_past_its_task_moving_on_repeats_nothing_when_it_wa
     .await;
     // Give a wrongly published successor time to run.
     tokio::time::sleep(Duration::from_secs(5)).await;
-    assert_eq!(completions(&system.nats_url).await.get(&id), Some(&1), "one completion");
+    assert_eq!(system.completions().await.get(&id), Some(&1), "one completion");
     let diarized = system.metrics("diarize").await;
     assert!(diarized.contains("steno_stage_tasks_total{outcome=\"ok\",stage=\"diarize\"} 1"), "{diarized}");
     let text = api.transcript(&id, "txt").await;
@@ -146,7 +123,7 @@ async fn twenty_jobs_in_flight_survive_a_nats_restart() {
         *statuses.entry(job["status"].as_str().unwrap_or_default().to_owned()).or_insert(0) += 1;
     }
     assert_eq!(statuses.get("completed"), Some(&20), "{statuses:?}\n{}", system.logs());
-    let completions = completions(&system.nats_url).await;
+    let completions = system.completions().await;
     assert!(ids.iter().all(|id| completions.get(id) == Some(&1)), "one completion each: {completions:?}");
     system.stop().await;
 }

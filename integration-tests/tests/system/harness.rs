@@ -381,6 +381,29 @@ impl System {
         format!("{}/{}", self.admin_url, self.database)
     }
 
+    /// How many `completed` events each job has (one set of outputs each).
+    pub async fn completions(&self) -> std::collections::HashMap<String, usize> {
+        use async_nats::jetstream::consumer::{DeliverPolicy, pull::OrderedConfig};
+        use futures::StreamExt;
+        let js = async_nats::jetstream::new(async_nats::connect(&self.nats_url).await.expect("connect"));
+        let stream = js.get_stream("STENO_EVENTS").await.expect("events stream");
+        let consumer = stream
+            .create_consumer(OrderedConfig {
+                filter_subject: "steno.events.*.completed".into(),
+                deliver_policy: DeliverPolicy::All,
+                ..Default::default()
+            })
+            .await
+            .expect("consumer");
+        let mut messages = consumer.messages().await.expect("messages");
+        let mut counts = std::collections::HashMap::new();
+        while let Ok(Some(Ok(message))) = tokio::time::timeout(Duration::from_secs(2), messages.next()).await {
+            let job = message.subject.split('.').nth(2).unwrap_or_default().to_owned();
+            *counts.entry(job).or_insert(0) += 1;
+        }
+        counts
+    }
+
     pub fn ops_port(&self, service: &str) -> u16 {
         self.ops_ports.iter().rev().find(|(s, _)| *s == service).map(|(_, p)| *p).expect("service started")
     }

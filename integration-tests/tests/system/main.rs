@@ -5,6 +5,7 @@
 mod api;
 mod bad_inputs;
 mod cancel;
+mod chaos;
 mod conversations;
 mod dead_letters;
 mod deployment;
