@@ -1,5 +1,6 @@
-//! Cancelling a job stops the work on it wherever it is: the running
-//! transcription is abandoned, and no later stage runs.
+//! Cancelling a job stops the work on it wherever it is: the running stage
+//! (ffmpeg, whisper.cpp, diarization) is abandoned, its in-progress gauge
+//! returns to 0, and no later stage runs.
 
 use std::time::{Duration, Instant};
 
@@ -9,45 +10,52 @@ use steno_proto::v1::{EventKind, Stage};
 use crate::{
     api::Api,
     fixtures::serve_media,
-    harness::{System, metrics_at, wait_until},
+    harness::{System, metrics_at, slow_ffmpeg, wait_until},
 };
 
 #[tokio::test(flavor = "multi_thread")]
-async fn cancelling_a_running_transcription_stops_it_and_nothing_after_runs() {
-    let system = System::start().await;
+async fn cancelling_a_running_stage_stops_it_and_nothing_after_runs() {
+    let tools = tempfile::tempdir().expect("tempdir");
+    let ffmpeg = slow_ffmpeg(tools.path());
+    let system = System::start_with(&[("STENO_TRANSCODE__FFMPEG", ffmpeg.as_str())]).await;
     let media = serve_media().await;
     let api = Api::new(&system.http);
-    let (status, job) =
-        api.submit(json!({ "source_url": format!("{media}/long.wav"), "formats": ["txt"], "diarize": false })).await;
-    assert_eq!(status, 201, "{job}");
-    let id = job["id"].as_str().expect("id").to_owned();
-    let transcribe = system.ops_port("transcribe");
-    wait_until("transcribe to take the task", Duration::from_secs(60), || async {
-        metrics_at(transcribe).await.contains("steno_stage_in_progress{stage=\"transcribe\"} 1").then_some(())
-    })
-    .await;
+    for (name, stage) in [("transcode", Stage::Transcode), ("transcribe", Stage::Transcribe), ("diarize", Stage::Diarize)]
+    {
+        let (status, job) = api.submit(json!({ "source_url": format!("{media}/long.wav"), "formats": ["txt"] })).await;
+        assert_eq!(status, 201, "{job}");
+        let id = job["id"].as_str().expect("id").to_owned();
+        let port = system.ops_port(name);
+        let busy = format!("steno_stage_in_progress{{stage=\"{name}\"}} 1");
+        wait_until(&format!("{name} to take the task"), Duration::from_secs(120), || async {
+            metrics_at(port).await.contains(&busy).then_some(())
+        })
+        .await;
 
-    let asked = Instant::now();
-    let response = api.http.post(format!("{}/v1/jobs/{id}/cancel", api.base)).send().await.expect("cancel");
-    assert_eq!(response.status().as_u16(), 200);
-    assert_eq!(api.job(&id).await["status"], "cancelled");
-    wait_until("the transcription to stop", Duration::from_secs(30), || async {
-        let metrics = metrics_at(transcribe).await;
-        let stopped = metrics.contains("steno_stage_in_progress{stage=\"transcribe\"} 0")
-            && metrics.contains("steno_stage_tasks_total{outcome=\"cancelled\",stage=\"transcribe\"} 1");
-        stopped.then_some(())
-    })
-    .await;
-    eprintln!("transcription stopped {:?} after the cancel request", asked.elapsed());
+        let asked = Instant::now();
+        let response = api.http.post(format!("{}/v1/jobs/{id}/cancel", api.base)).send().await.expect("cancel");
+        assert_eq!(response.status().as_u16(), 200);
+        assert_eq!(api.job(&id).await["status"], "cancelled");
+        let stopped = [
+            format!("steno_stage_in_progress{{stage=\"{name}\"}} 0"),
+            format!("steno_stage_tasks_total{{outcome=\"cancelled\",stage=\"{name}\"}} 1"),
+        ];
+        wait_until(&format!("{name} to stop"), Duration::from_secs(30), || async {
+            let metrics = metrics_at(port).await;
+            stopped.iter().all(|m| metrics.contains(m)).then_some(())
+        })
+        .await;
+        eprintln!("{name} stopped {:?} after the cancel request", asked.elapsed());
 
-    // Nothing after it ran: no transcript, no export task, no completion.
-    let events = system.job_events(&id).await;
-    let after = events.iter().map(|(e, _)| e).filter(|e| {
-        e.kind() == EventKind::Completed || (e.kind() == EventKind::StageCompleted && e.stage() == Stage::Transcribe)
-    });
-    assert_eq!(after.count(), 0, "{events:?}");
+        // Nothing after it ran: the stage did not hand the job on.
+        let events = system.job_events(&id).await;
+        let after = events.iter().map(|(e, _)| e).filter(|e| {
+            e.kind() == EventKind::Completed || (e.kind() == EventKind::StageCompleted && e.stage() == stage)
+        });
+        assert_eq!(after.count(), 0, "{name}: {events:?}");
+        assert_eq!(api.job(&id).await["status"], "cancelled");
+    }
     let export = system.metrics("export").await;
     assert!(!export.contains("steno_stage_tasks_total{"), "export ran: {export}");
-    assert_eq!(api.job(&id).await["status"], "cancelled");
     system.stop().await;
 }

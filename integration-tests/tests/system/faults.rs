@@ -2,14 +2,14 @@
 //! each test breaks something mid-job and counts what became of the jobs.
 //! Every job must end once: completed, or failed with a reason.
 
-use std::{path::Path, time::Duration};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
 use crate::{
     api::Api,
     fixtures::{SPEECH_TEXT, serve_media, word_error_rate},
-    harness::{System, metrics_at, wait_until},
+    harness::{System, metrics_at, slow_ffmpeg, wait_until},
 };
 
 /// Waits until `service`'s one process is working on a task; its ops port.
@@ -24,15 +24,6 @@ async fn working(system: &System, service: &str) -> u16 {
         None
     })
     .await
-}
-
-/// An ffmpeg that waits before it runs, so a transcode is still running
-/// when the test kills it (the real ffmpeg does the work).
-fn slow_ffmpeg(dir: &Path) -> String {
-    let path = dir.join("slow-ffmpeg");
-    std::fs::write(&path, "#!/bin/sh\nsleep 4\nexec ffmpeg \"$@\"\n").expect("write");
-    let _ = std::process::Command::new("chmod").arg("+x").arg(&path).status();
-    path.display().to_string()
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -92,6 +92,15 @@ async fn start_nats_on(dir: &Path, port: u16) -> Child {
     child
 }
 
+/// An ffmpeg that waits 4 s before it runs, so a transcode is still
+/// running when a test interrupts it (the real ffmpeg does the work).
+pub fn slow_ffmpeg(dir: &Path) -> String {
+    let path = dir.join("slow-ffmpeg");
+    std::fs::write(&path, "#!/bin/sh\nsleep 4\nexec ffmpeg \"$@\"\n").expect("write");
+    let _ = std::process::Command::new("chmod").arg("+x").arg(&path).status();
+    path.display().to_string()
+}
+
 /// The Postgres server tests create their databases on.
 pub fn postgres_admin_url() -> String {
     std::env::var("STENO_TEST_DATABASE_URL").unwrap_or("postgres://postgres@127.0.0.1:5432".into())
@@ -178,12 +187,17 @@ impl System {
 
     /// As [`System::start`], with extra `STENO_…` variables for every service.
     pub async fn start_with(extra_env: &[(&str, &str)]) -> Self {
+        Self::start_on_postgres(postgres_admin_url(), extra_env).await
+    }
+
+    /// As [`System::start_with`], with the ledger's database created on the
+    /// Postgres server at `admin_url`.
+    pub async fn start_on_postgres(admin_url: String, extra_env: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let (nats_child, nats_url) = start_nats(dir.path()).await;
         let nats =
             Process { name: "nats-server".into(), child: nats_child, log: dir.path().join("nats.log"), ops_port: 0 };
 
-        let admin_url = postgres_admin_url();
         let database = format!("steno_test_{}", uuid::Uuid::new_v4().simple());
         let (http_port, grpc_port) = (free_port(), free_port());
         // compose's hosts and container paths, as this machine has them.

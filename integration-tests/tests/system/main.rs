@@ -16,6 +16,7 @@ mod faults;
 mod fixtures;
 mod harness;
 mod languages;
+mod ledger_outage;
 mod local_mode;
 mod observability;
 mod restart;

@@ -52,7 +52,8 @@ impl Stage for Export {
         let mut written = Vec::new();
         for format in formats {
             let name = artifacts::export_artifact(format.extension());
-            let body = render::render(&transcript, format, &self.cues);
+            let body = render::render(&transcript, format, &self.cues)
+                .map_err(|e| StageError::permanent(format!("the transcript cannot be written as {format:?}: {e}")))?;
             ctx.artifacts.put_bytes(&ctx.job_id, &name, body.as_bytes()).await?;
             metrics::exported(format.extension());
             written.push(name);

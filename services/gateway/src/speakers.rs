@@ -36,7 +36,7 @@ impl Jobs {
             let Some(format) = name.strip_prefix("transcript.").and_then(|ext| ext.parse::<ExportFormat>().ok()) else {
                 continue;
             };
-            let body = render::render(&transcript, format, &self.cues);
+            let body = render::render(&transcript, format, &self.cues).map_err(|e| ApiError::Internal(e.into()))?;
             self.artifacts.put_bytes(&job_id, name, body.as_bytes()).await.map_err(internal)?;
         }
         tracing::info!(job_id = id, renamed = names.len(), "speakers renamed");

@@ -45,17 +45,16 @@ struct JsonWord<'a> {
 
 /// Renders the transcript as pretty JSON with speaker display names resolved.
 /// Non-finite scores (which JSON cannot hold) are written as finite values.
-pub fn render_json(t: &Transcript) -> String {
+pub fn render_json(t: &Transcript) -> Result<String, serde_json::Error> {
     let doc = JsonTranscript {
         language: &t.language,
         duration_ms: t.duration_ms,
         segments: t.segments.iter().map(|s| json_segment(t, s)).collect(),
         speakers: &t.speakers,
     };
-    // Serializing plain structs with string keys cannot fail.
-    let mut out = serde_json::to_string_pretty(&doc).unwrap_or_default();
+    let mut out = serde_json::to_string_pretty(&doc)?;
     out.push('\n');
-    out
+    Ok(out)
 }
 
 fn json_segment<'a>(t: &Transcript, s: &'a Segment) -> JsonSegment<'a> {
@@ -105,7 +104,7 @@ mod tests {
             }],
             speakers: vec![Speaker { id: "S0".into(), name: "Ann".into() }],
         };
-        let out = render_json(&t);
+        let out = render_json(&t).expect("render");
         let expected = r#"{
   "language": "en",
   "duration_ms": 2000,
@@ -145,7 +144,7 @@ mod tests {
             segments: vec![Segment { avg_logprob: f32::NEG_INFINITY, ..Segment::default() }],
             ..Transcript::default()
         };
-        let back: Transcript = serde_json::from_str(&render_json(&t)).expect("valid JSON");
+        let back: Transcript = serde_json::from_str(&render_json(&t).expect("render")).expect("valid JSON");
         assert_eq!(back.segments[0].avg_logprob, f32::MIN);
     }
 }

@@ -114,8 +114,8 @@ impl Default for CueOptions {
 
 /// Renders `t` in `format`. `opts` only affects SRT and VTT. Subtitles and
 /// text name speakers only when [`Transcript::labels_speakers`]; JSON always
-/// carries them.
-pub fn render(t: &Transcript, format: ExportFormat, opts: &CueOptions) -> String {
+/// carries them. Only JSON can fail (the serializer's error).
+pub fn render(t: &Transcript, format: ExportFormat, opts: &CueOptions) -> Result<String, serde_json::Error> {
     let unlabelled;
     let t = if format != ExportFormat::Json && !t.labels_speakers() && !t.speakers.is_empty() {
         unlabelled = without_speakers(t);
@@ -123,12 +123,12 @@ pub fn render(t: &Transcript, format: ExportFormat, opts: &CueOptions) -> String
     } else {
         t
     };
-    match format {
+    Ok(match format {
         ExportFormat::Srt => srt::render_srt(&build_cues(t, opts)),
         ExportFormat::Vtt => vtt::render_vtt(&build_cues(t, opts)),
-        ExportFormat::Json => json::render_json(t),
+        ExportFormat::Json => json::render_json(t)?,
         ExportFormat::Txt => txt::render_txt(t),
-    }
+    })
 }
 
 fn without_speakers(t: &Transcript) -> Transcript {
@@ -208,10 +208,10 @@ mod tests {
         let mut t =
             Transcript { segments: vec![segment], speakers: vec![Speaker::numbered(0)], ..Transcript::default() };
         let opts = CueOptions::default();
-        assert_eq!(render(&t, ExportFormat::Txt, &opts).trim(), "Hello.");
-        assert!(render(&t, ExportFormat::Json, &opts).contains("\"speaker\": \"S1\""));
+        assert_eq!(render(&t, ExportFormat::Txt, &opts).expect("render").trim(), "Hello.");
+        assert!(render(&t, ExportFormat::Json, &opts).expect("render").contains("\"speaker\": \"S1\""));
         t.speakers[0].name = "Ann".into();
-        assert_eq!(render(&t, ExportFormat::Txt, &opts).trim(), "Ann: Hello.");
-        assert!(render(&t, ExportFormat::Srt, &opts).contains("Ann: Hello."));
+        assert_eq!(render(&t, ExportFormat::Txt, &opts).expect("render").trim(), "Ann: Hello.");
+        assert!(render(&t, ExportFormat::Srt, &opts).expect("render").contains("Ann: Hello."));
     }
 }

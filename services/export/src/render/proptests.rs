@@ -129,7 +129,7 @@ proptest! {
     #[test]
     fn srt_parses_back_to_the_cues(t in transcript(), opts in options()) {
         let cues = build_cues(&t, &opts);
-        let srt = render(&t, ExportFormat::Srt, &opts);
+        let srt = render(&t, ExportFormat::Srt, &opts).expect("render");
         let blocks: Vec<&str> = if srt.is_empty() { Vec::new() } else { srt.split("\n\n").collect() };
         prop_assert_eq!(blocks.len(), cues.len());
         for (i, (block, cue)) in blocks.iter().zip(&cues).enumerate() {
@@ -149,7 +149,7 @@ proptest! {
     #[test]
     fn vtt_parses_back_to_the_cues(t in transcript(), opts in options()) {
         let cues = build_cues(&t, &opts);
-        let vtt = render(&t, ExportFormat::Vtt, &opts);
+        let vtt = render(&t, ExportFormat::Vtt, &opts).expect("render");
         let body = vtt.strip_prefix("WEBVTT\n").expect("header");
         let blocks: Vec<&str> = match body.strip_prefix('\n') {
             Some(cues_text) => cues_text.split("\n\n").collect(),
@@ -173,14 +173,14 @@ proptest! {
 
     #[test]
     fn json_round_trips(t in transcript()) {
-        let json = render(&t, ExportFormat::Json, &CueOptions::default());
+        let json = render(&t, ExportFormat::Json, &CueOptions::default()).expect("render");
         let back: Transcript = serde_json::from_str(&json).expect("valid transcript JSON");
         prop_assert_eq!(back, t);
     }
 
     #[test]
     fn txt_keeps_every_word_in_order(t in transcript()) {
-        let txt = render(&t, ExportFormat::Txt, &CueOptions::default());
+        let txt = render(&t, ExportFormat::Txt, &CueOptions::default()).expect("render");
         let mut tokens = txt.split_whitespace();
         for (word, _) in expected_words(&t) {
             prop_assert!(tokens.any(|tok| tok == word), "missing {word:?} in {txt:?}");
