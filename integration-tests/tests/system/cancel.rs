@@ -20,7 +20,8 @@ async fn cancelling_a_running_stage_stops_it_and_nothing_after_runs() {
     let system = System::start_with(&[("STENO_TRANSCODE__FFMPEG", ffmpeg.as_str())]).await;
     let media = serve_media().await;
     let api = Api::new(&system.http);
-    for (name, stage) in [("transcode", Stage::Transcode), ("transcribe", Stage::Transcribe), ("diarize", Stage::Diarize)]
+    for (name, stage) in
+        [("transcode", Stage::Transcode), ("transcribe", Stage::Transcribe), ("diarize", Stage::Diarize)]
     {
         let (status, job) = api.submit(json!({ "source_url": format!("{media}/long.wav"), "formats": ["txt"] })).await;
         assert_eq!(status, 201, "{job}");

@@ -17,7 +17,8 @@ use tonic::{Request, Response, Status};
 
 use crate::{
     error::ApiError,
-    jobs::{Jobs, Source, SubmitJson, Via},
+    jobs::Jobs,
+    submission::{Source, SubmitJson, Via},
     views::{content_type, format_extension, status_from_proto, to_proto_job},
 };
 
@@ -130,7 +131,7 @@ impl Grpc {
             idempotency_key: Some(request.idempotency_key.clone()).filter(|k| !k.is_empty()),
         };
         let submission = spec.validate()?;
-        crate::jobs::refuse_nul("filename", &request.filename)?;
+        crate::submission::refuse_nul("filename", &request.filename)?;
         let source = if request.upload.is_empty() {
             Source::Url(spec.url()?)
         } else {

@@ -3,7 +3,7 @@
 //! - [`startup`]: binds ports and runs every part below until shutdown.
 //! - [`rest`] (axum) and [`grpc`] (tonic `JobService`) and [`nats_api`]
 //!   (`steno.jobs.submit`, the `steno.api.submit` micro endpoint): front
-//!   doors over one [`jobs::Jobs`].
+//!   doors over one [`jobs::Jobs`], validating with [`submission`].
 //! - [`speakers`]: naming a diarized job's speakers (re-renders its exports).
 //! - [`ledger`]: applies job events from JetStream to [`store`] (Postgres or SQLite).
 //! - [`outbox`]: publishes the first task of jobs recorded but not yet queued.
@@ -27,4 +27,5 @@ pub mod rest;
 pub mod speakers;
 pub mod startup;
 pub mod store;
+pub mod submission;
 pub mod views;

@@ -12,8 +12,9 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     consume::{ConsumerLimits, consume},
     error::ApiError,
-    jobs::{Jobs, Source, SubmitJson, Via},
+    jobs::Jobs,
     store::JobRow,
+    submission::{Source, SubmitJson, Via},
     views::JobView,
 };
 

@@ -17,7 +17,8 @@ use steno_runtime::{artifacts, metrics};
 
 use crate::{
     error::ApiError,
-    jobs::{Jobs, Source, SubmitJson, Via},
+    jobs::Jobs,
+    submission::{Source, SubmitJson, Via},
     views::{JobView, content_type, parse_format},
 };
 
@@ -80,12 +81,12 @@ async fn submit_upload(jobs: &Jobs, mut multipart: Multipart) -> Result<(crate::
 
 async fn read_upload(jobs: &Jobs, multipart: &mut Multipart) -> Result<(crate::store::JobRow, bool), ApiError> {
     let mut spec = SubmitJson::default();
-    let mut uploaded: Option<(crate::jobs::Submission, String, u64)> = None;
+    let mut uploaded: Option<(crate::submission::Submission, String, u64)> = None;
     while let Some(field) = multipart.next_field().await.map_err(|e| ApiError::BadRequest(e.body_text()))? {
         let name = field.name().unwrap_or_default().to_owned();
         if name == "file" {
             let filename = field.file_name().unwrap_or("upload").to_owned();
-            crate::jobs::refuse_nul("file", &filename)?;
+            crate::submission::refuse_nul("file", &filename)?;
             let submission = spec.validate()?;
             if let Some(existing) = jobs.existing(&submission).await? {
                 return Ok((existing, false));

@@ -1,168 +1,29 @@
-//! The one worker loop every stage runs: pull a task from the stage's
-//! durable consumer, process it, publish the next task and events, then ack.
-//! How a delivery is settled is [`crate::settle`]'s decision: retryable
-//! errors and panics nak with back-off up to `max_deliver`; permanent errors
-//! and the last attempt put the task in the dead letters, publish `failed`
-//! with the reason and term it. A job cancelled while its task runs stops
-//! it: the work is dropped and the stage's `JobContext::is_cancelled` turns
-//! true for blocking work to check. A stage may split a task into parts ([`crate::parts`]): the loop queues
-//! them, and joins them once when the last is done.
-//! On shutdown it stops pulling, lets in-flight tasks finish for
-//! `drain_secs`, then naks what is left.
+//! One delivery: check the job's flags, run the stage with in-progress
+//! acks, a cancel watch and panic catching, then hand the job on (publish
+//! its successor or its parts, and events) exactly once.
 
 use std::{
     panic::AssertUnwindSafe,
-    sync::Arc,
     time::{Duration, Instant},
 };
 
-use async_nats::jetstream::{
-    AckKind, Message,
-    consumer::{AckPolicy, PullConsumer, pull},
-    kv,
-};
+use async_nats::jetstream::{AckKind, Message, kv};
 use futures::{FutureExt, StreamExt};
 use prost::Message as _;
-use steno_proto::v1::{EventKind, JobEvent, Part, Stage as StageKind, StageTask};
-use tokio::{
-    sync::{Semaphore, watch},
-    task::JoinSet,
-};
+use steno_proto::v1::{EventKind, JobEvent, Part, StageTask};
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+use super::{Delivery, PROGRESS_EVENT_INTERVAL, Worker};
 use crate::{
     JobId,
-    bus::{Bus, DeadLetter, event},
-    config::WorkerConfig,
-    metrics::StageMetrics,
+    bus::Bus,
     parts::{self, Parts},
-    settle::{self, Outcome, Settlement},
+    settle::Outcome,
     stage::{JobContext, Output, Stage, StageError, next_stage},
     subjects,
 };
-
-/// How long one pull request waits for a task before asking again.
-const PULL_EXPIRY: Duration = Duration::from_secs(5);
-/// Progress events are published at most this often.
-const PROGRESS_EVENT_INTERVAL: Duration = Duration::from_secs(1);
-
-/// Runs `stage` until `shutdown` fires, then drains.
-pub async fn run<S: Stage>(
-    stage: S,
-    bus: Bus,
-    config: WorkerConfig,
-    shutdown: CancellationToken,
-) -> anyhow::Result<()> {
-    let name = subjects::stage_name(S::KIND);
-    let consumer = ensure_consumer(&bus, S::KIND, &config).await?;
-    let every = Duration::from_secs(config.queue_depth_interval_secs.max(1));
-    tokio::spawn(crate::queue::sample(bus.js.clone(), vec![S::KIND], every, shutdown.clone()));
-
-    let worker = Arc::new(Worker {
-        stage,
-        bus,
-        metrics: StageMetrics::new(name),
-        config: config.clone(),
-        hard_stop: CancellationToken::new(),
-    });
-    let permits = Arc::new(Semaphore::new(config.concurrency));
-    let mut in_flight = JoinSet::new();
-    tracing::info!(stage = name, concurrency = config.concurrency, "worker started");
-
-    while !shutdown.is_cancelled() {
-        let permit = tokio::select! {
-            permit = permits.clone().acquire_owned() => permit?,
-            () = shutdown.cancelled() => break,
-        };
-        let message = tokio::select! {
-            message = pull_one(&consumer) => message,
-            () = shutdown.cancelled() => break,
-        };
-        while in_flight.try_join_next().is_some() {}
-        let Some(message) = message else { continue };
-        let worker = worker.clone();
-        in_flight.spawn(async move {
-            worker.handle(message).await;
-            drop(permit);
-        });
-    }
-
-    while in_flight.try_join_next().is_some() {}
-    tracing::info!(stage = name, in_flight = in_flight.len(), "shutting down: draining");
-    let drained = tokio::time::timeout(Duration::from_secs(config.drain_secs), async {
-        while in_flight.join_next().await.is_some() {}
-    })
-    .await;
-    if drained.is_err() {
-        worker.hard_stop.cancel();
-        while in_flight.join_next().await.is_some() {}
-    }
-    tracing::info!(stage = name, "worker stopped");
-    Ok(())
-}
-
-/// Creates the stage's durable pull consumer if missing, and brings its
-/// `ack_wait` and `max_deliver` in line with the config if they differ.
-async fn ensure_consumer(bus: &Bus, kind: StageKind, config: &WorkerConfig) -> anyhow::Result<PullConsumer> {
-    let name = subjects::stage_consumer(kind);
-    let stream = bus.js.get_stream(subjects::stage_stream(kind)).await?;
-    let wanted = pull::Config {
-        durable_name: Some(name.into()),
-        filter_subject: subjects::stage_subject(kind),
-        ack_policy: AckPolicy::Explicit,
-        ack_wait: Duration::from_secs(config.ack_wait_secs),
-        max_deliver: config.max_deliver,
-        ..Default::default()
-    };
-    let mut consumer: PullConsumer = stream
-        .get_or_create_consumer(name, wanted.clone())
-        .await
-        .map_err(|e| anyhow::anyhow!("create consumer {name}: {e}"))?;
-    let current = &consumer.cached_info().config;
-    if current.ack_wait != wanted.ack_wait || current.max_deliver != wanted.max_deliver {
-        tracing::info!(
-            consumer = name,
-            ack_wait_secs = config.ack_wait_secs,
-            max_deliver = config.max_deliver,
-            "updating consumer"
-        );
-        consumer = stream.update_consumer(wanted).await.map_err(|e| anyhow::anyhow!("update consumer {name}: {e}"))?;
-    }
-    Ok(consumer)
-}
-
-/// Asks for one task; `None` when none came within [`PULL_EXPIRY`] or the
-/// pull failed (logged; the loop asks again).
-async fn pull_one(consumer: &PullConsumer) -> Option<Message> {
-    let batch = consumer.batch().max_messages(1).expires(PULL_EXPIRY).messages().await;
-    let mut batch = match batch {
-        Ok(batch) => batch,
-        Err(e) => {
-            tracing::warn!(error = %e, "pull request failed; retrying");
-            tokio::time::sleep(Duration::from_secs(1)).await;
-            return None;
-        }
-    };
-    match batch.next().await {
-        Some(Ok(message)) => Some(message),
-        Some(Err(e)) => {
-            tracing::warn!(error = %e, "pull failed; retrying");
-            tokio::time::sleep(Duration::from_secs(1)).await;
-            None
-        }
-        None => None,
-    }
-}
-
-struct Worker<S> {
-    stage: S,
-    bus: Bus,
-    metrics: StageMetrics,
-    config: WorkerConfig,
-    /// Fired when the drain period is over: in-flight tasks nak and return.
-    hard_stop: CancellationToken,
-}
 
 /// What processing a delivery made.
 #[allow(clippy::large_enum_variant)] // one per task, moved once
@@ -196,26 +57,8 @@ enum Worked<T> {
     Interrupted,
 }
 
-/// One delivery of a task of a known job.
-struct Delivery<'a> {
-    message: &'a Message,
-    job_id: JobId,
-    attempt: u32,
-    delivered: i64,
-}
-
-impl Delivery<'_> {
-    fn event(&self, kind: EventKind, stage: StageKind) -> JobEvent {
-        JobEvent { attempt: self.attempt, ..event(self.job_id.as_str(), kind, stage) }
-    }
-}
-
 impl<S: Stage> Worker<S> {
-    fn name(&self) -> &'static str {
-        subjects::stage_name(S::KIND)
-    }
-
-    async fn handle(&self, message: Message) {
+    pub(super) async fn handle(&self, message: Message) {
         let delivered = message.info().map(|i| i.delivered).unwrap_or(1);
         let task = match StageTask::decode(message.payload.clone()) {
             Ok(task) => task,
@@ -415,110 +258,6 @@ impl<S: Stage> Worker<S> {
                 () = self.hard_stop.cancelled() => return Worked::Interrupted,
             }
         }
-    }
-
-    /// Settles a delivery as [`settle::decide`] says, counting the outcome.
-    async fn settle(&self, delivery: &Delivery<'_>, outcome: Outcome) {
-        let counted = match &outcome {
-            Outcome::Done => Some("ok"),
-            Outcome::Cancelled => Some("cancelled"),
-            Outcome::Panicked(panic) => {
-                tracing::error!(panic, "stage panicked");
-                Some("panicked")
-            }
-            Outcome::Retry(_) | Outcome::Fail(_) | Outcome::Interrupted => None,
-        };
-        let settlement = settle::decide(self.name(), outcome, delivery.delivered, &self.config);
-        if let Some(outcome) = counted {
-            self.metrics.outcome(outcome);
-        }
-        match settlement {
-            Settlement::Ack => ack(delivery.message, AckKind::Ack).await,
-            Settlement::Return => {
-                tracing::info!("shutdown: returning task to the queue");
-                ack(delivery.message, AckKind::Nak(None)).await;
-            }
-            Settlement::Retry { delay, reason } => {
-                tracing::warn!(error = reason, delay_secs = delay.as_secs(), "stage task failed; will retry");
-                if counted.is_none() {
-                    self.metrics.outcome("retried");
-                }
-                let mut retrying = delivery.event(EventKind::Retrying, S::KIND);
-                retrying.message = reason;
-                if let Err(e) = self.bus.publish_event(retrying).await {
-                    tracing::debug!(error = %e, "publish retrying event");
-                }
-                ack(delivery.message, AckKind::Nak(Some(delay))).await;
-            }
-            Settlement::Fail { reason } => self.fail(delivery, reason, counted.is_none()).await,
-        }
-    }
-
-    /// Keeps the task in the dead letters, publishes `failed` with a
-    /// user-facing reason, then terms the task. If either cannot be
-    /// published the task is naked, so the failure is not lost (on its last
-    /// delivery JetStream's advisory brings it to the dead-letter listener).
-    async fn fail(&self, delivery: &Delivery<'_>, reason: String, count: bool) {
-        tracing::warn!(reason, "stage task failed permanently");
-        let mut failed = delivery.event(EventKind::Failed, S::KIND);
-        failed.message = reason.clone();
-        let kept = async {
-            self.dead_letter(delivery.message, delivery.job_id.as_str(), delivery.delivered, &reason).await?;
-            self.bus.publish_event(failed).await
-        };
-        match kept.await {
-            Ok(()) => {
-                if count {
-                    self.metrics.outcome("failed");
-                }
-                ack(delivery.message, AckKind::Term).await;
-            }
-            Err(e) => {
-                tracing::warn!(error = format!("{e:#}"), "cannot record the failure; retrying later");
-                ack(delivery.message, AckKind::Nak(Some(Duration::from_secs(5)))).await;
-            }
-        }
-    }
-
-    async fn dead_letter(&self, message: &Message, id: &str, delivered: i64, reason: &str) -> anyhow::Result<()> {
-        let info = message.info().map_err(|e| anyhow::anyhow!("message info: {e}"))?;
-        let letter = DeadLetter {
-            source: self.name(),
-            id,
-            payload: message.payload.clone(),
-            attempts: delivered,
-            reason,
-            stream: info.stream,
-            sequence: info.stream_sequence,
-            stranded: false,
-        };
-        self.bus.dead_letter(letter).await
-    }
-
-    async fn reject_undecodable(&self, message: &Message, delivered: i64, error: impl std::fmt::Display) {
-        let msg_id = message.headers.as_ref().and_then(|h| h.get("Nats-Msg-Id")).map(|v| v.as_str().to_owned());
-        tracing::warn!(error = %error, msg_id, "undecodable stage task");
-        let reason = format!("{} received a malformed task: {error}", self.name());
-        if let Some(job_id) = msg_id.as_deref().and_then(subjects::job_id_from_msg_id) {
-            let delivery = Delivery { message, job_id, attempt: 0, delivered };
-            return self.fail(&delivery, reason, true).await;
-        }
-        let sequence = message.info().map(|i| i.stream_sequence).unwrap_or(0);
-        if let Err(e) = self.dead_letter(message, &format!("unreadable-{sequence}"), delivered, &reason).await {
-            tracing::warn!(error = format!("{e:#}"), "dead-letter an unreadable task");
-        }
-        self.metrics.outcome("failed");
-        ack(message, AckKind::Term).await;
-    }
-}
-
-async fn ack(message: &Message, kind: AckKind) {
-    let result = match kind {
-        AckKind::Ack => message.double_ack().await,
-        kind => message.ack_with(kind).await,
-    };
-    if let Err(e) = result {
-        tracing::warn!(error = %e, "acknowledging task failed; it will be redelivered");
     }
 }
 
