@@ -2,7 +2,7 @@
 //! worker killed every 10 s. Prints the table (jobs, completed, failed with
 //! a reason, duplicated, lost); the test suite runs the same with 100.
 //!
-//! `cargo build --bins && cargo bench -p integration-tests --bench chaos`
+//! `cargo build --release --bins && cargo bench -p integration-tests --bench chaos`
 //! (`STENO_CHAOS_JOBS=N` for another count).
 
 // The shared test helpers are not all used here.

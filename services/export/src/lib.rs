@@ -63,3 +63,47 @@ impl Stage for Export {
         Ok(task.into())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use steno_runtime::{
+        JobId,
+        artifacts::Artifacts,
+        proto::JobOptions,
+        transcript::{Segment, Transcript},
+    };
+
+    use super::*;
+
+    /// The stage itself, on a job whose transcript is in an in-memory store.
+    #[tokio::test]
+    async fn process_writes_each_asked_format_and_names_them_in_the_task() {
+        let job_id = JobId::parse("job-1").expect("id");
+        let ctx = JobContext::standalone(job_id.clone(), Artifacts::in_memory());
+        let segment = Segment { start_ms: 0, end_ms: 1500, text: "Hello there.".into(), ..Default::default() };
+        let transcript =
+            Transcript { language: "en".into(), duration_ms: 1500, segments: vec![segment], ..Default::default() };
+        ctx.artifacts.put_json(&job_id, artifacts::TRANSCRIPT, &transcript).await.expect("put");
+        let options = JobOptions { formats: vec![Format::Srt as i32, Format::Txt as i32], ..Default::default() };
+        let task = StageTask { job_id: "job-1".into(), options: Some(options), ..Default::default() };
+
+        let Ok(Output::Next(next)) = Export::new(&ExportConfig::default()).process(task, &ctx).await else {
+            panic!("export failed");
+        };
+        let exports = next.artifacts.expect("artifacts").exports;
+        assert_eq!(exports, ["transcript.srt", "transcript.txt"]);
+        let srt = ctx.artifacts.get_bytes(&job_id, "transcript.srt").await.expect("srt");
+        assert_eq!(String::from_utf8_lossy(&srt), "1\n00:00:00,000 --> 00:00:01,500\nHello there.\n");
+        let txt = ctx.artifacts.get_bytes(&job_id, "transcript.txt").await.expect("txt");
+        assert_eq!(String::from_utf8_lossy(&txt).trim(), "Hello there.");
+    }
+
+    #[tokio::test]
+    async fn a_missing_transcript_is_retried_not_a_silent_empty_export() {
+        let job_id = JobId::parse("job-2").expect("id");
+        let ctx = JobContext::standalone(job_id, Artifacts::in_memory());
+        let task = StageTask { job_id: "job-2".into(), ..Default::default() };
+        let result = Export::new(&ExportConfig::default()).process(task, &ctx).await;
+        assert!(matches!(result, Err(StageError::Retryable(_))), "{result:?}");
+    }
+}

@@ -1,7 +1,13 @@
 //! Artifacts of a job in the JetStream object store, named
-//! `<job_id>/<artifact>`. Stages pass names in tasks, never bytes.
+//! `<job_id>/<artifact>`. Stages pass names in tasks, never bytes. Tests of a
+//! stage's `process` use [`Artifacts::in_memory`] instead.
 
-use std::{future::Future, path::Path};
+use std::{
+    collections::HashMap,
+    future::Future,
+    path::Path,
+    sync::{Arc, Mutex},
+};
 
 use async_nats::jetstream::{object_store::ObjectStore, stream::Stream};
 use base64::Engine;
@@ -36,15 +42,35 @@ pub fn export_artifact(extension: &str) -> String {
 
 #[derive(Clone)]
 pub struct Artifacts {
-    store: ObjectStore,
-    /// The store's stream, for reading an object's chunks one at a time.
-    chunks: Stream,
+    backend: Backend,
+}
+
+#[derive(Clone)]
+enum Backend {
+    Nats {
+        store: Box<ObjectStore>,
+        /// The store's stream, for reading an object's chunks one at a time.
+        chunks: Box<Stream>,
+    },
+    /// Objects by name, in this process only.
+    Memory(Arc<Mutex<HashMap<String, bytes::Bytes>>>),
 }
 
 impl Artifacts {
     /// `chunks` is `store`'s stream ([`subjects::object_store_stream`]).
     pub fn new(store: ObjectStore, chunks: Stream) -> Self {
-        Self { store, chunks }
+        Self { backend: Backend::Nats { store: Box::new(store), chunks: Box::new(chunks) } }
+    }
+
+    /// An empty store in memory, for tests of a stage without NATS.
+    pub fn in_memory() -> Self {
+        Self { backend: Backend::Memory(Arc::default()) }
+    }
+
+    fn memory(
+        objects: &Mutex<HashMap<String, bytes::Bytes>>,
+    ) -> std::sync::MutexGuard<'_, HashMap<String, bytes::Bytes>> {
+        objects.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Writes an artifact from a reader, replacing any earlier version;
@@ -56,9 +82,22 @@ impl Artifacts {
         reader: &mut (impl AsyncRead + Unpin),
     ) -> anyhow::Result<u64> {
         let name = subjects::artifact_name(job_id, artifact);
-        let info =
-            self.store.put(name.as_str(), reader).await.map_err(|e| anyhow::anyhow!("write artifact {name}: {e}"))?;
-        Ok(info.size as u64)
+        match &self.backend {
+            Backend::Nats { store, .. } => {
+                let info = store
+                    .put(name.as_str(), reader)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("write artifact {name}: {e}"))?;
+                Ok(info.size as u64)
+            }
+            Backend::Memory(objects) => {
+                let mut bytes = Vec::new();
+                reader.read_to_end(&mut bytes).await?;
+                let size = bytes.len() as u64;
+                Self::memory(objects).insert(name, bytes.into());
+                Ok(size)
+            }
+        }
     }
 
     pub async fn put_bytes(&self, job_id: &JobId, artifact: &str, bytes: &[u8]) -> anyhow::Result<u64> {
@@ -72,6 +111,9 @@ impl Artifacts {
 
     /// Reads a whole artifact into memory.
     pub async fn get_bytes(&self, job_id: &JobId, artifact: &str) -> Result<Vec<u8>, ArtifactError> {
+        if let Backend::Memory(objects) = &self.backend {
+            return Ok(Self::in_memory_object(objects, job_id, artifact)?.to_vec());
+        }
         let mut object = self.open(job_id, artifact).await?;
         let mut bytes = Vec::new();
         object.read_to_end(&mut bytes).await.map_err(|e| ArtifactError::Read(artifact.into(), e.into()))?;
@@ -101,10 +143,27 @@ impl Artifacts {
     /// Audio in [`AUDIO`]'s format (the job's, or a part's) to read a
     /// block at a time.
     pub async fn audio_reader(&self, job_id: &JobId, artifact: &str) -> Result<AudioReader, ArtifactError> {
+        let chunks = match &self.backend {
+            Backend::Nats { chunks, .. } => (**chunks).clone(),
+            Backend::Memory(objects) => {
+                let bytes = Self::in_memory_object(objects, job_id, artifact)?;
+                return Ok(AudioReader {
+                    total_samples: bytes.len() as u64 / 2,
+                    stream: None,
+                    subject: String::new(),
+                    next_sequence: 0,
+                    chunks_left: 0,
+                    chunk: bytes,
+                    digest: ring::digest::Context::new(&ring::digest::SHA256),
+                    expected_digest: None,
+                    name: artifact.to_owned(),
+                });
+            }
+        };
         let info = self.open(job_id, artifact).await?.info;
         Ok(AudioReader {
             total_samples: info.size as u64 / 2,
-            stream: self.chunks.clone(),
+            stream: Some(chunks),
             subject: subjects::object_chunks_subject(&info.bucket, &info.nuid),
             next_sequence: 0,
             chunks_left: info.chunks,
@@ -117,8 +176,13 @@ impl Artifacts {
 
     /// Streams an artifact into a local file.
     pub async fn get_to_file(&self, job_id: &JobId, artifact: &str, path: &Path) -> Result<u64, ArtifactError> {
-        let mut object = self.open(job_id, artifact).await?;
         let read_err = |e: std::io::Error| ArtifactError::Read(artifact.into(), e.into());
+        if let Backend::Memory(objects) = &self.backend {
+            let bytes = Self::in_memory_object(objects, job_id, artifact)?;
+            tokio::fs::write(path, &bytes).await.map_err(read_err)?;
+            return Ok(bytes.len() as u64);
+        }
+        let mut object = self.open(job_id, artifact).await?;
         let mut file = tokio::fs::File::create(path).await.map_err(read_err)?;
         let n = tokio::io::copy(&mut object, &mut file).await.map_err(read_err)?;
         file.flush().await.map_err(read_err)?;
@@ -126,14 +190,40 @@ impl Artifacts {
     }
 
     pub async fn delete(&self, job_id: &JobId, artifact: &str) -> anyhow::Result<()> {
-        let name = subjects::artifact_name(job_id, artifact);
-        self.store.delete(name.as_str()).await.map_err(|e| anyhow::anyhow!("delete artifact {name}: {e}"))
+        self.delete_object(&subjects::artifact_name(job_id, artifact)).await
     }
 
-    /// Every stored object: its name and age in seconds.
+    async fn delete_object(&self, name: &str) -> anyhow::Result<()> {
+        match &self.backend {
+            Backend::Nats { store, .. } => {
+                store.delete(name).await.map_err(|e| anyhow::anyhow!("delete artifact {name}: {e}"))
+            }
+            Backend::Memory(objects) => {
+                Self::memory(objects).remove(name);
+                Ok(())
+            }
+        }
+    }
+
+    fn in_memory_object(
+        objects: &Mutex<HashMap<String, bytes::Bytes>>,
+        job_id: &JobId,
+        artifact: &str,
+    ) -> Result<bytes::Bytes, ArtifactError> {
+        let name = subjects::artifact_name(job_id, artifact);
+        Self::memory(objects).get(&name).cloned().ok_or_else(|| ArtifactError::NotFound(artifact.into()))
+    }
+
+    /// Every stored object: its name, age in seconds and chunk id.
     async fn objects(&self) -> anyhow::Result<Vec<(String, i64, String)>> {
+        let store = match &self.backend {
+            Backend::Nats { store, .. } => store,
+            Backend::Memory(objects) => {
+                return Ok(Self::memory(objects).keys().map(|name| (name.clone(), 0, String::new())).collect());
+            }
+        };
         let now = chrono::Utc::now().timestamp();
-        let mut list = self.store.list().await.map_err(|e| anyhow::anyhow!("list artifacts: {e}"))?;
+        let mut list = store.list().await.map_err(|e| anyhow::anyhow!("list artifacts: {e}"))?;
         let mut objects = Vec::new();
         while let Some(info) = list.next().await {
             let info = info.map_err(|e| anyhow::anyhow!("list artifacts: {e}"))?;
@@ -149,7 +239,7 @@ impl Artifacts {
         let mut removed = 0;
         for (name, _, _) in self.objects().await? {
             if name.starts_with(&prefix) {
-                self.store.delete(name.as_str()).await.map_err(|e| anyhow::anyhow!("delete artifact {name}: {e}"))?;
+                self.delete_object(&name).await?;
                 removed += 1;
             }
         }
@@ -170,17 +260,17 @@ impl Artifacts {
         for (name, age, _) in &objects {
             let job = name.split('/').next().unwrap_or_default();
             if *age >= min_age_secs && !is_job(job.to_owned()).await? {
-                self.store.delete(name.as_str()).await.map_err(|e| anyhow::anyhow!("delete artifact {name}: {e}"))?;
+                self.delete_object(name).await?;
                 objects_removed += 1;
             }
         }
+        let Backend::Nats { chunks, .. } = &self.backend else { return Ok((objects_removed, 0)) };
         let live: std::collections::HashSet<String> = objects
             .iter()
             .map(|(_, _, nuid)| subjects::object_chunks_subject(subjects::ARTIFACTS_BUCKET, nuid))
             .collect();
         let bucket = subjects::ARTIFACTS_BUCKET;
-        let mut chunk_subjects = self
-            .chunks
+        let mut chunk_subjects = chunks
             .info_with_subjects(subjects::object_chunks_subject(bucket, ">"))
             .await
             .map_err(|e| anyhow::anyhow!("list artifact chunks: {e}"))?;
@@ -194,9 +284,9 @@ impl Artifacts {
         let now = chrono::Utc::now().timestamp();
         let mut chunks_removed = 0;
         for subject in orphans {
-            let Ok(last) = self.chunks.get_last_raw_message_by_subject(&subject).await else { continue };
+            let Ok(last) = chunks.get_last_raw_message_by_subject(&subject).await else { continue };
             if now - last.time.unix_timestamp() >= min_age_secs {
-                self.chunks.purge().filter(&subject).await.map_err(|e| anyhow::anyhow!("purge {subject}: {e}"))?;
+                chunks.purge().filter(&subject).await.map_err(|e| anyhow::anyhow!("purge {subject}: {e}"))?;
                 chunks_removed += 1;
             }
         }
@@ -210,7 +300,10 @@ impl Artifacts {
     ) -> Result<async_nats::jetstream::object_store::Object, ArtifactError> {
         use async_nats::jetstream::object_store::GetErrorKind;
         let name = subjects::artifact_name(job_id, artifact);
-        self.store.get(name.as_str()).await.map_err(|e| match e.kind() {
+        let Backend::Nats { store, .. } = &self.backend else {
+            return Err(ArtifactError::Read(artifact.into(), anyhow::anyhow!("not an object store")));
+        };
+        store.get(name.as_str()).await.map_err(|e| match e.kind() {
             GetErrorKind::NotFound => ArtifactError::NotFound(artifact.into()),
             _ => ArtifactError::Read(artifact.into(), anyhow::anyhow!("{e}")),
         })
@@ -232,7 +325,8 @@ pub enum ArtifactError {
 /// and one chunk whatever the artifact's length; the object store's own
 /// reader has the server push every chunk at once and buffers them all.
 pub struct AudioReader {
-    stream: Stream,
+    /// `None` for an artifact in memory: it is all in `chunk`.
+    stream: Option<Stream>,
     /// `$O.<bucket>.C.<nuid>`: the object's chunks.
     subject: String,
     next_sequence: u64,
@@ -277,8 +371,8 @@ impl AudioReader {
                 _ => Ok(false),
             };
         }
-        let message = self
-            .stream
+        let Some(stream) = &self.stream else { return Ok(false) };
+        let message = stream
             .direct_get_next_for_subject(self.subject.as_str(), Some(self.next_sequence))
             .await
             .map_err(|e| failed(anyhow::anyhow!("chunk after sequence {}: {e}", self.next_sequence)))?;

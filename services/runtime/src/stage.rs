@@ -104,6 +104,12 @@ impl JobContext {
         Self { job_id, artifacts, progress, cancelled }
     }
 
+    /// A context outside the worker loop (tests of a stage's `process`,
+    /// tools): progress goes nowhere and the job is never cancelled.
+    pub fn standalone(job_id: JobId, artifacts: Artifacts) -> Self {
+        Self::new(job_id, artifacts, watch::channel(0.0).0, CancellationToken::new())
+    }
+
     /// A token that fires when the job is cancelled. The worker drops a
     /// cancelled stage's future; blocking work (whisper.cpp, diarization)
     /// checks it to stop early.
