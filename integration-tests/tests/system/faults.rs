@@ -59,6 +59,48 @@ async fn killing_each_stage_mid_task_loses_and_repeats_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn killing_export_while_it_holds_a_task_loses_and_repeats_nothing() {
+    let mut system = System::start_with(&[("STENO_WORKER__ACK_WAIT_SECS", "4")]).await;
+    let media = serve_media().await;
+    let api = Api::new(&system.http);
+    let js = async_nats::jetstream::new(async_nats::connect(&system.nats_url).await.expect("connect"));
+    // Export takes milliseconds: watch its consumer closely and kill it the
+    // moment it holds a task; a job it finished first is simply another try.
+    let mut killed = None;
+    for _ in 0..10 {
+        let body = json!({ "source_url": format!("{media}/long.wav"), "diarize": false });
+        let (status, job) = api.submit(body).await;
+        assert_eq!(status, 201, "{job}");
+        let id = job["id"].as_str().expect("id").to_owned();
+        let mut consumer: async_nats::jetstream::consumer::PullConsumer =
+            js.get_consumer_from_stream("export", "STENO_EXPORT").await.expect("consumer");
+        let mut polls = 0u32;
+        let held = loop {
+            if consumer.info().await.expect("consumer info").num_ack_pending > 0 {
+                break true;
+            }
+            polls += 1;
+            if polls.is_multiple_of(50) && api.job(&id).await["status"] == "completed" {
+                break false;
+            }
+        };
+        if held {
+            system.kill_service("export");
+            killed = Some(id);
+            break;
+        }
+        api.finished(&id, Duration::from_secs(60)).await;
+    }
+    let id = killed.expect("export was killed holding a task within 10 jobs");
+    system.start_service("export");
+    let job = api.finished(&id, Duration::from_secs(120)).await;
+    assert_eq!(job["status"], "completed", "{job}\n{}", system.logs());
+    assert_eq!(job["formats_ready"].as_array().map(Vec::len), Some(4), "{job}");
+    assert_eq!(system.completions().await.get(&id), Some(&1), "one completion");
+    system.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_transcriber_frozen_past_its_task_moving_on_repeats_nothing_when_it_wakes() {
     // ack_wait 3 s and a 1 s duplicate window: the frozen worker wakes long
     // after both, as it would after minutes in a deployment.

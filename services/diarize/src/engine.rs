@@ -78,6 +78,17 @@ impl Diarizer {
     /// samples: 16 kHz mono f32 in [-1, 1]. Returns the speaker turns. Empty vec if no speech.
     /// Must be callable from several threads (&self).
     pub fn diarize(&self, samples: &[f32], count: SpeakerCount) -> anyhow::Result<Vec<Turn>> {
+        self.diarize_until(samples, count, &|| false)
+    }
+
+    /// As [`Diarizer::diarize`], giving up (with an error) as soon as
+    /// `stop` says so; it is asked between batches of windows.
+    pub fn diarize_until(
+        &self,
+        samples: &[f32],
+        count: SpeakerCount,
+        stop: &dyn Fn() -> bool,
+    ) -> anyhow::Result<Vec<Turn>> {
         let (min_k, max_k) = count.range()?;
         let energies = frame_energies(samples);
         let speech = detect_speech(&energies);
@@ -91,7 +102,8 @@ impl Diarizer {
             0 => speech.iter().map(|&s| s.then_some(0)).collect(),
             1 => label_frames(&stream, &segments, &windows, &[0], speech.len()),
             _ => {
-                let embeddings = self.embed_windows(samples, &energies, &stream, &windows);
+                let embeddings = self.embed_windows(samples, &energies, &stream, &windows, stop);
+                anyhow::ensure!(!stop(), "diarization stopped: the job was cancelled");
                 let labels = cluster_windows(&embeddings, &windows, min_k, max_k);
                 label_frames(&stream, &segments, &windows, &labels, speech.len())
             }
@@ -110,7 +122,15 @@ impl Diarizer {
     /// Embeds each window, levelled to -30 dBFS by scaling its power mel
     /// frames by the inverse of its mean frame energy. Windows of one length
     /// are encoded as one batch. Returns `windows × EMBEDDING`.
-    fn embed_windows(&self, samples: &[f32], energies: &[f64], stream: &[usize], windows: &[Window]) -> Vec<f32> {
+    /// Stops early (the rest left zero) once `stop` says so.
+    fn embed_windows(
+        &self,
+        samples: &[f32],
+        energies: &[f64],
+        stream: &[usize],
+        windows: &[Window],
+        stop: &dyn Fn() -> bool,
+    ) -> Vec<f32> {
         let mel = self.frontend.power_mel(samples);
         let mut by_len: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
         for (i, w) in windows.iter().enumerate() {
@@ -119,6 +139,9 @@ impl Diarizer {
         let mut out = vec![0.0f32; windows.len() * EMBEDDING];
         for (len, members) in by_len {
             for chunk in members.chunks(WINDOWS_PER_CALL) {
+                if stop() {
+                    return out;
+                }
                 let mut batch = Vec::with_capacity(chunk.len() * len * N_MELS);
                 for &i in chunk {
                     let span = &stream[windows[i].start..][..len];

@@ -62,10 +62,13 @@ impl Stage for Diarize {
         let audio_seconds = samples.len() as f64 / 16_000.0;
 
         let (diarizer, clock) = (self.diarizer.clone(), std::time::Instant::now());
-        let turns = tokio::task::spawn_blocking(move || diarizer.diarize(&samples, count))
-            .await
-            .map_err(|e| anyhow::anyhow!("diarization task panicked: {e}"))?
-            .map_err(|e| StageError::permanent(format!("diarization failed: {e:#}")))?;
+        // A cancelled job stops the computation between batches of windows.
+        let cancelled = ctx.cancellation();
+        let turns =
+            tokio::task::spawn_blocking(move || diarizer.diarize_until(&samples, count, &|| cancelled.is_cancelled()))
+                .await
+                .map_err(|e| anyhow::anyhow!("diarization task panicked: {e}"))?
+                .map_err(|e| StageError::permanent(format!("diarization failed: {e:#}")))?;
         let order = assign::label(&mut transcript, &turns);
         metrics::diarized(transcript.speakers.len(), audio_seconds, clock.elapsed().as_secs_f64());
 
