@@ -9,23 +9,17 @@ use std::{future::Future, time::Duration};
 
 use async_nats::jetstream::{
     AckKind, Message,
-    consumer::{AckPolicy, PullConsumer, pull},
+    consumer::{AckPolicy, pull},
 };
 use futures::StreamExt;
 use steno_runtime::bus::Bus;
 use tokio_util::sync::CancellationToken;
 
-/// How often a gateway consumer may be given one message.
-#[derive(Clone, Copy)]
-pub struct ConsumerLimits {
-    pub max_deliver: i64,
-}
-
 pub async fn consume<F, Fut>(
     bus: &Bus,
     stream: &str,
     consumer: &str,
-    limits: ConsumerLimits,
+    max_deliver: i64,
     shutdown: CancellationToken,
     mut handle: F,
 ) -> anyhow::Result<()>
@@ -33,25 +27,14 @@ where
     F: FnMut(Message) -> Fut,
     Fut: Future<Output = (Message, AckKind)>,
 {
-    let wanted = pull::Config {
+    let config = pull::Config {
         durable_name: Some(consumer.into()),
         ack_policy: AckPolicy::Explicit,
         ack_wait: Duration::from_secs(30),
-        max_deliver: limits.max_deliver,
+        max_deliver,
         ..Default::default()
     };
-    let handle_stream = bus.js.get_stream(stream).await?;
-    let mut pull_consumer: PullConsumer = handle_stream
-        .get_or_create_consumer(consumer, wanted.clone())
-        .await
-        .map_err(|e| anyhow::anyhow!("create consumer {consumer}: {e}"))?;
-    if pull_consumer.cached_info().config.max_deliver != wanted.max_deliver {
-        pull_consumer = handle_stream
-            .update_consumer(wanted)
-            .await
-            .map_err(|e| anyhow::anyhow!("update consumer {consumer}: {e}"))?;
-    }
-    let consumer = pull_consumer;
+    let consumer = bus.ensure_consumer(stream, config).await?;
     let mut messages = consumer.stream().max_messages_per_batch(100).messages().await?;
     loop {
         let message = tokio::select! {

@@ -19,7 +19,7 @@ use steno_runtime::{
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    consume::{ConsumerLimits, consume},
+    consume::consume,
     store::{Store, Update, is_unavailable},
 };
 
@@ -30,9 +30,8 @@ const MAX_DELIVER: i64 = 10;
 const MAX_HOLD_WAIT: Duration = Duration::from_secs(5);
 
 pub async fn run(bus: Bus, store: Store, shutdown: CancellationToken) -> anyhow::Result<()> {
-    let limits = ConsumerLimits { max_deliver: MAX_DELIVER };
     let stopping = shutdown.clone();
-    consume(&bus, subjects::EVENTS_STREAM, subjects::LEDGER_CONSUMER, limits, shutdown, |message| {
+    consume(&bus, subjects::EVENTS_STREAM, subjects::LEDGER_CONSUMER, MAX_DELIVER, shutdown, |message| {
         let (store, stopping) = (store.clone(), stopping.clone());
         async move {
             let ack = match JobEvent::decode(message.payload.clone()) {

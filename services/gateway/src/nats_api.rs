@@ -10,7 +10,7 @@ use steno_runtime::{JobId, bus::Bus, subjects};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    consume::{ConsumerLimits, consume},
+    consume::consume,
     error::ApiError,
     jobs::Jobs,
     store::JobRow,
@@ -24,8 +24,7 @@ use crate::{
 /// recorded is retried, up to `max_deliver`, then dead-lettered.
 pub async fn consume_submissions(jobs: Jobs, shutdown: CancellationToken) -> anyhow::Result<()> {
     let bus = jobs.bus.clone();
-    let limits = ConsumerLimits { max_deliver: 10 };
-    consume(&bus, subjects::SUBMIT_STREAM, subjects::SUBMIT_CONSUMER, limits, shutdown, |message| {
+    consume(&bus, subjects::SUBMIT_STREAM, subjects::SUBMIT_CONSUMER, 10, shutdown, |message| {
         let jobs = jobs.clone();
         async move {
             let msg_id = message.headers.as_ref().and_then(|h| h.get("Nats-Msg-Id")).map(|v| v.as_str().to_owned());

@@ -7,7 +7,9 @@ use std::time::Duration;
 use async_nats::{
     HeaderMap,
     jetstream::{
-        self, kv,
+        self,
+        consumer::{PullConsumer, pull},
+        kv,
         message::{PublishMessage, StreamMessage},
         object_store, stream,
     },
@@ -161,6 +163,24 @@ impl Bus {
             stream.purge().filter(filter.as_str()).await.map_err(|e| anyhow::anyhow!("purge {filter}: {e}"))?;
         }
         Ok(())
+    }
+
+    /// The durable pull consumer `config` describes on `stream`: created if
+    /// missing, its `ack_wait` and `max_deliver` brought in line with
+    /// `config` if they differ (they are set from config, which may change).
+    pub async fn ensure_consumer(&self, stream: &str, config: pull::Config) -> anyhow::Result<PullConsumer> {
+        let name = config.durable_name.clone().unwrap_or_default();
+        let stream = self.js.get_stream(stream).await?;
+        let consumer: PullConsumer = stream
+            .get_or_create_consumer(&name, config.clone())
+            .await
+            .map_err(|e| anyhow::anyhow!("create consumer {name}: {e}"))?;
+        let current = &consumer.cached_info().config;
+        if current.ack_wait == config.ack_wait && current.max_deliver == config.max_deliver {
+            return Ok(consumer);
+        }
+        tracing::info!(consumer = name, max_deliver = config.max_deliver, "updating consumer");
+        stream.update_consumer(config).await.map_err(|e| anyhow::anyhow!("update consumer {name}: {e}"))
     }
 
     /// Marks a job cancelled; workers skip its remaining tasks.

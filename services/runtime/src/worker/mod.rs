@@ -97,34 +97,17 @@ pub async fn run<S: Stage>(
     Ok(())
 }
 
-/// Creates the stage's durable pull consumer if missing, and brings its
-/// `ack_wait` and `max_deliver` in line with the config if they differ.
+/// The stage's durable pull consumer, shared by every replica.
 async fn ensure_consumer(bus: &Bus, kind: StageKind, config: &WorkerConfig) -> anyhow::Result<PullConsumer> {
-    let name = subjects::stage_consumer(kind);
-    let stream = bus.js.get_stream(subjects::stage_stream(kind)).await?;
-    let wanted = pull::Config {
-        durable_name: Some(name.into()),
+    let consumer = pull::Config {
+        durable_name: Some(subjects::stage_consumer(kind).into()),
         filter_subject: subjects::stage_subject(kind),
         ack_policy: AckPolicy::Explicit,
         ack_wait: Duration::from_secs(config.ack_wait_secs),
         max_deliver: config.max_deliver,
         ..Default::default()
     };
-    let mut consumer: PullConsumer = stream
-        .get_or_create_consumer(name, wanted.clone())
-        .await
-        .map_err(|e| anyhow::anyhow!("create consumer {name}: {e}"))?;
-    let current = &consumer.cached_info().config;
-    if current.ack_wait != wanted.ack_wait || current.max_deliver != wanted.max_deliver {
-        tracing::info!(
-            consumer = name,
-            ack_wait_secs = config.ack_wait_secs,
-            max_deliver = config.max_deliver,
-            "updating consumer"
-        );
-        consumer = stream.update_consumer(wanted).await.map_err(|e| anyhow::anyhow!("update consumer {name}: {e}"))?;
-    }
-    Ok(consumer)
+    bus.ensure_consumer(&subjects::stage_stream(kind), consumer).await
 }
 
 /// Asks for one task; `None` when none came within [`PULL_EXPIRY`] or the
