@@ -21,6 +21,19 @@ impl Api {
         (response.status().as_u16(), response.json().await.unwrap_or(Value::Null))
     }
 
+    /// Submits `body`, which must be accepted as a new job; its id.
+    pub async fn submit_new(&self, body: Value) -> String {
+        let (status, job) = self.submit(body).await;
+        assert_eq!(status, 201, "submit: {job}");
+        job["id"].as_str().expect("job id").to_owned()
+    }
+
+    /// A job of `url` transcribed into plain text only, without speakers:
+    /// the quickest whole job; its id.
+    pub async fn submit_plain(&self, url: &str) -> String {
+        self.submit_new(json!({ "source_url": url, "formats": ["txt"], "diarize": false })).await
+    }
+
     pub async fn submit_url(&self, url: &str, formats: &[&str]) -> String {
         let (status, job) = self.submit(json!({ "source_url": url, "formats": formats })).await;
         assert_eq!(status, 201, "submit {url}: {job}");

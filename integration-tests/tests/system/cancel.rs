@@ -4,7 +4,6 @@
 
 use std::time::{Duration, Instant};
 
-use serde_json::json;
 use steno_proto::v1::{EventKind, Stage};
 
 use crate::{
@@ -23,9 +22,7 @@ async fn cancelling_a_running_stage_stops_it_and_nothing_after_runs() {
     for (name, stage) in
         [("transcode", Stage::Transcode), ("transcribe", Stage::Transcribe), ("diarize", Stage::Diarize)]
     {
-        let (status, job) = api.submit(json!({ "source_url": format!("{media}/long.wav"), "formats": ["txt"] })).await;
-        assert_eq!(status, 201, "{job}");
-        let id = job["id"].as_str().expect("id").to_owned();
+        let id = api.submit_url(&format!("{media}/long.wav"), &["txt"]).await;
         let port = system.ops_port(name);
         let busy = format!("steno_stage_in_progress{{stage=\"{name}\"}} 1");
         wait_until(&format!("{name} to take the task"), Duration::from_secs(120), || async {

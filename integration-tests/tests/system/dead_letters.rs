@@ -31,10 +31,7 @@ async fn a_task_killed_at_every_attempt_is_dead_lettered_and_retry_completes_it(
     let mut system = System::start_with(&env).await;
     let media = serve_media().await;
     let api = Api::new(&system.http);
-    let (status, job) =
-        api.submit(json!({ "source_url": format!("{media}/long.wav"), "formats": ["txt"], "diarize": false })).await;
-    assert_eq!(status, 201, "{job}");
-    let id = job["id"].as_str().expect("id").to_owned();
+    let id = api.submit_plain(&format!("{media}/long.wav")).await;
 
     for _attempt in 0..2 {
         transcribing(&system).await;

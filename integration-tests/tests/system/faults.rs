@@ -36,10 +36,7 @@ async fn killing_each_stage_mid_task_loses_and_repeats_nothing() {
     let api = Api::new(&system.http);
     let mut report = Vec::new();
     for stage in ["download", "transcode", "transcribe", "diarize"] {
-        let (status, job) =
-            api.submit(json!({ "source_url": format!("{media}/slow/long.wav"), "formats": ["txt"] })).await;
-        assert_eq!(status, 201, "{job}");
-        let id = job["id"].as_str().expect("id").to_owned();
+        let id = api.submit_url(&format!("{media}/slow/long.wav"), &["txt"]).await;
         working(&system, stage).await;
         system.kill_service(stage);
         system.start_service(stage);
@@ -68,10 +65,7 @@ async fn killing_export_while_it_holds_a_task_loses_and_repeats_nothing() {
     // moment it holds a task; a job it finished first is simply another try.
     let mut killed = None;
     for _ in 0..10 {
-        let body = json!({ "source_url": format!("{media}/long.wav"), "diarize": false });
-        let (status, job) = api.submit(body).await;
-        assert_eq!(status, 201, "{job}");
-        let id = job["id"].as_str().expect("id").to_owned();
+        let id = api.submit_new(json!({ "source_url": format!("{media}/long.wav"), "diarize": false })).await;
         let mut consumer: async_nats::jetstream::consumer::PullConsumer =
             js.get_consumer_from_stream("export", "STENO_EXPORT").await.expect("consumer");
         let mut polls = 0u32;
@@ -108,9 +102,7 @@ async fn a_transcriber_frozen_past_its_task_moving_on_repeats_nothing_when_it_wa
     let system = System::start_with_transcribers(2, &env).await;
     let media = serve_media().await;
     let api = Api::new(&system.http);
-    let (status, job) = api.submit(json!({ "source_url": format!("{media}/long.wav"), "formats": ["txt"] })).await;
-    assert_eq!(status, 201, "{job}");
-    let id = job["id"].as_str().expect("id").to_owned();
+    let id = api.submit_url(&format!("{media}/long.wav"), &["txt"]).await;
 
     let frozen = working(&system, "transcribe").await;
     system.signal(frozen, "STOP");
@@ -143,10 +135,7 @@ async fn twenty_jobs_in_flight_survive_a_nats_restart() {
     let api = Api::new(&system.http);
     let mut ids = Vec::new();
     for _ in 0..20 {
-        let body = json!({ "source_url": format!("{media}/speech.wav"), "formats": ["txt"], "diarize": false });
-        let (status, job) = api.submit(body).await;
-        assert_eq!(status, 201, "{job}");
-        ids.push(job["id"].as_str().expect("id").to_owned());
+        ids.push(api.submit_plain(&format!("{media}/speech.wav")).await);
     }
     working(&system, "transcribe").await;
     system.restart_nats().await;

@@ -6,8 +6,6 @@
 
 use std::{path::Path, process::Command, time::Duration};
 
-use serde_json::json;
-
 use crate::{
     api::Api,
     fixtures::serve_media,
@@ -73,10 +71,7 @@ async fn the_ledger_catches_up_after_postgres_comes_back() {
     let api = Api::new(&system.http);
     let mut ids = Vec::new();
     for _ in 0..3 {
-        let body = json!({ "source_url": format!("{media}/speech.wav"), "formats": ["txt"], "diarize": false });
-        let (status, job) = api.submit(body).await;
-        assert_eq!(status, 201, "{job}");
-        ids.push(job["id"].as_str().expect("id").to_owned());
+        ids.push(api.submit_plain(&format!("{media}/speech.wav")).await);
     }
 
     postgres.pg_ctl("stop");

@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use async_nats::jetstream;
 use futures::StreamExt;
-use serde_json::json;
 
 use crate::{
     api::Api,
@@ -39,10 +38,7 @@ async fn events_of(js: &jetstream::Context, job: &str) -> usize {
 }
 
 async fn complete_a_job(api: &Api, media: &str) -> String {
-    let (status, job) =
-        api.submit(json!({ "source_url": format!("{media}/speech.wav"), "formats": ["txt"], "diarize": false })).await;
-    assert_eq!(status, 201, "{job}");
-    let id = job["id"].as_str().expect("id").to_owned();
+    let id = api.submit_plain(&format!("{media}/speech.wav")).await;
     assert_eq!(api.finished(&id, Duration::from_secs(120)).await["status"], "completed");
     id
 }

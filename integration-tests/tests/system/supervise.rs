@@ -8,8 +8,6 @@ use std::{
     time::Duration,
 };
 
-use serde_json::json;
-
 use crate::{
     api::Api,
     fixtures::serve_media,
@@ -118,10 +116,8 @@ async fn steno_up_restarts_a_service_that_dies() {
 
     let media = serve_media().await;
     let api = Api::new(&up.http);
-    let (status, job) =
-        api.submit(json!({ "source_url": format!("{media}/speech.wav"), "formats": ["txt"], "diarize": false })).await;
-    assert_eq!(status, 201, "{job}");
-    let job = api.finished(job["id"].as_str().expect("id"), Duration::from_secs(120)).await;
+    let id = api.submit_plain(&format!("{media}/speech.wav")).await;
+    let job = api.finished(&id, Duration::from_secs(120)).await;
     assert_eq!(job["status"], "completed", "{job}\n{}", up.log());
     up.stop().await;
 }
