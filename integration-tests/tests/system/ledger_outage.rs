@@ -1,4 +1,4 @@
-//! The ledger's database going away mid-run loses nothing: the gateway
+//! The ledger's database going away for 30 s mid-run loses nothing: the gateway
 //! reports unready, stages go on (they never touch the database), the
 //! events wait in JetStream, and once Postgres is back the ledger catches
 //! up with no job moved backwards. Runs a private Postgres server, so
@@ -75,6 +75,7 @@ async fn the_ledger_catches_up_after_postgres_comes_back() {
     }
 
     postgres.pg_ctl("stop");
+    let stopped = tokio::time::Instant::now();
     let ready = format!("http://127.0.0.1:{}/readyz", system.ops_port("gateway"));
     wait_until("the gateway to report unready", Duration::from_secs(30), || async {
         let status = reqwest::get(&ready).await.ok()?.status();
@@ -91,6 +92,8 @@ async fn the_ledger_catches_up_after_postgres_comes_back() {
     })
     .await;
 
+    // The outage the scenario names: 30 s, whatever the stages took.
+    tokio::time::sleep_until(stopped + Duration::from_secs(30)).await;
     postgres.pg_ctl("start");
     for id in &ids {
         let job = api.finished(id, Duration::from_secs(60)).await;
