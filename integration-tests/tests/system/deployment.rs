@@ -149,7 +149,7 @@ fn kubernetes_manifests_validate_and_scale_on_the_runtimes_consumers() {
     let output = Command::new("node")
         .arg(repo_root().join("deploy/k8s/validate/validate.mjs"))
         .output()
-        .expect("run node (npm ci --prefix deploy/k8s/validate first)");
+        .expect("run node (run `npm ci` in deploy/k8s/validate first)");
     assert!(
         output.status.success(),
         "manifest validation failed:\n{}{}",
