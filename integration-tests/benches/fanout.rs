@@ -59,7 +59,7 @@ async fn main() {
             [("STENO_TRANSCRIBE__THREADS", threads.as_str()), ("STENO_TRANSCRIBE__SPLIT_AFTER_SECS", split_after)];
         let system = harness::System::start_with_transcribers(replicas, &env).await;
         let media = fixtures::serve_media().await;
-        let api = api::Api::new(&system.http);
+        let api = system.api();
 
         let clock = Instant::now();
         let (status, job) =

@@ -30,7 +30,7 @@ async fn main() {
     let files: Vec<(u32, String)> = MINUTES.iter().map(|&m| (m, fixtures::long_meeting(m))).collect();
     let system = harness::System::start_with(&[("STENO_TRANSCRIBE__THREADS", "0")]).await;
     let media = fixtures::serve_media().await;
-    let api = api::Api::new(&system.http);
+    let api = system.api();
     let load_before = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     let mut rows = Vec::new();
     for (minutes, name) in &files {

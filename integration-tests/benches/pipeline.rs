@@ -33,7 +33,7 @@ async fn main() {
     // Transcribe with every core, as deployed (the test harness uses one).
     let system = harness::System::start_with(&[("STENO_TRANSCRIBE__THREADS", "0")]).await;
     let media = fixtures::serve_media().await;
-    let api = api::Api::new(&system.http);
+    let api = system.api();
     let load_before = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
 
     let mut stage_seconds: BTreeMap<(usize, String), Vec<f64>> = BTreeMap::new();

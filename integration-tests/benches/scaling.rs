@@ -34,7 +34,7 @@ async fn main() {
         let system =
             harness::System::start_with_transcribers(replicas, &[("STENO_TRANSCRIBE__THREADS", &threads_env)]).await;
         let media = fixtures::serve_media().await;
-        let api = api::Api::new(&system.http);
+        let api = system.api();
         let clock = Instant::now();
         let mut ids = Vec::new();
         for _ in 0..JOBS {

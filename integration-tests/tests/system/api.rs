@@ -12,8 +12,13 @@ pub struct Api {
 }
 
 impl Api {
-    pub fn new(base: &str) -> Self {
-        Self { base: base.to_owned(), http: reqwest::Client::new() }
+    /// A client that sends `key` as `Authorization: Bearer` on every request.
+    pub fn new(base: &str, key: &str) -> Self {
+        let mut headers = reqwest::header::HeaderMap::new();
+        let bearer = reqwest::header::HeaderValue::from_str(&format!("Bearer {key}")).expect("key as a header");
+        headers.insert(reqwest::header::AUTHORIZATION, bearer);
+        let http = reqwest::Client::builder().default_headers(headers).build().expect("http client");
+        Self { base: base.to_owned(), http }
     }
 
     pub async fn submit(&self, body: Value) -> (u16, Value) {

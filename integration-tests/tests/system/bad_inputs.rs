@@ -7,7 +7,6 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::{
-    api::Api,
     fixtures::{media_dir, serve_media},
     harness::{System, wait_until},
 };
@@ -18,7 +17,7 @@ const JOB_TIMEOUT: Duration = Duration::from_secs(120);
 async fn bad_inputs_fail_with_reasons_and_no_job_is_left_running() {
     let system = System::start().await;
     let media = serve_media().await;
-    let api = Api::new(&system.http);
+    let api = system.api();
 
     // Refused at the door.
     let speech = format!("{media}/speech.wav");
@@ -97,7 +96,10 @@ async fn bad_inputs_fail_with_reasons_and_no_job_is_left_running() {
     // Malformed JSON on the submit subject is recorded as a failed job.
     let nats = async_nats::connect(&system.nats_url).await.expect("connect");
     let js = async_nats::jetstream::new(nats);
-    js.publish("steno.jobs.submit", "{\"source_url\": ".into()).await.expect("publish").await.expect("ack");
+    let mut headers = async_nats::HeaderMap::new();
+    headers.insert("Authorization", system.api_key.as_str());
+    let publish = |payload: String| js.publish_with_headers("steno.jobs.submit", headers.clone(), payload.into());
+    publish("{\"source_url\": ".into()).await.expect("publish").await.expect("ack");
     let refused = wait_until("the malformed submission to be recorded", Duration::from_secs(30), || async {
         let (_, body) = api.get("/v1/jobs?status=failed&limit=50").await;
         let page: Value = serde_json::from_str(&body).ok()?;
@@ -107,7 +109,7 @@ async fn bad_inputs_fail_with_reasons_and_no_job_is_left_running() {
     assert!(refused["error"].as_str().unwrap_or_default().contains("not valid JSON"), "{refused}");
     // So is one with text the ledger cannot store: failed once, not retried forever.
     let poison = json!({ "source_url": speech, "initial_prompt": "a\u{0}b" }).to_string();
-    js.publish("steno.jobs.submit", poison.into()).await.expect("publish").await.expect("ack");
+    publish(poison).await.expect("publish").await.expect("ack");
     let refused = wait_until("the unstorable submission to be recorded", Duration::from_secs(30), || async {
         let (_, body) = api.get("/v1/jobs?status=failed&limit=50").await;
         let page: Value = serde_json::from_str(&body).ok()?;

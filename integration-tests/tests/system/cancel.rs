@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 use steno_proto::v1::{EventKind, Stage};
 
 use crate::{
-    api::Api,
     fixtures::serve_media,
     harness::{System, metrics_at, slow_ffmpeg, wait_until},
 };
@@ -18,7 +17,7 @@ async fn cancelling_a_running_stage_stops_it_and_nothing_after_runs() {
     let ffmpeg = slow_ffmpeg(tools.path());
     let system = System::start_with(&[("STENO_TRANSCODE__FFMPEG", ffmpeg.as_str())]).await;
     let media = serve_media().await;
-    let api = Api::new(&system.http);
+    let api = system.api();
     for (name, stage) in
         [("transcode", Stage::Transcode), ("transcribe", Stage::Transcribe), ("diarize", Stage::Diarize)]
     {

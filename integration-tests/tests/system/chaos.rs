@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use serde_json::json;
 
-use crate::{api::Api, fixtures::serve_media, harness::System};
+use crate::{fixtures::serve_media, harness::System};
 
 /// The workers a kill may hit (the gateway is not a worker).
 const WORKERS: [&str; 4] = ["download", "transcode", "transcribe", "export"];
@@ -64,7 +64,7 @@ pub async fn run(jobs: usize, kill_every: Duration, deadline: Duration) -> (Syst
     let env = [("STENO_WORKER__ACK_WAIT_SECS", "5"), ("STENO_WORKER__MAX_DELIVER", "10")];
     let mut system = System::start_with_transcribers(2, &env).await;
     let media = serve_media().await;
-    let api = Api::new(&system.http);
+    let api = system.api();
     let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_nanos() as u64);
     eprintln!("chaos: {jobs} jobs, a worker killed every {kill_every:?}, seed {seed}");
     let mut random = Lcg(seed);

@@ -9,7 +9,6 @@ use async_nats::jetstream;
 use serde_json::{Value, json};
 
 use crate::{
-    api::Api,
     fixtures::{SPEECH_TEXT, serve_media, word_error_rate},
     harness::{System, wait_until},
 };
@@ -30,7 +29,7 @@ async fn a_task_killed_at_every_attempt_is_dead_lettered_and_retry_completes_it(
     let env = [("STENO_WORKER__MAX_DELIVER", "2"), ("STENO_WORKER__ACK_WAIT_SECS", "3")];
     let mut system = System::start_with(&env).await;
     let media = serve_media().await;
-    let api = Api::new(&system.http);
+    let api = system.api();
     let id = api.submit_plain(&format!("{media}/long.wav")).await;
 
     for _attempt in 0..2 {
@@ -80,7 +79,7 @@ async fn a_task_killed_at_every_attempt_is_dead_lettered_and_retry_completes_it(
 async fn a_job_recorded_but_never_queued_is_queued_by_the_next_gateway() {
     let mut system = System::start().await;
     let media = serve_media().await;
-    let api = Api::new(&system.http);
+    let api = system.api();
 
     // What a gateway leaves when it stops between the insert and the
     // publish: a queued row whose first task was never published.

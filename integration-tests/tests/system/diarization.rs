@@ -8,7 +8,6 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::{
-    api::Api,
     conversations::{self, RefTurn},
     harness::System,
 };
@@ -19,7 +18,7 @@ const JOB_TIMEOUT: Duration = Duration::from_secs(180);
 async fn speakers_are_labelled_by_default_and_can_be_named() {
     let meeting = conversations::three_speaker_meeting();
     let system = System::start().await;
-    let api = Api::new(&system.http);
+    let api = system.api();
 
     let (status, job) = api.upload(&meeting.wav, &[]).await;
     assert_eq!(status, 201, "{job}");
@@ -77,9 +76,7 @@ async fn speakers_are_labelled_by_default_and_can_be_named() {
     assert!(body["error"].as_str().unwrap_or_default().contains("S1, S2, S3"), "{body}");
 
     // The same over gRPC.
-    let mut grpc = steno_proto::v1::job_service_client::JobServiceClient::connect(system.grpc.clone())
-        .await
-        .expect("grpc connect");
+    let mut grpc = system.grpc_client().await;
     let request =
         steno_proto::v1::RenameSpeakersRequest { id: id.clone(), names: [("S3".into(), "Dee".into())].into() };
     let renamed = grpc.rename_speakers(request).await.expect("RenameSpeakers").into_inner();

@@ -6,11 +6,9 @@ use futures::StreamExt;
 use serde_json::{Value, json};
 use steno_proto::v1::{
     EventKind, Format, GetRequest, GetTranscriptRequest, JobOptions, SubmitRequest, WatchRequest,
-    job_service_client::JobServiceClient,
 };
 
 use crate::{
-    api::Api,
     fixtures::{SPEECH_TEXT, media_dir, serve_media, srt_text, word_error_rate},
     harness::{System, wait_until},
 };
@@ -26,7 +24,7 @@ fn assert_words(text: &str, what: &str) {
 async fn jobs_from_rest_upload_and_nats_complete_with_the_spoken_words() {
     let system = System::start().await;
     let media = serve_media().await;
-    let api = Api::new(&system.http);
+    let api = system.api();
 
     let wav = api.submit_url(&format!("{media}/speech.wav"), &["srt", "txt"]).await;
     let mp3 = api.submit_url(&format!("{media}/speech.mp3"), &[]).await;
@@ -50,18 +48,21 @@ async fn jobs_from_rest_upload_and_nats_complete_with_the_spoken_words() {
     let mp4 = upload["id"].as_str().expect("id").to_owned();
 
     let nats = async_nats::connect(&system.nats_url).await.expect("connect");
+    // The NATS front doors take the key as a header or an `api_key` field.
+    let mut headers = async_nats::HeaderMap::new();
+    headers.insert("Authorization", format!("Bearer {}", system.api_key).as_str());
     let submission = json!({ "source_url": format!("{media}/speech.wav"), "job_id": "nats-job-1", "formats": ["txt"] });
     let js = async_nats::jetstream::new(nats.clone());
-    js.publish("steno.jobs.submit", submission.to_string().into()).await.expect("publish").await.expect("ack");
-    let reply = nats
-        .request(
-            "steno.api.submit",
-            json!({ "source_url": format!("{media}/speech.mp3"), "formats": ["json"], "model": "tiny.en-q5_1" })
-                .to_string()
-                .into(),
-        )
+    js.publish_with_headers("steno.jobs.submit", headers, submission.to_string().into())
         .await
-        .expect("nats req");
+        .expect("publish")
+        .await
+        .expect("ack");
+    let request = json!({
+        "source_url": format!("{media}/speech.mp3"), "formats": ["json"], "model": "tiny.en-q5_1",
+        "api_key": system.api_key,
+    });
+    let reply = nats.request("steno.api.submit", request.to_string().into()).await.expect("nats req");
     let replied: Value = serde_json::from_slice(&reply.payload).expect("reply json");
     let requested = replied["id"].as_str().expect("id in reply").to_owned();
 
@@ -113,7 +114,7 @@ async fn jobs_from_rest_upload_and_nats_complete_with_the_spoken_words() {
     assert_eq!((status, again["id"].as_str()), (200, Some("nats-job-1")));
 
     // gRPC sees the same ledger.
-    let mut grpc = JobServiceClient::connect(system.grpc.clone()).await.expect("grpc connect");
+    let mut grpc = system.grpc_client().await;
     let job = grpc.get(GetRequest { id: wav.clone() }).await.expect("grpc get").into_inner();
     assert_eq!(job.id, wav);
     let file = grpc

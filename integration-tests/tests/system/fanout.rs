@@ -81,7 +81,7 @@ async fn assert_joined(api: &Api, system: &System, id: &str) -> u32 {
 async fn long_file_is_split_across_two_transcribers_and_joined_once() {
     let system = System::start_with_transcribers(2, &SPLIT).await;
     let media = serve_media().await;
-    let api = Api::new(&system.http);
+    let api = system.api();
 
     let id = api.submit_url(&format!("{media}/long.wav"), &["json", "txt"]).await;
     let parts = assert_joined(&api, &system, &id).await;
@@ -101,7 +101,7 @@ async fn long_file_is_split_across_two_transcribers_and_joined_once() {
 async fn a_part_whose_process_dies_is_redelivered_without_loss_or_repeats() {
     let mut system = System::start_with_transcribers(2, &SPLIT).await;
     let media = serve_media().await;
-    let api = Api::new(&system.http);
+    let api = system.api();
 
     let id = api.submit_url(&format!("{media}/long.wav"), &["json"]).await;
     let ok = "steno_stage_tasks_total{outcome=\"ok\",stage=\"transcribe\"}";

@@ -7,7 +7,6 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::{
-    api::Api,
     fixtures::{SPEECH_TEXT, serve_media, word_error_rate},
     harness::{System, metrics_at, slow_ffmpeg, wait_until},
 };
@@ -33,7 +32,7 @@ async fn killing_each_stage_mid_task_loses_and_repeats_nothing() {
     let env = [("STENO_WORKER__ACK_WAIT_SECS", "4"), ("STENO_TRANSCODE__FFMPEG", ffmpeg.as_str())];
     let mut system = System::start_with(&env).await;
     let media = serve_media().await;
-    let api = Api::new(&system.http);
+    let api = system.api();
     let mut report = Vec::new();
     for stage in ["download", "transcode", "transcribe", "diarize"] {
         let id = api.submit_url(&format!("{media}/slow/long.wav"), &["txt"]).await;
@@ -59,7 +58,7 @@ async fn killing_each_stage_mid_task_loses_and_repeats_nothing() {
 async fn killing_export_while_it_holds_a_task_loses_and_repeats_nothing() {
     let mut system = System::start_with(&[("STENO_WORKER__ACK_WAIT_SECS", "4")]).await;
     let media = serve_media().await;
-    let api = Api::new(&system.http);
+    let api = system.api();
     let js = async_nats::jetstream::new(async_nats::connect(&system.nats_url).await.expect("connect"));
     // Export takes milliseconds: watch its consumer closely and kill it the
     // moment it holds a task; a job it finished first is simply another try.
@@ -101,7 +100,7 @@ async fn a_transcriber_frozen_past_its_task_moving_on_repeats_nothing_when_it_wa
     let env = [("STENO_WORKER__ACK_WAIT_SECS", "3"), ("STENO_NATS__DUPLICATE_WINDOW_SECS", "1")];
     let system = System::start_with_transcribers(2, &env).await;
     let media = serve_media().await;
-    let api = Api::new(&system.http);
+    let api = system.api();
     let id = api.submit_url(&format!("{media}/long.wav"), &["txt"]).await;
 
     let frozen = working(&system, "transcribe").await;
@@ -132,7 +131,7 @@ async fn a_transcriber_frozen_past_its_task_moving_on_repeats_nothing_when_it_wa
 async fn twenty_jobs_in_flight_survive_a_nats_restart() {
     let mut system = System::start().await;
     let media = serve_media().await;
-    let api = Api::new(&system.http);
+    let api = system.api();
     let mut ids = Vec::new();
     for _ in 0..20 {
         ids.push(api.submit_plain(&format!("{media}/speech.wav")).await);

@@ -16,6 +16,31 @@ use std::{
 
 use sqlx::{Connection, Executor, PgConnection};
 
+/// A gRPC `JobService` client that sends an API key with every call.
+pub type Grpc = steno_proto::v1::job_service_client::JobServiceClient<
+    tonic::service::interceptor::InterceptedService<tonic::transport::Channel, ApiKey>,
+>;
+
+#[derive(Clone)]
+pub struct ApiKey(tonic::metadata::MetadataValue<tonic::metadata::Ascii>);
+
+impl tonic::service::Interceptor for ApiKey {
+    fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        request.metadata_mut().insert("authorization", self.0.clone());
+        Ok(request)
+    }
+}
+
+pub async fn grpc_client(address: &str, key: &str) -> Grpc {
+    let channel = tonic::transport::Endpoint::from_shared(address.to_owned())
+        .expect("grpc address")
+        .connect()
+        .await
+        .expect("grpc connect");
+    let key = ApiKey(format!("Bearer {key}").parse().expect("key as metadata"));
+    steno_proto::v1::job_service_client::JobServiceClient::with_interceptor(channel, key)
+}
+
 pub const SERVICES: [&str; 6] = ["gateway", "download", "transcode", "transcribe", "diarize", "export"];
 
 /// Waits until `check` returns `Some`, polling; panics with `what` after `timeout`.
@@ -177,6 +202,8 @@ pub struct System {
     env: Vec<(String, String)>,
     /// Processes started so far (names their logs).
     started: usize,
+    /// A key of tenant `test`, made with `steno keys create` once the ledger is up.
+    pub api_key: String,
 }
 
 impl System {
@@ -249,12 +276,37 @@ impl System {
             services: Vec::new(),
             env,
             started: 0,
+            api_key: String::new(),
         };
         for service in SERVICES {
             system.start_service(service);
         }
         system.wait_ready().await;
+        system.api_key = system.create_key("test", false);
         system
+    }
+
+    /// Makes an API key with `steno keys create` against this system's ledger.
+    pub fn create_key(&self, tenant: &str, admin: bool) -> String {
+        let mut command = Command::new(bin_dir().join("steno"));
+        command.args(["keys", "create", "--tenant", tenant]).current_dir(repo_root());
+        command.env("DATABASE_URL", self.database_url());
+        if admin {
+            command.arg("--admin");
+        }
+        let output = command.output().expect("run steno keys create");
+        assert!(output.status.success(), "steno keys create: {}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8(output.stdout).expect("key is text").trim().to_owned()
+    }
+
+    /// A REST client with this system's tenant key.
+    pub fn api(&self) -> crate::api::Api {
+        crate::api::Api::new(&self.http, &self.api_key)
+    }
+
+    /// A gRPC client sending this system's tenant key.
+    pub async fn grpc_client(&self) -> Grpc {
+        grpc_client(&self.grpc, &self.api_key).await
     }
 
     /// As [`System::start_with`], with `replicas` transcribe processes.

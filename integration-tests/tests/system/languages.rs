@@ -5,7 +5,6 @@
 use std::{path::PathBuf, process::Command, time::Duration};
 
 use crate::{
-    api::Api,
     fixtures::{run, word_error_rate},
     harness::{System, repo_root},
 };
@@ -42,7 +41,7 @@ async fn a_multilingual_model_detects_spanish_and_translates_it() {
     // Audio over 10 s is split into parts of about 10 s.
     let split = [("STENO_TRANSCRIBE__SPLIT_AFTER_SECS", "10"), ("STENO_TRANSCRIBE__PART_SECS", "10")];
     let system = System::start_with(&split).await;
-    let api = Api::new(&system.http);
+    let api = system.api();
     let clip = spanish_clip(system.dir.path(), 1);
 
     // No language given: the model detects it.

@@ -7,7 +7,6 @@
 use std::{path::Path, process::Command, time::Duration};
 
 use crate::{
-    api::Api,
     fixtures::serve_media,
     harness::{System, free_port, wait_until},
 };
@@ -68,7 +67,7 @@ async fn the_ledger_catches_up_after_postgres_comes_back() {
     let postgres = PrivatePostgres::start();
     let system = System::start_on_postgres(postgres.url(), &[]).await;
     let media = serve_media().await;
-    let api = Api::new(&system.http);
+    let api = system.api();
     let mut ids = Vec::new();
     for _ in 0..3 {
         ids.push(api.submit_plain(&format!("{media}/speech.wav")).await);

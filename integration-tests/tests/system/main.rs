@@ -23,4 +23,5 @@ mod restart;
 mod retention;
 mod scaling;
 mod supervise;
+mod tenants;
 mod tracing;

@@ -9,7 +9,6 @@ use std::{path::Path, process::Command, time::Duration};
 use serde_json::Value;
 
 use crate::{
-    api::Api,
     fixtures::{media_dir, serve_media},
     harness::{System, free_port, repo_root, wait_until},
 };
@@ -137,7 +136,7 @@ async fn prometheus_evaluates_every_panel_and_rule_and_sees_the_real_queue_depth
     let mut system = System::start().await;
     let prometheus = Prometheus::start(&system).await;
     let media = serve_media().await;
-    let api = Api::new(&system.http);
+    let api = system.api();
 
     // Traffic for every panel: jobs that complete, fail, and retry; gRPC calls.
     let mut ids = vec![api.submit_url(&format!("{media}/speech.wav"), &[]).await];
@@ -150,7 +149,7 @@ async fn prometheus_evaluates_every_panel_and_rule_and_sees_the_real_queue_depth
         api.finished(id, Duration::from_secs(180)).await;
     }
     let mut grpc =
-        steno_proto::v1::job_service_client::JobServiceClient::connect(system.grpc.clone()).await.expect("grpc");
+        system.grpc_client().await;
     grpc.get(steno_proto::v1::GetRequest { id: ids[0].clone() }).await.expect("grpc get");
     let _ = grpc.get(steno_proto::v1::GetRequest { id: "no-such-job".into() }).await;
 

@@ -7,7 +7,6 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::{
-    api::Api,
     fixtures::{SPEECH_TEXT, serve_media, word_error_rate},
     harness::{System, wait_until},
 };
@@ -16,7 +15,7 @@ use crate::{
 async fn stopped_stage_keeps_its_queue_and_cancelled_jobs_are_skipped() {
     let mut system = System::start().await;
     let media = serve_media().await;
-    let api = Api::new(&system.http);
+    let api = system.api();
 
     system.stop_service("transcribe");
     let kept = api.submit_url(&format!("{media}/speech.wav"), &["txt"]).await;
@@ -66,7 +65,7 @@ async fn a_transcriber_killed_mid_job_loses_nothing() {
     // A short ack_wait so the crashed worker's task comes back quickly.
     let mut system = System::start_with(&[("STENO_WORKER__ACK_WAIT_SECS", "4")]).await;
     let media = serve_media().await;
-    let api = Api::new(&system.http);
+    let api = system.api();
     let id = api.submit_url(&format!("{media}/long.wav"), &["txt"]).await;
     wait_until("transcription to start", Duration::from_secs(60), || async {
         let job = api.job(&id).await;

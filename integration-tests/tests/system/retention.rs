@@ -48,7 +48,7 @@ async fn delete_and_the_janitor_leave_nothing_behind() {
     let env = [("STENO_RETENTION__SWEEP_INTERVAL_SECS", "1"), ("STENO_RETENTION__ORPHAN_GRACE_SECS", "2")];
     let system = System::start_with(&env).await;
     let media = serve_media().await;
-    let api = Api::new(&system.http);
+    let api = system.api();
     let js = jetstream::new(async_nats::connect(&system.nats_url).await.expect("connect"));
 
     // DELETE: gone at once, everywhere.

@@ -5,7 +5,6 @@
 use std::time::Duration;
 
 use crate::{
-    api::Api,
     fixtures::{SPEECH_TEXT, serve_media, word_error_rate},
     harness::{System, metrics_at},
 };
@@ -24,7 +23,7 @@ async fn transcribed_by(port: u16) -> u64 {
 async fn three_transcribe_replicas_share_six_jobs_each_done_once() {
     let system = System::start_with_transcribers(3, &[]).await;
     let media = serve_media().await;
-    let api = Api::new(&system.http);
+    let api = system.api();
 
     let mut ids = Vec::new();
     for _ in 0..6 {

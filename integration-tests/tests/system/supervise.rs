@@ -34,6 +34,7 @@ impl Up {
         command
             .arg("up")
             .current_dir(dir)
+            .env("STENO_HOME", dir)
             .env("STENO_NATS__URL", nats_url)
             .env("DATABASE_URL", format!("{}/{database}", postgres_admin_url()))
             .env("STENO_GATEWAY__HTTP_ADDR", format!("127.0.0.1:{http}"))
@@ -115,7 +116,9 @@ async fn steno_up_restarts_a_service_that_dies() {
     assert_ne!(up.child_pid("transcribe"), Some(pid));
 
     let media = serve_media().await;
-    let api = Api::new(&up.http);
+    let key = std::fs::read_to_string(dir.path().join("api-key")).expect("steno up wrote its admin key");
+    assert!(up.log().contains("admin API key in"), "{}", up.log());
+    let api = Api::new(&up.http, key.trim());
     let id = api.submit_plain(&format!("{media}/speech.wav")).await;
     let job = api.finished(&id, Duration::from_secs(120)).await;
     assert_eq!(job["status"], "completed", "{job}\n{}", up.log());

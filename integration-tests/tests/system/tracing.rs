@@ -15,7 +15,6 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 };
 
 use crate::{
-    api::Api,
     fixtures::serve_media,
     harness::{System, free_port, wait_until},
 };
@@ -62,7 +61,7 @@ async fn a_job_is_one_trace_exported_over_otlp() {
     let endpoint = format!("http://127.0.0.1:{port}");
     let system = System::start_with(&[("STENO_TRACING__OTLP_ENDPOINT", &endpoint)]).await;
     let media = serve_media().await;
-    let api = Api::new(&system.http);
+    let api = system.api();
     let id = api.submit_url(&format!("{media}/speech.wav"), &["txt"]).await;
     assert_eq!(api.finished(&id, Duration::from_secs(180)).await["status"], "completed");
 

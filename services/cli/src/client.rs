@@ -53,15 +53,16 @@ impl Request {
 pub async fn transcribe_anywhere(
     server: Option<String>,
     local: bool,
+    api_key: Option<String>,
     database_url: Option<String>,
     request: &Request,
 ) -> anyhow::Result<()> {
     if !local {
         if let Some(server) = server {
-            return transcribe(&server, request).await;
+            return transcribe(&server, api_key.as_deref(), request).await;
         }
         if reqwest::get(format!("{DEFAULT_SERVER}/v1/jobs?limit=1")).await.is_ok() {
-            return transcribe(DEFAULT_SERVER, request).await;
+            return transcribe(DEFAULT_SERVER, api_key.as_deref(), request).await;
         }
     }
     let config = Config::load(None)?;
@@ -70,15 +71,15 @@ pub async fn transcribe_anywhere(
     }
     eprintln!("steno: starting a local system for this file");
     let system = LocalSystem::start(&config, database_url).await?;
-    let result = transcribe(&system.server, request).await;
+    let result = transcribe(&system.server, Some(&system.api_key), request).await;
     system.stop().await;
     result
 }
 
-pub async fn transcribe(server: &str, request: &Request) -> anyhow::Result<()> {
+pub async fn transcribe(server: &str, api_key: Option<&str>, request: &Request) -> anyhow::Result<()> {
     let (input, format) = (request.input.as_str(), request.format.as_str());
     let server = server.trim_end_matches('/');
-    let http = reqwest::Client::new();
+    let http = client(api_key)?;
     let submit = if input.starts_with("http://") || input.starts_with("https://") {
         http.post(format!("{server}/v1/jobs")).json(&request.json())
     } else {
@@ -113,6 +114,19 @@ pub async fn transcribe(server: &str, request: &Request) -> anyhow::Result<()> {
         Some(status) => anyhow::bail!("job {id} {status}: {}", job["error"].as_str().unwrap_or("no reason given")),
         None => anyhow::bail!("unexpected job document: {job}"),
     }
+}
+
+/// An HTTP client that sends the API key with every request (without
+/// one, the gateway's 401 says how to get one).
+fn client(api_key: Option<&str>) -> anyhow::Result<reqwest::Client> {
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Some(key) = api_key {
+        let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {key}"))
+            .map_err(|_| anyhow::anyhow!("the API key holds characters a header cannot carry"))?;
+        value.set_sensitive(true);
+        headers.insert(reqwest::header::AUTHORIZATION, value);
+    }
+    Ok(reqwest::Client::builder().default_headers(headers).build()?)
 }
 
 /// Polls the job until it finishes, showing stage and progress on stderr.

@@ -12,6 +12,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use steno_gateway::{auth, store::Store};
 use steno_runtime::{bus::is_supported_server, config::Config};
 
 use crate::processes::{Processes, SERVICES};
@@ -24,12 +25,16 @@ pub struct LocalSystem {
     dir: tempfile::TempDir,
     /// The gateway's REST address.
     pub server: String,
+    /// An admin key made for this run (revoked at stop: the ledger may be a shared `DATABASE_URL`).
+    pub api_key: String,
+    key: Option<(Store, String)>,
 }
 
 impl LocalSystem {
     pub async fn start(config: &Config, database_url: Option<String>) -> anyhow::Result<Self> {
         let dir = tempfile::Builder::new().prefix("steno-local-").tempdir()?;
-        let mut system = Self { processes: Processes::new(None)?, server: String::new(), dir };
+        let mut system =
+            Self { processes: Processes::new(None)?, server: String::new(), api_key: String::new(), key: None, dir };
         match system.boot(config, database_url).await {
             Ok(()) => Ok(system),
             Err(e) => {
@@ -50,6 +55,10 @@ impl LocalSystem {
         };
         let database_url =
             database_url.unwrap_or_else(|| format!("sqlite://{}", self.dir.path().join("steno.db").display()));
+        let store = Store::connect(&database_url).await?;
+        let (key, row) = auth::create_key(&store, auth::DEFAULT_TENANT, "steno transcribe (local)", true).await?;
+        self.api_key = key;
+        self.key = Some((store, row.id));
         let models = std::path::absolute(&config.transcribe.models_dir)?;
         let (http, grpc) = (free_port()?, free_port()?);
         let mut env = vec![
@@ -101,9 +110,14 @@ impl LocalSystem {
         Ok(format!("nats://127.0.0.1:{port}"))
     }
 
-    /// Stops every process and removes the temporary directory.
+    /// Stops every process, revokes the run's key and removes the temporary directory.
     pub async fn stop(mut self) {
         self.processes.stop_all().await;
+        if let Some((store, id)) = self.key.take()
+            && let Err(e) = store.revoke_key(&id).await
+        {
+            eprintln!("steno: could not revoke the local run's key {id}: {e}");
+        }
     }
 
     fn log_tails(&self) -> String {

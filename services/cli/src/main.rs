@@ -1,7 +1,8 @@
 //! `steno`: run the system (`up`), transcribe through it (`transcribe`),
-//! and manage models (`models import-ct2`, `models fetch`).
+//! manage API keys (`keys`) and models (`models import-ct2`, `models fetch`).
 
 mod client;
+mod keys;
 mod local;
 mod models;
 mod processes;
@@ -16,6 +17,10 @@ use clap::{Parser, Subcommand};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Where steno keeps its own files (the admin key `steno up` writes);
+    /// default `$XDG_DATA_HOME/steno` or `~/.local/share/steno`.
+    #[arg(long, global = true, env = "STENO_HOME")]
+    data_dir: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -58,12 +63,43 @@ enum Command {
         /// Always start an ephemeral local system, even if a gateway answers.
         #[arg(long, conflicts_with = "server")]
         local: bool,
+        /// API key for the gateway (default: the one `steno up` wrote in the data directory).
+        #[arg(long, env = "STENO_API_KEY", hide_env_values = true)]
+        api_key: Option<String>,
+    },
+    /// Manage API keys in the configured ledger database (`gateway.database_url` or `DATABASE_URL`).
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+        /// Config file naming the database (default: config/steno.toml when present).
+        #[arg(long, short, global = true)]
+        config: Option<PathBuf>,
     },
     /// Manage whisper.cpp models.
     Models {
         #[command(subcommand)]
         command: ModelsCommand,
     },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Create a key and print it (once) on stdout.
+    Create {
+        /// The tenant whose jobs the key reads and writes.
+        #[arg(long)]
+        tenant: String,
+        /// A note on who or what uses it.
+        #[arg(long, default_value = "")]
+        label: String,
+        /// The key sees every tenant's jobs.
+        #[arg(long)]
+        admin: bool,
+    },
+    /// List keys (ids, tenants, state; never the keys themselves).
+    List,
+    /// Revoke a key by id: requests with it get 401 at once.
+    Revoke { id: String },
 }
 
 #[derive(Subcommand)]
@@ -90,12 +126,36 @@ enum ModelsCommand {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    let data_dir = cli.data_dir.unwrap_or_else(default_data_dir);
     let result = match cli.command {
-        Command::Up { config, bin_dir } => up::run(config, bin_dir).await,
-        Command::Transcribe { input, format, language, model, speakers, no_diarize, translate, server, local } => {
+        Command::Up { config, bin_dir } => up::run(config, bin_dir, &data_dir).await,
+        Command::Transcribe {
+            input,
+            format,
+            language,
+            model,
+            speakers,
+            no_diarize,
+            translate,
+            server,
+            local,
+            api_key,
+        } => {
             let request = client::Request { input, format, language, model, speakers, diarize: !no_diarize, translate };
-            client::transcribe_anywhere(server, local, std::env::var("DATABASE_URL").ok(), &request).await
+            let api_key = keys::resolve(api_key, &data_dir);
+            client::transcribe_anywhere(server, local, api_key, std::env::var("DATABASE_URL").ok(), &request).await
         }
+        Command::Keys { command, config } => match steno_runtime::config::Config::load(config.as_deref()) {
+            Err(e) => Err(e.into()),
+            Ok(config) => {
+                let database = config.gateway.database_url.as_str();
+                match command {
+                    KeysCommand::Create { tenant, label, admin } => keys::create(database, &tenant, &label, admin).await,
+                    KeysCommand::List => keys::list(database).await,
+                    KeysCommand::Revoke { id } => keys::revoke(database, &id).await,
+                }
+            }
+        },
         Command::Models { command: ModelsCommand::ImportCt2 { ct2_dir, out, quantize } } => {
             models::ct2::import_ct2(&ct2_dir, &out, quantize.as_deref().and_then(models::ct2::Encoding::quantized)).map(
                 |r| {
@@ -126,4 +186,11 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `$XDG_DATA_HOME/steno`, else `~/.local/share/steno`.
+fn default_data_dir() -> PathBuf {
+    let xdg = std::env::var_os("XDG_DATA_HOME").filter(|d| !d.is_empty()).map(PathBuf::from);
+    let home = || std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")).unwrap_or_default();
+    xdg.unwrap_or_else(home).join("steno")
 }

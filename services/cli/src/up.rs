@@ -1,11 +1,25 @@
 //! `steno up`: every service as its own process, each restarted if it
 //! exits; stopped together on Ctrl-C, or when one keeps crashing.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use crate::processes::{Processes, SERVICES};
+use steno_gateway::store::Store;
+use steno_runtime::config::{AUTH_KEYS, Config};
 
-pub async fn run(config: Option<PathBuf>, bin_dir: Option<PathBuf>) -> anyhow::Result<()> {
+use crate::{
+    keys,
+    processes::{Processes, SERVICES},
+};
+
+pub async fn run(config: Option<PathBuf>, bin_dir: Option<PathBuf>, data_dir: &Path) -> anyhow::Result<()> {
+    let loaded = Config::load(config.as_deref())?;
+    if loaded.gateway.auth == AUTH_KEYS {
+        // The ledger is migrated here first, so the key can be stored.
+        let store = Store::connect(&loaded.gateway.database_url).await?;
+        let file = keys::key_file(data_dir);
+        keys::ensure_admin_key(&store, &file).await?;
+        eprintln!("steno: admin API key in {} (the CLI uses it; `steno keys create` makes more)", file.display());
+    }
     let mut processes = Processes::new(bin_dir)?;
     let args: Vec<String> = config.iter().flat_map(|c| ["--config".to_owned(), c.display().to_string()]).collect();
     for service in SERVICES {

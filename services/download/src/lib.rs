@@ -67,7 +67,10 @@ impl Download {
             check_scheme(&url)?;
             let addr = self.resolve(&url).await?;
             let host = url.host_str().unwrap_or_default().to_owned();
+            // No proxy from the environment: the connection must go to the
+            // address just checked, not wherever a proxy would take it.
             let client = reqwest::Client::builder()
+                .no_proxy()
                 .redirect(reqwest::redirect::Policy::none())
                 .connect_timeout(Duration::from_secs(self.config.connect_timeout_secs))
                 .timeout(Duration::from_secs(self.config.timeout_secs))
@@ -182,13 +185,8 @@ fn looks_like_html(first: &[u8]) -> bool {
         || head.starts_with("<body")
 }
 
-/// The URL without credentials or query, for messages and logs.
 fn redacted(url: &Url) -> String {
-    let mut shown = url.clone();
-    let _ = shown.set_password(None);
-    let _ = shown.set_username("");
-    shown.set_query(None);
-    shown.to_string()
+    steno_runtime::redact::url(url.as_str())
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {

@@ -50,10 +50,32 @@ fn prefix_eq(a: u128, b: u128, prefix: u8) -> bool {
 pub fn non_public_reason(ip: IpAddr) -> Option<&'static str> {
     match ip {
         IpAddr::V4(v4) => v4_reason(v4),
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+        IpAddr::V6(v6) => match embedded_v4(v6) {
             Some(v4) => v4_reason(v4),
             None => v6_reason(v6),
         },
+    }
+}
+
+/// The IPv4 address an IPv6 address carries, which is where a packet to
+/// it ends up: IPv4-mapped `::ffff:0:0/96`, IPv4-compatible `::/96`,
+/// NAT64 `64:ff9b::/96`, 6to4 `2002::/16` and Teredo `2001::/32` (its
+/// client, stored inverted).
+fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
+    let s = ip.segments();
+    let low = Ipv4Addr::from((u32::from(s[6]) << 16) | u32::from(s[7]));
+    if let Some(v4) = ip.to_ipv4_mapped() {
+        Some(v4)
+    } else if s[..6] == [0; 6] && !ip.is_loopback() && !ip.is_unspecified() {
+        Some(low)
+    } else if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+        Some(low)
+    } else if s[0] == 0x2002 {
+        Some(Ipv4Addr::from((u32::from(s[1]) << 16) | u32::from(s[2])))
+    } else if s[0] == 0x2001 && s[1] == 0 {
+        Some(Ipv4Addr::from(!u32::from(low)))
+    } else {
+        None
     }
 }
 
@@ -92,6 +114,8 @@ fn v6_reason(ip: Ipv6Addr) -> Option<&'static str> {
         Some("multicast")
     } else if first == 0x2001 && ip.segments()[1] == 0x0db8 {
         Some("special-purpose")
+    } else if ip.segments()[..3] == [0x64, 0xff9b, 1] {
+        Some("private (local-use NAT64)")
     } else {
         None
     }
@@ -137,6 +161,26 @@ mod tests {
         for addr in ["93.184.216.34", "2606:4700::1111", "8.8.8.8"] {
             assert!(check(ip(addr), &[]).is_ok(), "{addr} refused");
         }
+    }
+
+    /// Each IPv6 form that carries an IPv4 address is judged by that address.
+    #[test]
+    fn ipv6_addresses_embedding_ipv4_are_judged_by_the_ipv4_inside() {
+        let cases = [
+            ("IPv4-mapped", "::ffff:10.0.0.1", "::ffff:8.8.8.8"),
+            ("IPv4-compatible", "::127.0.0.1", "::8.8.8.8"),
+            ("NAT64", "64:ff9b::169.254.169.254", "64:ff9b::8.8.8.8"),
+            ("6to4", "2002:c0a8:0101::1", "2002:0808:0808::1"),
+            // Teredo keeps the client address inverted in the last 32 bits:
+            // !127.0.0.1 = 0x80ff_fffe, !8.8.8.8 = 0xf7f7_f7f7.
+            ("Teredo", "2001:0:4136:e378:8000:63bf:80ff:fffe", "2001:0:4136:e378:8000:63bf:f7f7:f7f7"),
+        ];
+        for (form, inner_private, inner_public) in cases {
+            let refused = check(ip(inner_private), &[]).expect_err(&format!("{form} of a private address allowed"));
+            assert!(refused.contains("address"), "{form}: {refused}");
+            assert!(check(ip(inner_public), &[]).is_ok(), "{form} of a public address refused");
+        }
+        assert!(check(ip("64:ff9b:1::a00:1"), &[]).is_err(), "local-use NAT64");
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use axum::{
     Json,
-    http::StatusCode,
+    http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
 
@@ -20,6 +20,17 @@ pub enum ApiError {
     /// The job is in a state that does not allow this: 409.
     #[error("{0}")]
     Conflict(String),
+    /// A body over its route's limit: 413.
+    #[error("{0}")]
+    TooLarge(String),
+    /// No key, or one that is unknown or revoked: 401.
+    #[error(
+        "a valid API key is required: send it as `Authorization: Bearer <key>`; an operator creates one with `steno keys create --tenant NAME`"
+    )]
+    Unauthenticated,
+    /// Over a tenant's limit: 429 with `Retry-After`.
+    #[error("{message}; retry in {retry_after_secs} s")]
+    TooManyRequests { message: String, retry_after_secs: u64 },
     /// A dependency (NATS, Postgres) is not answering: 503.
     #[error("{0}")]
     Unavailable(String),
@@ -38,6 +49,9 @@ impl ApiError {
             Self::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Unauthenticated => StatusCode::UNAUTHORIZED,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -48,6 +62,9 @@ impl ApiError {
             Self::BadRequest(_) | Self::Invalid { .. } => tonic::Code::InvalidArgument,
             Self::NotFound(_) => tonic::Code::NotFound,
             Self::Conflict(_) => tonic::Code::FailedPrecondition,
+            Self::TooLarge(_) => tonic::Code::OutOfRange,
+            Self::Unauthenticated => tonic::Code::Unauthenticated,
+            Self::TooManyRequests { .. } => tonic::Code::ResourceExhausted,
             Self::Unavailable(_) => tonic::Code::Unavailable,
             Self::Internal(_) => tonic::Code::Internal,
         }
@@ -59,6 +76,13 @@ impl ApiError {
             tracing::error!(error = format!("{e:#}"), "internal error");
         }
         self.to_string()
+    }
+
+    /// A dependency failed: the detail is logged, the client is told what
+    /// could not be done (NATS and SQL error text never reaches it).
+    pub fn unavailable(what: &str, e: &anyhow::Error) -> Self {
+        tracing::warn!(error = format!("{e:#}"), "{what}");
+        Self::Unavailable(format!("{what}; try again shortly"))
     }
 
     fn field(&self) -> Option<&'static str> {
@@ -83,7 +107,18 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.http_status();
         let body = serde_json::json!({ "error": self.public_message(), "field": self.field() });
-        (status, Json(body)).into_response()
+        let mut response = (status, Json(body)).into_response();
+        let headers = response.headers_mut();
+        match self {
+            Self::Unauthenticated => {
+                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            Self::TooManyRequests { retry_after_secs, .. } => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+            }
+            _ => {}
+        }
+        response
     }
 }
 

@@ -1,4 +1,5 @@
-//! The gRPC `JobService` (tonic), over the same [`Jobs`] as REST.
+//! The gRPC `JobService` (tonic), over the same [`Jobs`] as REST. Every
+//! call needs an API key in the `authorization` metadata (`Bearer <key>`).
 
 use std::pin::Pin;
 
@@ -16,14 +17,17 @@ use steno_runtime::{
 use tonic::{Request, Response, Status};
 
 use crate::{
+    auth::Caller,
     error::ApiError,
     jobs::Jobs,
-    submission::{Source, SubmitJson, Via},
+    submission::{SubmitJson, Via},
     views::{content_type, format_extension, status_from_proto, to_proto_job},
 };
 
-pub fn service(jobs: Jobs) -> JobServiceServer<Grpc> {
-    JobServiceServer::new(Grpc { jobs })
+/// The service; a request over `max_message_bytes` (a `Submit` carrying
+/// large media) is refused with `OUT_OF_RANGE` naming the limit.
+pub fn service(jobs: Jobs, max_message_bytes: usize) -> JobServiceServer<Grpc> {
+    JobServiceServer::new(Grpc { jobs }).max_decoding_message_size(max_message_bytes)
 }
 
 pub struct Grpc {
@@ -58,7 +62,8 @@ impl JobService for Grpc {
 
     async fn retry(&self, request: Request<proto::RetryRequest>) -> Result<Response<proto::Job>, Status> {
         observed("Retry", async {
-            let row = self.jobs.retry(&request.into_inner().id).await?;
+            let caller = self.caller(&request).await?;
+            let row = self.jobs.retry(&caller, &request.into_inner().id).await?;
             Ok(Response::new(to_proto_job(&row)))
         })
         .await
@@ -66,7 +71,8 @@ impl JobService for Grpc {
 
     async fn delete(&self, request: Request<proto::DeleteRequest>) -> Result<Response<proto::DeleteResponse>, Status> {
         observed("Delete", async {
-            self.jobs.delete(&request.into_inner().id).await?;
+            let caller = self.caller(&request).await?;
+            self.jobs.delete(&caller, &request.into_inner().id).await?;
             Ok(Response::new(proto::DeleteResponse {}))
         })
         .await
@@ -84,9 +90,10 @@ impl JobService for Grpc {
         request: Request<proto::RenameSpeakersRequest>,
     ) -> Result<Response<proto::SpeakersResponse>, Status> {
         observed("RenameSpeakers", async {
+            let caller = self.caller(&request).await?;
             let request = request.into_inner();
             let names = request.names.into_iter().collect();
-            let speakers = self.jobs.rename_speakers(&request.id, &names).await?;
+            let speakers = self.jobs.rename_speakers(&caller, &request.id, &names).await?;
             let speakers = speakers.into_iter().map(|s| proto::SpeakerName { id: s.id, name: s.name }).collect();
             Ok(Response::new(proto::SpeakersResponse { speakers }))
         })
@@ -107,7 +114,14 @@ async fn observed<T>(
 }
 
 impl Grpc {
+    /// The caller the request's `authorization` metadata names.
+    async fn caller<T>(&self, request: &Request<T>) -> Result<Caller, ApiError> {
+        let credential = request.metadata().get("authorization").and_then(|v| v.to_str().ok());
+        self.jobs.authenticate(credential).await
+    }
+
     async fn submit_call(&self, request: Request<proto::SubmitRequest>) -> Result<Response<proto::Job>, Status> {
+        let caller = self.caller(&request).await?;
         let request = request.into_inner();
         let options = request.options.unwrap_or_default();
         let spec = SubmitJson {
@@ -130,36 +144,27 @@ impl Grpc {
             job_id: Some(request.job_id.clone()).filter(|i| !i.is_empty()),
             idempotency_key: Some(request.idempotency_key.clone()).filter(|k| !k.is_empty()),
         };
-        let submission = spec.validate()?;
-        crate::submission::refuse_nul("filename", &request.filename)?;
-        let source = if request.upload.is_empty() {
-            Source::Url(spec.url()?)
+        let (row, _) = if request.upload.is_empty() {
+            self.jobs.submit_url(&caller, &spec, Via::Grpc).await?
         } else {
-            if let Some(existing) = self.jobs.existing(&submission).await? {
-                return Ok(Response::new(to_proto_job(&existing)));
-            }
-            self.jobs
-                .artifacts
-                .put_bytes(&submission.id, steno_runtime::artifacts::SOURCE, &request.upload)
-                .await
-                .map_err(|e| ApiError::Unavailable(format!("cannot store the upload: {e:#}")))?;
-            let filename = if request.filename.is_empty() { "upload".to_owned() } else { request.filename };
-            Source::Upload { filename }
+            let mut media = request.upload.as_slice();
+            self.jobs.submit_upload(&caller, &spec, &request.filename, &mut media, Via::Grpc).await?
         };
-        let (row, _) = self.jobs.create(submission, source, Via::Grpc).await?;
         Ok(Response::new(to_proto_job(&row)))
     }
 
     async fn get_call(&self, request: Request<proto::GetRequest>) -> Result<Response<proto::Job>, Status> {
-        let row = self.jobs.get(&request.into_inner().id).await?;
+        let caller = self.caller(&request).await?;
+        let row = self.jobs.get(&caller, &request.into_inner().id).await?;
         Ok(Response::new(to_proto_job(&row)))
     }
 
     async fn list_call(&self, request: Request<proto::ListRequest>) -> Result<Response<proto::ListResponse>, Status> {
+        let caller = self.caller(&request).await?;
         let request = request.into_inner();
         let status = status_from_proto(request.status());
         let limit = Some(request.limit).filter(|l| *l > 0);
-        let page = self.jobs.list(status, limit, Some(request.cursor.as_str())).await?;
+        let page = self.jobs.list(&caller, status, limit, Some(request.cursor.as_str())).await?;
         Ok(Response::new(proto::ListResponse {
             jobs: page.jobs.iter().map(to_proto_job).collect(),
             next_cursor: page.next_cursor.unwrap_or_default(),
@@ -169,8 +174,10 @@ impl Grpc {
     /// Every event of the job so far, then live ones, ending after the
     /// terminal event.
     async fn watch_call(&self, request: Request<proto::WatchRequest>) -> Result<Response<EventStream>, Status> {
+        let caller = self.caller(&request).await?;
         let id = request.into_inner().id;
-        let job = self.jobs.get(&id).await?;
+        let job = self.jobs.get(&caller, &id).await?;
+        let permit = self.jobs.limits.open_watch(&caller.tenant)?;
         let job_id = JobId::parse(&job.id).map_err(|e| ApiError::BadRequest(e.to_string()))?;
         let stream = self.jobs.bus.js.get_stream(subjects::EVENTS_STREAM).await.map_err(unavailable)?;
         let consumer = stream
@@ -185,7 +192,8 @@ impl Grpc {
         // A finished job whose events have aged out still ends the stream.
         let idle_limit = job.is_terminal().then_some(std::time::Duration::from_secs(2));
         let jobs = self.jobs.clone();
-        let events = futures::stream::unfold((messages, false), move |(mut messages, ended)| {
+        // The permit travels with the stream: the slot frees when it ends or the client goes.
+        let events = futures::stream::unfold((messages, false, permit), move |(mut messages, ended, permit)| {
             let jobs = jobs.clone();
             async move {
                 if ended {
@@ -204,14 +212,15 @@ impl Grpc {
                 {
                     ledger_caught_up(&jobs, &event.job_id).await;
                 }
-                Some((event, (messages, ended)))
+                Some((event, (messages, ended, permit)))
             }
         });
         Ok(Response::new(Box::pin(events)))
     }
 
     async fn cancel_call(&self, request: Request<proto::CancelRequest>) -> Result<Response<proto::Job>, Status> {
-        let row = self.jobs.cancel(&request.into_inner().id).await?;
+        let caller = self.caller(&request).await?;
+        let row = self.jobs.cancel(&caller, &request.into_inner().id).await?;
         Ok(Response::new(to_proto_job(&row)))
     }
 
@@ -219,12 +228,13 @@ impl Grpc {
         &self,
         request: Request<proto::GetTranscriptRequest>,
     ) -> Result<Response<proto::TranscriptFile>, Status> {
+        let caller = self.caller(&request).await?;
         let request = request.into_inner();
         let format = match request.format() {
             Format::Unspecified => Format::Txt,
             format => format,
         };
-        let body = self.jobs.transcript(&request.id, format).await?;
+        let body = self.jobs.transcript(&caller, &request.id, format).await?;
         Ok(Response::new(proto::TranscriptFile {
             format: format as i32,
             content_type: content_type(format).to_owned(),
@@ -239,7 +249,7 @@ impl Grpc {
 async fn ledger_caught_up(jobs: &Jobs, id: &str) {
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
     while tokio::time::Instant::now() < deadline {
-        if jobs.store.get(id).await.ok().flatten().is_some_and(|row| row.is_terminal()) {
+        if jobs.store.get(id, None).await.ok().flatten().is_some_and(|row| row.is_terminal()) {
             return;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
@@ -251,6 +261,8 @@ fn is_terminal(kind: EventKind) -> bool {
     matches!(kind, EventKind::Completed | EventKind::Failed | EventKind::Cancelled)
 }
 
+/// NATS's own error text is logged, not sent.
 fn unavailable(e: impl std::fmt::Display) -> Status {
-    Status::unavailable(format!("cannot read job events: {e}"))
+    tracing::warn!(error = %e, "read job events");
+    Status::unavailable("cannot read job events now; try again shortly")
 }

@@ -1,6 +1,7 @@
-//! The job API every front door shares (REST, gRPC, NATS): validate a
-//! submission, record it, queue its first stage; read, list and cancel jobs;
-//! fetch transcripts.
+//! The job API every front door shares (REST, gRPC, NATS): one method per
+//! operation, each taking the [`Caller`] it acts for, so tenant scoping,
+//! limits and validation are written once. Every read is scoped in the
+//! store query: another tenant's job is not found, as an unknown one.
 
 use prost::Message as _;
 use steno_export::render::CueOptions;
@@ -8,14 +9,17 @@ use steno_runtime::{
     JobId,
     artifacts::{self, Artifacts},
     bus::{Bus, event},
+    config::{AUTH_KEYS, Config},
     metrics,
     proto::{self, EventKind, Format, JobEvent, Stage, StageTask},
 };
 
 use crate::{
+    auth::{Auth, Caller},
     error::ApiError,
+    limits::Limits,
     store::{JobRow, NewJobRow, STATUSES, Store, Update},
-    submission::{Source, Submission, Via},
+    submission::{Source, SubmitJson, Submission, Via},
     views::{OptionsView, format_extension, ready_formats},
 };
 
@@ -33,20 +37,96 @@ pub struct Jobs {
     pub default_page_size: u32,
     /// Subtitle layout, for exports rendered again after a speaker rename.
     pub cues: CueOptions,
+    pub auth: Auth,
+    pub limits: Limits,
+    /// Queued and running jobs a tenant may have; 0: no limit.
+    pub max_in_flight: u32,
 }
 
 impl Jobs {
-    pub fn new(store: Store, bus: Bus, default_page_size: u32, cues: CueOptions) -> Self {
-        let artifacts = bus.artifacts.clone();
-        Self { store, bus, artifacts, default_page_size, cues }
+    pub fn new(store: Store, bus: Bus, config: &Config) -> Self {
+        let gateway = &config.gateway;
+        Self {
+            artifacts: bus.artifacts.clone(),
+            auth: Auth::new(store.clone(), gateway.auth == AUTH_KEYS),
+            limits: Limits::new(gateway.submissions_per_minute, gateway.max_event_streams),
+            max_in_flight: gateway.max_jobs_in_flight,
+            default_page_size: gateway.default_page_size,
+            cues: (&config.export).into(),
+            store,
+            bus,
+        }
     }
 
-    /// The job a resubmission with this id or key refers to, if any. A
-    /// resubmission repairs a job whose first task was never published.
-    pub async fn existing(&self, submission: &Submission) -> Result<Option<JobRow>, ApiError> {
-        let row = self.store.find_existing(submission.id.as_str(), submission.idempotency_key.as_deref()).await?;
+    /// The caller a credential names (see [`Auth::caller`]).
+    pub async fn authenticate(&self, credential: Option<&str>) -> Result<Caller, ApiError> {
+        self.auth.caller(credential).await
+    }
+
+    /// `POST /v1/jobs` with JSON, gRPC `Submit` with a URL, and the NATS
+    /// front doors: a job of the URL in `spec`. Returns the job and whether
+    /// it is new (a resubmission, by job id or idempotency key, returns the
+    /// original and is not counted against the limits).
+    pub async fn submit_url(&self, caller: &Caller, spec: &SubmitJson, via: Via) -> Result<(JobRow, bool), ApiError> {
+        let submission = spec.validate()?;
+        let url = spec.url()?;
+        if let Some(existing) = self.existing(caller, &submission).await? {
+            return Ok((existing, false));
+        }
+        self.admit(caller).await?;
+        self.create(caller, submission, Source::Url(url), via).await
+    }
+
+    /// A multipart upload or gRPC `Submit` with bytes: the media is stored
+    /// as the job's source, then the job recorded. Refused (limits,
+    /// validation) before anything is stored.
+    pub async fn submit_upload(
+        &self,
+        caller: &Caller,
+        spec: &SubmitJson,
+        filename: &str,
+        media: &mut (impl tokio::io::AsyncRead + Unpin + Send),
+        via: Via,
+    ) -> Result<(JobRow, bool), ApiError> {
+        crate::submission::refuse_nul("filename", filename)?;
+        let submission = spec.validate()?;
+        if let Some(existing) = self.existing(caller, &submission).await? {
+            return Ok((existing, false));
+        }
+        self.admit(caller).await?;
+        let size = self
+            .artifacts
+            .put_reader(&submission.id, artifacts::SOURCE, media)
+            .await
+            .map_err(|e| ApiError::unavailable("cannot store the upload", &e.into()))?;
+        if size == 0 {
+            if let Err(e) = self.artifacts.delete(&submission.id, artifacts::SOURCE).await {
+                tracing::debug!(error = %e, "remove empty upload");
+            }
+            return Err(ApiError::invalid("file", "the uploaded file is empty"));
+        }
+        let filename = if filename.is_empty() { "upload" } else { filename };
+        self.create(caller, submission, Source::Upload { filename: filename.to_owned() }, via).await
+    }
+
+    /// Refuses a new job over the tenant's limits (429 with when to retry).
+    async fn admit(&self, caller: &Caller) -> Result<(), ApiError> {
+        if self.max_in_flight != 0 && self.store.in_flight(&caller.tenant).await? >= i64::from(self.max_in_flight) {
+            return Err(ApiError::TooManyRequests {
+                message: format!("this tenant already has {} jobs queued or running", self.max_in_flight),
+                retry_after_secs: 30,
+            });
+        }
+        self.limits.take_submission(&caller.tenant)
+    }
+
+    /// The caller's job a resubmission with this id or key refers to, if
+    /// any. A resubmission repairs a job whose first task was never published.
+    async fn existing(&self, caller: &Caller, submission: &Submission) -> Result<Option<JobRow>, ApiError> {
+        let (id, key) = (submission.id.as_str(), submission.idempotency_key.as_deref());
+        let row = self.store.find_existing(&caller.tenant, id, key).await?;
         if let Some(row) = row.as_ref().filter(|r| !r.dispatched && r.status == "queued") {
-            self.dispatch(row).await.map_err(|e| ApiError::Unavailable(format!("cannot queue the job: {e:#}")))?;
+            self.dispatch(row).await.map_err(|e| ApiError::unavailable("cannot queue the job", &e))?;
         }
         Ok(row)
     }
@@ -78,7 +158,13 @@ impl Jobs {
     /// whether it is new (a resubmission returns the original). The span is
     /// the root of the job's trace; every stage's span descends from it.
     #[tracing::instrument(name = "job.submit", skip_all, fields(job_id = %submission.id, via = via.as_str()))]
-    pub async fn create(&self, submission: Submission, source: Source, via: Via) -> Result<(JobRow, bool), ApiError> {
+    async fn create(
+        &self,
+        caller: &Caller,
+        submission: Submission,
+        source: Source,
+        via: Via,
+    ) -> Result<(JobRow, bool), ApiError> {
         let options = serde_json::to_value(OptionsView::from(&submission.options)).map_err(anyhow::Error::from)?;
         let (source_url, upload_name) = match &source {
             Source::Url(url) => (Some(url.as_str()), None),
@@ -88,6 +174,7 @@ impl Jobs {
             .store
             .insert(NewJobRow {
                 id: submission.id.as_str(),
+                tenant: &caller.tenant,
                 idempotency_key: submission.idempotency_key.as_deref(),
                 submitted_via: via.as_str(),
                 source_url,
@@ -98,10 +185,11 @@ impl Jobs {
             })
             .await?;
         let Some(row) = inserted else {
-            let existing = self.existing(&submission).await?;
-            return existing
-                .map(|row| (row, false))
-                .ok_or_else(|| ApiError::Conflict("job was removed concurrently".into()));
+            // Another tenant's job may hold the id: say only that it is taken.
+            let existing = self.existing(caller, &submission).await?;
+            return existing.map(|row| (row, false)).ok_or_else(|| {
+                ApiError::Conflict(format!("job_id {} is already taken; choose another", submission.id))
+            });
         };
         metrics::job_created(via.as_str());
         // The row is the outbox: if the task cannot be published now (NATS
@@ -117,12 +205,19 @@ impl Jobs {
     }
 
     /// Records a submission refused on arrival (bad JSON on the submit
-    /// subject) as a failed job, so the refusal is visible.
-    pub async fn record_refused(&self, id: &JobId, key: Option<&str>, reason: &str) -> Result<JobRow, ApiError> {
+    /// subject) as a failed job of the caller, so the refusal is visible.
+    pub async fn record_refused(
+        &self,
+        caller: &Caller,
+        id: &JobId,
+        key: Option<&str>,
+        reason: &str,
+    ) -> Result<JobRow, ApiError> {
         let inserted = self
             .store
             .insert(NewJobRow {
                 id: id.as_str(),
+                tenant: &caller.tenant,
                 idempotency_key: key,
                 submitted_via: Via::Nats.as_str(),
                 source_url: None,
@@ -137,15 +232,25 @@ impl Jobs {
                 metrics::job_finished("failed", Via::Nats.as_str());
                 Ok(row)
             }
-            None => self.get(id.as_str()).await,
+            None => self.store.find_existing(&caller.tenant, id.as_str(), key).await?.ok_or_else(|| {
+                ApiError::Conflict(format!("job_id {id} is already taken"))
+            }),
         }
     }
 
-    pub async fn get(&self, id: &str) -> Result<JobRow, ApiError> {
-        self.store.get(id).await?.ok_or_else(|| ApiError::NotFound(format!("job {id} does not exist")))
+    /// The caller's job (any job for an admin).
+    pub async fn get(&self, caller: &Caller, id: &str) -> Result<JobRow, ApiError> {
+        let row = self.store.get(id, caller.scope()).await?;
+        row.ok_or_else(|| ApiError::NotFound(format!("job {id} does not exist")))
     }
 
-    pub async fn list(&self, status: Option<&str>, limit: Option<u32>, cursor: Option<&str>) -> Result<Page, ApiError> {
+    pub async fn list(
+        &self,
+        caller: &Caller,
+        status: Option<&str>,
+        limit: Option<u32>,
+        cursor: Option<&str>,
+    ) -> Result<Page, ApiError> {
         if let Some(status) = status
             && !STATUSES.contains(&status)
         {
@@ -159,7 +264,7 @@ impl Jobs {
             Some(c) => Some(c.parse::<i64>().map_err(|_| ApiError::BadRequest(format!("cursor {c:?} is not valid")))?),
             None => None,
         };
-        let mut jobs = self.store.list(status, before, i64::from(limit) + 1).await?;
+        let mut jobs = self.store.list(caller.scope(), status, before, i64::from(limit) + 1).await?;
         let more = jobs.len() > limit as usize;
         jobs.truncate(limit as usize);
         let next_cursor = if more { jobs.last().map(|j| j.seq.to_string()) } else { None };
@@ -168,8 +273,8 @@ impl Jobs {
 
     /// Cancels a job that has not finished: flags it for the workers, marks
     /// it cancelled and publishes `cancelled`.
-    pub async fn cancel(&self, id: &str) -> Result<JobRow, ApiError> {
-        let job = self.get(id).await?;
+    pub async fn cancel(&self, caller: &Caller, id: &str) -> Result<JobRow, ApiError> {
+        let job = self.get(caller, id).await?;
         if job.is_terminal() {
             return Err(ApiError::Conflict(format!("job {id} is already {}", job.status)));
         }
@@ -177,7 +282,7 @@ impl Jobs {
         self.bus
             .set_cancelled(&job_id)
             .await
-            .map_err(|e| ApiError::Unavailable(format!("cannot reach NATS: {e:#}")))?;
+            .map_err(|e| ApiError::unavailable("cannot flag the job cancelled", &e))?;
         let update = Update { status: Some("cancelled"), error: Some("cancelled by request"), ..Default::default() };
         let Some(row) = self.store.update(id, update).await? else {
             return Err(ApiError::Conflict(format!("job {id} finished before it could be cancelled")));
@@ -192,12 +297,12 @@ impl Jobs {
     /// Requeues a failed job from the stage that failed, as a new attempt,
     /// with the task kept in the dead letters (its artifacts are kept). A
     /// part of a split transcription restarts the whole transcription.
-    pub async fn retry(&self, id: &str) -> Result<JobRow, ApiError> {
-        let job = self.get(id).await?;
+    pub async fn retry(&self, caller: &Caller, id: &str) -> Result<JobRow, ApiError> {
+        let job = self.get(caller, id).await?;
         if job.status != "failed" {
             return Err(ApiError::Conflict(format!("job {id} is {}; only a failed job can be retried", job.status)));
         }
-        let unavailable = |e: anyhow::Error| ApiError::Unavailable(format!("cannot reach NATS: {e:#}"));
+        let unavailable = |e: anyhow::Error| ApiError::unavailable("cannot requeue the job", &e);
         let nothing_to_retry = || {
             ApiError::Conflict(format!(
                 "job {id} has no task to retry (it was refused before any stage ran): submit it again"
@@ -229,10 +334,10 @@ impl Jobs {
 
     /// Deletes a job now: an unfinished one is cancelled first (its workers
     /// stop), then its artifacts, events, flags, dead letters and row go.
-    pub async fn delete(&self, id: &str) -> Result<(), ApiError> {
-        let job = self.get(id).await?;
+    pub async fn delete(&self, caller: &Caller, id: &str) -> Result<(), ApiError> {
+        let job = self.get(caller, id).await?;
         if !job.is_terminal() {
-            self.cancel(id).await?;
+            self.cancel(caller, id).await?;
         }
         self.remove(&job.id).await?;
         tracing::info!(job_id = id, "job deleted");
@@ -242,14 +347,14 @@ impl Jobs {
     /// Removes everything of a job (no checks; the janitor's path too).
     pub async fn remove(&self, id: &str) -> Result<(), ApiError> {
         let job_id = JobId::parse(id).map_err(|e| ApiError::BadRequest(e.to_string()))?;
-        self.bus.remove_job(&job_id).await.map_err(|e| ApiError::Unavailable(format!("cannot reach NATS: {e:#}")))?;
+        self.bus.remove_job(&job_id).await.map_err(|e| ApiError::unavailable("cannot remove the job's data", &e))?;
         self.store.delete(id).await?;
         Ok(())
     }
 
     /// A finished job's transcript in `format`.
-    pub async fn transcript(&self, id: &str, format: Format) -> Result<Vec<u8>, ApiError> {
-        let job = self.get(id).await?;
+    pub async fn transcript(&self, caller: &Caller, id: &str, format: Format) -> Result<Vec<u8>, ApiError> {
+        let job = self.get(caller, id).await?;
         match job.status.as_str() {
             "completed" => {}
             "failed" => return Err(ApiError::Conflict(format!("job {id} failed: {}", job.error.unwrap_or_default()))),

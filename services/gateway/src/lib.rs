@@ -4,6 +4,8 @@
 //! - [`rest`] (axum) and [`grpc`] (tonic `JobService`) and [`nats_api`]
 //!   (`steno.jobs.submit`, the `steno.api.submit` micro endpoint): front
 //!   doors over one [`jobs::Jobs`], validating with [`submission`].
+//! - [`auth`]: API keys and the tenant ([`auth::Caller`]) each request acts for.
+//! - [`limits`]: per-tenant submission rate and open event streams.
 //! - [`speakers`]: naming a diarized job's speakers (re-renders its exports).
 //! - [`ledger`]: applies job events from JetStream to [`store`] (Postgres or SQLite).
 //! - [`outbox`]: publishes the first task of jobs recorded but not yet queued.
@@ -14,6 +16,7 @@
 //! - [`error`]: one error type for HTTP statuses and gRPC codes.
 //! - [`views`]: jobs as REST JSON and gRPC messages.
 
+pub mod auth;
 pub mod consume;
 pub mod dead_letters;
 pub mod error;
@@ -21,6 +24,7 @@ pub mod grpc;
 pub mod janitor;
 pub mod jobs;
 pub mod ledger;
+pub mod limits;
 pub mod nats_api;
 pub mod outbox;
 pub mod rest;

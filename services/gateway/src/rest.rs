@@ -1,9 +1,11 @@
 //! The REST API (axum): submit, read, list and cancel jobs, and fetch
-//! transcripts.
+//! transcripts. Every route needs an API key (`Authorization: Bearer`) and
+//! acts for its tenant; JSON bodies are bounded at 64 KiB, uploads at
+//! `gateway.max_upload_bytes`.
 
 use axum::{
-    Json, Router,
-    extract::{DefaultBodyLimit, FromRequest, MatchedPath, Multipart, Path, Query, Request, State},
+    Extension, Json, Router,
+    extract::{DefaultBodyLimit, FromRequest, MatchedPath, Multipart, Path, Query, Request, State, multipart::Field},
     http::{StatusCode, header},
     middleware::{self, Next},
     response::{IntoResponse, Response},
@@ -16,23 +18,41 @@ use serde::Deserialize;
 use steno_runtime::{artifacts, metrics};
 
 use crate::{
+    auth::Caller,
     error::ApiError,
     jobs::Jobs,
-    submission::{Source, SubmitJson, Via},
+    store::JobRow,
+    submission::{SubmitJson, Via},
     views::{JobView, content_type, parse_format},
 };
 
+/// Largest JSON body (a submission, a rename).
+const MAX_JSON_BYTES: usize = 64 << 10;
+/// Largest text field of a multipart upload.
+const MAX_FIELD_BYTES: usize = 16 << 10;
+
 pub fn router(jobs: Jobs, max_upload_bytes: u64) -> Router {
+    let upload_limit = DefaultBodyLimit::max(usize::try_from(max_upload_bytes).unwrap_or(usize::MAX));
     Router::new()
-        .route("/v1/jobs", post(submit).get(list))
+        .route("/v1/jobs", post(submit).layer(upload_limit).get(list))
         .route("/v1/jobs/{id}", get(get_job).delete(delete_job))
         .route("/v1/jobs/{id}/cancel", post(cancel))
         .route("/v1/jobs/{id}/retry", post(retry))
         .route("/v1/jobs/{id}/speakers", get(speakers).patch(rename_speakers))
         .route("/v1/jobs/{id}/{file}", get(transcript))
-        .layer(DefaultBodyLimit::max(usize::try_from(max_upload_bytes).unwrap_or(usize::MAX)))
+        .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))
+        .layer(middleware::from_fn_with_state(jobs.clone(), authenticate))
         .layer(middleware::from_fn(record_metrics))
         .with_state(jobs)
+}
+
+/// Resolves the request's API key to the [`Caller`] the handlers act for;
+/// 401 without a valid one.
+async fn authenticate(State(jobs): State<Jobs>, mut request: Request, next: Next) -> Result<Response, ApiError> {
+    let credential = request.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let caller = jobs.authenticate(credential).await?;
+    request.extensions_mut().insert(caller);
+    Ok(next.run(request).await)
 }
 
 /// Request count, latency and in-flight gauge, labelled by route template.
@@ -50,26 +70,32 @@ async fn record_metrics(route: Option<MatchedPath>, request: Request, next: Next
 /// `POST /v1/jobs`: JSON `{source_url, language?, diarize?, formats?, model?,
 /// job_id?, idempotency_key?}`, or multipart with the same fields as form
 /// fields and the media as a `file` part (fields before the file).
-async fn submit(State(jobs): State<Jobs>, request: Request) -> Result<Response, ApiError> {
+async fn submit(
+    State(jobs): State<Jobs>,
+    Extension(caller): Extension<Caller>,
+    request: Request,
+) -> Result<Response, ApiError> {
     let content_type = request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     let (row, created) = if content_type.starts_with("multipart/form-data") {
         let multipart = Multipart::from_request(request, &()).await.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-        submit_upload(&jobs, multipart).await?
+        submit_upload(&jobs, &caller, multipart).await?
     } else {
-        let Json(spec) = Json::<SubmitJson>::from_request(request, &())
+        // The route allows uploads; a JSON body is held to the JSON limit.
+        let (parts, body) = request.into_parts();
+        let too_large = |_| ApiError::TooLarge(format!("a JSON body may be at most {} KiB", MAX_JSON_BYTES >> 10));
+        let body = axum::body::to_bytes(body, MAX_JSON_BYTES).await.map_err(too_large)?;
+        let Json(spec) = Json::<SubmitJson>::from_request(Request::from_parts(parts, body.into()), &())
             .await
             .map_err(|e| ApiError::BadRequest(format!("request body: {}", e.body_text())))?;
-        let submission = spec.validate()?;
-        let url = spec.url()?;
-        jobs.create(submission, Source::Url(url), Via::Rest).await?
+        jobs.submit_url(&caller, &spec, Via::Rest).await?
     };
     let status = if created { StatusCode::CREATED } else { StatusCode::OK };
     let location = format!("/v1/jobs/{}", row.id);
     Ok((status, [(header::LOCATION, location)], Json(JobView::from(row))).into_response())
 }
 
-async fn submit_upload(jobs: &Jobs, mut multipart: Multipart) -> Result<(crate::store::JobRow, bool), ApiError> {
-    let result = read_upload(jobs, &mut multipart).await;
+async fn submit_upload(jobs: &Jobs, caller: &Caller, mut multipart: Multipart) -> Result<(JobRow, bool), ApiError> {
+    let result = read_upload(jobs, caller, &mut multipart).await;
     // An error, or an upload that repeats an existing job, answers before
     // the file is read while the client may still be sending it: read the
     // rest, so it gets the answer rather than a broken pipe.
@@ -79,29 +105,18 @@ async fn submit_upload(jobs: &Jobs, mut multipart: Multipart) -> Result<(crate::
     result
 }
 
-async fn read_upload(jobs: &Jobs, multipart: &mut Multipart) -> Result<(crate::store::JobRow, bool), ApiError> {
+/// Reads the option fields up to the `file` part, then submits the file.
+async fn read_upload(jobs: &Jobs, caller: &Caller, multipart: &mut Multipart) -> Result<(JobRow, bool), ApiError> {
     let mut spec = SubmitJson::default();
-    let mut uploaded: Option<(crate::submission::Submission, String, u64)> = None;
-    while let Some(field) = multipart.next_field().await.map_err(|e| ApiError::BadRequest(e.body_text()))? {
+    while let Some(mut field) = multipart.next_field().await.map_err(|e| ApiError::BadRequest(e.body_text()))? {
         let name = field.name().unwrap_or_default().to_owned();
         if name == "file" {
             let filename = field.file_name().unwrap_or("upload").to_owned();
-            crate::submission::refuse_nul("file", &filename)?;
-            let submission = spec.validate()?;
-            if let Some(existing) = jobs.existing(&submission).await? {
-                return Ok((existing, false));
-            }
             let stream = field.map_err(std::io::Error::other);
-            let mut reader = tokio_util::io::StreamReader::new(stream);
-            let size = jobs
-                .artifacts
-                .put_reader(&submission.id, artifacts::SOURCE, &mut reader)
-                .await
-                .map_err(|e| ApiError::Unavailable(format!("cannot store the upload: {e:#}")))?;
-            uploaded = Some((submission, filename, size));
-            continue;
+            let mut media = tokio_util::io::StreamReader::new(stream);
+            return jobs.submit_upload(caller, &spec, &filename, &mut media, Via::Rest).await;
         }
-        let value = field.text().await.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+        let value = text_field(&mut field).await?;
         match name.as_str() {
             "language" => spec.language = Some(value),
             "model" => spec.model = Some(value),
@@ -121,16 +136,20 @@ async fn read_upload(jobs: &Jobs, multipart: &mut Multipart) -> Result<(crate::s
             other => return Err(ApiError::invalid("multipart", format!("unknown field {other:?}"))),
         }
     }
-    let Some((submission, filename, size)) = uploaded else {
-        return Err(ApiError::invalid("file", "a multipart upload needs a `file` part"));
-    };
-    if size == 0 {
-        if let Err(e) = jobs.artifacts.delete(&submission.id, artifacts::SOURCE).await {
-            tracing::debug!(error = %e, "remove empty upload");
+    Err(ApiError::invalid("file", "a multipart upload needs a `file` part (after the option fields)"))
+}
+
+/// A multipart text field, at most [`MAX_FIELD_BYTES`].
+async fn text_field(field: &mut Field<'_>) -> Result<String, ApiError> {
+    let name = field.name().unwrap_or_default().to_owned();
+    let mut bytes = Vec::new();
+    while let Some(chunk) = field.chunk().await.map_err(|e| ApiError::BadRequest(e.body_text()))? {
+        if bytes.len() + chunk.len() > MAX_FIELD_BYTES {
+            return Err(ApiError::TooLarge(format!("multipart field {name:?} is over {} KiB", MAX_FIELD_BYTES >> 10)));
         }
-        return Err(ApiError::invalid("file", "the uploaded file is empty"));
+        bytes.extend_from_slice(&chunk);
     }
-    jobs.create(submission, Source::Upload { filename }, Via::Rest).await
+    String::from_utf8(bytes).map_err(|_| ApiError::BadRequest(format!("multipart field {name:?} is not UTF-8 text")))
 }
 
 fn comma_list(value: &str) -> Vec<String> {
@@ -141,13 +160,21 @@ fn parse_field<T: std::str::FromStr>(field: &'static str, value: &str) -> Result
     value.trim().parse().map_err(|_| ApiError::invalid(field, format!("{value:?} is not a valid value")))
 }
 
-async fn get_job(State(jobs): State<Jobs>, Path(id): Path<String>) -> Result<Json<JobView>, ApiError> {
-    Ok(Json(jobs.get(&id).await?.into()))
+async fn get_job(
+    State(jobs): State<Jobs>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<Json<JobView>, ApiError> {
+    Ok(Json(jobs.get(&caller, &id).await?.into()))
 }
 
 /// `DELETE /v1/jobs/{id}`: the job, its artifacts and its events, now; 204.
-async fn delete_job(State(jobs): State<Jobs>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
-    jobs.delete(&id).await?;
+async fn delete_job(
+    State(jobs): State<Jobs>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    jobs.delete(&caller, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -161,51 +188,68 @@ struct ListQuery {
 /// `GET /v1/jobs?status=&limit=&cursor=`: newest first.
 async fn list(
     State(jobs): State<Jobs>,
+    Extension(caller): Extension<Caller>,
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    let page = jobs.list(query.status.as_deref(), query.limit, query.cursor.as_deref()).await?;
+    let page = jobs.list(&caller, query.status.as_deref(), query.limit, query.cursor.as_deref()).await?;
     let views: Vec<JobView> = page.jobs.into_iter().map(JobView::from).collect();
     Ok(Json(serde_json::json!({ "jobs": views, "next_cursor": page.next_cursor })))
 }
 
-async fn cancel(State(jobs): State<Jobs>, Path(id): Path<String>) -> Result<Json<JobView>, ApiError> {
-    Ok(Json(jobs.cancel(&id).await?.into()))
+async fn cancel(
+    State(jobs): State<Jobs>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<Json<JobView>, ApiError> {
+    Ok(Json(jobs.cancel(&caller, &id).await?.into()))
 }
 
 /// `POST /v1/jobs/{id}/retry`: a failed job again, from the stage that failed.
-async fn retry(State(jobs): State<Jobs>, Path(id): Path<String>) -> Result<Json<JobView>, ApiError> {
-    Ok(Json(jobs.retry(&id).await?.into()))
+async fn retry(
+    State(jobs): State<Jobs>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<Json<JobView>, ApiError> {
+    Ok(Json(jobs.retry(&caller, &id).await?.into()))
 }
 
 /// `GET /v1/jobs/{id}/speakers`: `{"speakers": [{"id": "S1", "name": "Speaker 1"}, …]}`.
-async fn speakers(State(jobs): State<Jobs>, Path(id): Path<String>) -> Result<Json<serde_json::Value>, ApiError> {
-    Ok(Json(serde_json::json!({ "speakers": jobs.speakers(&id).await? })))
+async fn speakers(
+    State(jobs): State<Jobs>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    Ok(Json(serde_json::json!({ "speakers": jobs.speakers(&caller, &id).await? })))
 }
 
 /// `PATCH /v1/jobs/{id}/speakers` with `{"S1": "Ann", "S2": "Bob"}`; an
 /// empty name restores the default. Answers as `GET`.
 async fn rename_speakers(
     State(jobs): State<Jobs>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
     body: Result<Json<BTreeMap<String, String>>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let Json(names) = body.map_err(|e| ApiError::BadRequest(format!("request body: {}", e.body_text())))?;
-    Ok(Json(serde_json::json!({ "speakers": jobs.rename_speakers(&id, &names).await? })))
+    Ok(Json(serde_json::json!({ "speakers": jobs.rename_speakers(&caller, &id, &names).await? })))
 }
 
 /// `GET /v1/jobs/{id}/transcript.{srt,vtt,json,txt}` and `…/speakers.rttm`
-async fn transcript(State(jobs): State<Jobs>, Path((id, file)): Path<(String, String)>) -> Result<Response, ApiError> {
+async fn transcript(
+    State(jobs): State<Jobs>,
+    Extension(caller): Extension<Caller>,
+    Path((id, file)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
     if file == artifacts::SPEAKERS_RTTM {
-        return Ok(
-            ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], jobs.speaker_turns(&id).await?).into_response()
-        );
+        let turns = jobs.speaker_turns(&caller, &id).await?;
+        return Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], turns).into_response());
     }
     let format = file.strip_prefix("transcript.").and_then(parse_format).ok_or_else(|| {
         ApiError::NotFound(format!(
             "no such resource {file:?}; use transcript.srt, .vtt, .json or .txt, or speakers.rttm"
         ))
     })?;
-    let body = jobs.transcript(&id, format).await?;
+    let body = jobs.transcript(&caller, &id, format).await?;
     Ok(([(header::CONTENT_TYPE, content_type(format))], body).into_response())
 }

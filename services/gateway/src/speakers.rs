@@ -12,26 +12,31 @@ use steno_runtime::{
     transcript::{Speaker, Transcript},
 };
 
-use crate::{error::ApiError, jobs::Jobs};
+use crate::{auth::Caller, error::ApiError, jobs::Jobs};
 
 /// Longest speaker name, in characters.
 const MAX_NAME_CHARS: usize = 64;
 
 impl Jobs {
     /// The speakers of a completed job, in order of first appearance.
-    pub async fn speakers(&self, id: &str) -> Result<Vec<Speaker>, ApiError> {
-        let (_, transcript) = self.diarized_transcript(id).await?;
+    pub async fn speakers(&self, caller: &Caller, id: &str) -> Result<Vec<Speaker>, ApiError> {
+        let (_, transcript) = self.diarized_transcript(caller, id).await?;
         Ok(transcript.speakers)
     }
 
     /// Applies `names` (speaker id → display name; empty restores the
     /// default) and re-renders the exports. Returns every speaker.
-    pub async fn rename_speakers(&self, id: &str, names: &BTreeMap<String, String>) -> Result<Vec<Speaker>, ApiError> {
-        let (job_id, mut transcript) = self.diarized_transcript(id).await?;
+    pub async fn rename_speakers(
+        &self,
+        caller: &Caller,
+        id: &str,
+        names: &BTreeMap<String, String>,
+    ) -> Result<Vec<Speaker>, ApiError> {
+        let (job_id, mut transcript) = self.diarized_transcript(caller, id).await?;
         apply_names(&mut transcript.speakers, names)?;
-        let internal = |e: anyhow::Error| ApiError::Unavailable(format!("cannot store the renamed transcript: {e:#}"));
+        let internal = |e: anyhow::Error| ApiError::unavailable("cannot store the renamed transcript", &e);
         self.artifacts.put_json(&job_id, artifacts::DIARIZED, &transcript).await.map_err(internal)?;
-        let job = self.get(id).await?;
+        let job = self.get(caller, id).await?;
         for name in job.exports.0.iter() {
             let Some(format) = name.strip_prefix("transcript.").and_then(|ext| ext.parse::<ExportFormat>().ok()) else {
                 continue;
@@ -44,13 +49,13 @@ impl Jobs {
     }
 
     /// The job's speaker turns as RTTM.
-    pub async fn speaker_turns(&self, id: &str) -> Result<Vec<u8>, ApiError> {
-        let (job_id, _) = self.diarized_transcript(id).await?;
+    pub async fn speaker_turns(&self, caller: &Caller, id: &str) -> Result<Vec<u8>, ApiError> {
+        let (job_id, _) = self.diarized_transcript(caller, id).await?;
         self.artifacts.get_bytes(&job_id, artifacts::SPEAKERS_RTTM).await.map_err(|e| ApiError::Internal(e.into()))
     }
 
-    async fn diarized_transcript(&self, id: &str) -> Result<(JobId, Transcript), ApiError> {
-        let job = self.get(id).await?;
+    async fn diarized_transcript(&self, caller: &Caller, id: &str) -> Result<(JobId, Transcript), ApiError> {
+        let job = self.get(caller, id).await?;
         if job.status != "completed" {
             return Err(ApiError::Conflict(format!(
                 "job {id} is {}; speakers are named once it completes",

@@ -4,7 +4,11 @@
 
 use std::{net::SocketAddr, sync::Arc};
 
-use steno_runtime::{bus::Bus, config::Config, ops, queue, subjects};
+use steno_runtime::{
+    bus::Bus,
+    config::{AUTH_NONE, Config, GatewayConfig},
+    ops, queue, subjects,
+};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -27,7 +31,8 @@ impl Application {
     ) -> anyhow::Result<Self> {
         let store = Store::connect(&config.gateway.database_url).await?;
         let bus = Bus::connect(&config, "gateway").await?;
-        let jobs = Jobs::new(store.clone(), bus.clone(), config.gateway.default_page_size, (&config.export).into());
+        refuse_open_listeners(&config.gateway)?;
+        let jobs = Jobs::new(store.clone(), bus.clone(), &config);
         let http = bind(config.gateway.http_addr, "gateway.http_addr").await?;
         let grpc = bind(config.gateway.grpc_addr, "gateway.grpc_addr").await?;
         let ready = ready_check(bus.clone(), store);
@@ -53,7 +58,7 @@ impl Application {
         let router = rest::router(self.jobs.clone(), self.config.gateway.max_upload_bytes);
         let http = axum::serve(self.http, router).with_graceful_shutdown(shutdown.clone().cancelled_owned());
         let grpc = tonic::transport::Server::builder()
-            .add_service(grpc::service(self.jobs.clone()))
+            .add_service(grpc::service(self.jobs.clone(), self.config.gateway.grpc_max_message_bytes))
             .serve_with_incoming_shutdown(
                 tokio_stream::wrappers::TcpListenerStream::new(self.grpc),
                 shutdown.clone().cancelled_owned(),
@@ -83,6 +88,20 @@ impl Application {
         }
         Ok(())
     }
+}
+
+/// `gateway.auth = "none"` is allowed only when no one off this machine
+/// can reach the API.
+fn refuse_open_listeners(gateway: &GatewayConfig) -> anyhow::Result<()> {
+    if gateway.auth == AUTH_NONE && !(gateway.http_addr.ip().is_loopback() && gateway.grpc_addr.ip().is_loopback()) {
+        anyhow::bail!(
+            "gateway.auth = \"none\" needs gateway.http_addr and gateway.grpc_addr on loopback (127.0.0.1); \
+             they are {} and {}. Use API keys (`steno keys create`) to listen on a network",
+            gateway.http_addr,
+            gateway.grpc_addr
+        );
+    }
+    Ok(())
 }
 
 async fn bind(addr: SocketAddr, key: &str) -> anyhow::Result<TcpListener> {

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use steno_runtime::{
     proto::{self, Format, JobOptions, Stage},
-    subjects,
+    redact, subjects,
 };
 
 use crate::store::JobRow;
@@ -114,11 +114,13 @@ impl OptionsView {
 #[derive(Debug, Serialize)]
 pub struct JobView {
     pub id: String,
+    pub tenant: String,
     pub status: String,
     pub stage: Option<String>,
     pub progress: f32,
     pub error: Option<String>,
     pub submitted_via: String,
+    /// Without user-info or query string (see [`redact::url`]).
     pub source_url: Option<String>,
     pub upload_name: Option<String>,
     pub options: serde_json::Value,
@@ -141,12 +143,13 @@ impl From<JobRow> for JobView {
         let formats_ready = ready_formats(&row);
         Self {
             id: row.id,
+            tenant: row.tenant,
             status: row.status,
             stage: row.stage,
             progress: row.progress,
             error: row.error,
             submitted_via: row.submitted_via,
-            source_url: row.source_url,
+            source_url: row.source_url.as_deref().map(redact::url),
             upload_name: row.upload_name,
             options: row.options.0,
             language: row.language,
@@ -172,7 +175,7 @@ pub fn to_proto_job(row: &JobRow) -> proto::Job {
         progress: row.progress,
         error: row.error.clone().unwrap_or_default(),
         options,
-        source_url: row.source_url.clone().unwrap_or_default(),
+        source_url: row.source_url.as_deref().map(redact::url).unwrap_or_default(),
         created_at: Some(timestamp(row.created_at)),
         updated_at: Some(timestamp(row.updated_at)),
         duration_ms: row.duration_ms.unwrap_or(0).max(0) as u64,

@@ -225,15 +225,12 @@ async fn connect_with_retry(config: &NatsConfig, name: &str) -> anyhow::Result<a
     const ATTEMPTS: u32 = 60;
     let mut attempt = 1;
     loop {
-        let connected = async_nats::ConnectOptions::new()
-            .name(format!("steno-{name}"))
-            .connection_timeout(Duration::from_secs(config.connect_timeout_secs))
-            .max_reconnects(None)
-            .event_callback(|event| async move { tracing::info!(%event, "nats connection event") })
-            .connect(&config.url)
-            .await;
+        let connected = connect_options(config, name).await?.connect(&config.url).await;
         match connected {
             Ok(client) => return Ok(client),
+            Err(e) if e.kind() == async_nats::ConnectErrorKind::AuthorizationViolation => {
+                anyhow::bail!("NATS at {} refused steno-{name}'s credentials (nats.user, nats.creds_file, …)", config.url)
+            }
             Err(e) if attempt < ATTEMPTS => {
                 tracing::warn!(url = config.url, error = %e, attempt, "NATS not reachable yet; retrying");
             }
@@ -242,6 +239,36 @@ async fn connect_with_retry(config: &NatsConfig, name: &str) -> anyhow::Result<a
         attempt += 1;
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
+}
+
+/// The connection's name, timeouts and credentials: a `.creds` file, an
+/// nkey seed file, or a user and password (at most one), and TLS with a CA
+/// and, when given, a client certificate.
+async fn connect_options(config: &NatsConfig, name: &str) -> anyhow::Result<async_nats::ConnectOptions> {
+    let mut options = async_nats::ConnectOptions::new()
+        .name(format!("steno-{name}"))
+        .connection_timeout(Duration::from_secs(config.connect_timeout_secs))
+        .max_reconnects(None)
+        .event_callback(|event| async move { tracing::info!(%event, "nats connection event") });
+    if !config.creds_file.as_os_str().is_empty() {
+        options = options
+            .credentials_file(&config.creds_file)
+            .await
+            .map_err(|e| anyhow::anyhow!("nats.creds_file {}: {e}", config.creds_file.display()))?;
+    } else if !config.nkey_seed_file.as_os_str().is_empty() {
+        let seed = std::fs::read_to_string(&config.nkey_seed_file)
+            .map_err(|e| anyhow::anyhow!("nats.nkey_seed_file {}: {e}", config.nkey_seed_file.display()))?;
+        options = options.nkey(seed.trim().to_owned());
+    } else if !config.user.is_empty() {
+        options = options.user_and_password(config.user.clone(), config.password.clone());
+    }
+    if !config.tls_ca.as_os_str().is_empty() {
+        options = options.require_tls(true).add_root_certificates(config.tls_ca.clone());
+    }
+    if !config.tls_cert.as_os_str().is_empty() {
+        options = options.add_client_certificate(config.tls_cert.clone(), config.tls_key.clone());
+    }
+    Ok(options)
 }
 
 /// steno needs NATS 2.10+: older servers cannot create the KV bucket and

@@ -56,6 +56,17 @@ pub struct NatsConfig {
     /// Seconds within which a task published twice (same `Nats-Msg-Id`) is
     /// kept once; past it, the `steno-jobs` hand-on records stop repeats.
     pub duplicate_window_secs: u64,
+    /// Credentials, one kind at most: a `.creds` file (JWT and nkey), an
+    /// nkey seed file, or a user and password.
+    pub creds_file: PathBuf,
+    pub nkey_seed_file: PathBuf,
+    pub user: String,
+    pub password: String,
+    /// CA that signed the server's certificate (TLS is then required).
+    pub tls_ca: PathBuf,
+    /// Client certificate and key, when the server asks for one.
+    pub tls_cert: PathBuf,
+    pub tls_key: PathBuf,
 }
 
 impl Default for NatsConfig {
@@ -66,6 +77,13 @@ impl Default for NatsConfig {
             replicas: 1,
             events_max_age_hours: 24 * 7,
             duplicate_window_secs: 120,
+            creds_file: PathBuf::new(),
+            nkey_seed_file: PathBuf::new(),
+            user: String::new(),
+            password: String::new(),
+            tls_ca: PathBuf::new(),
+            tls_cert: PathBuf::new(),
+            tls_key: PathBuf::new(),
         }
     }
 }
@@ -136,7 +154,26 @@ pub struct GatewayConfig {
     pub max_upload_bytes: u64,
     /// Page size of `GET /v1/jobs` when `limit` is not given (max 500).
     pub default_page_size: u32,
+    /// `keys` (every request needs an API key) or `none` (every request
+    /// acts as an admin of the `default` tenant; only when every listener
+    /// is on loopback).
+    pub auth: String,
+    /// Submissions a tenant may make per minute, per gateway replica
+    /// (a token bucket that holds a minute's worth); 0 = no limit.
+    pub submissions_per_minute: u32,
+    /// Queued and running jobs a tenant may have at once; 0 = no limit.
+    pub max_jobs_in_flight: u32,
+    /// Event streams (gRPC `Watch`) a tenant may hold open per replica; 0 = no limit.
+    pub max_event_streams: usize,
+    /// Largest gRPC request, which bounds a `Submit` carrying the media
+    /// itself (larger uploads go through REST multipart).
+    pub grpc_max_message_bytes: usize,
 }
+
+/// `gateway.auth` when API keys are required (the default).
+pub const AUTH_KEYS: &str = "keys";
+/// `gateway.auth` when no key is asked for (loopback listeners only).
+pub const AUTH_NONE: &str = "none";
 
 impl Default for GatewayConfig {
     fn default() -> Self {
@@ -147,6 +184,11 @@ impl Default for GatewayConfig {
             database_url: "postgres://localhost/steno".into(),
             max_upload_bytes: 2 << 30,
             default_page_size: 50,
+            auth: AUTH_KEYS.into(),
+            submissions_per_minute: 600,
+            max_jobs_in_flight: 1000,
+            max_event_streams: 100,
+            grpc_max_message_bytes: 64 << 20,
         }
     }
 }
@@ -184,11 +226,21 @@ pub struct TranscodeConfig {
     pub ops_addr: SocketAddr,
     pub ffmpeg: PathBuf,
     pub ffprobe: PathBuf,
+    /// Longest media accepted (checked with ffprobe, enforced with `-t`).
+    pub max_duration_secs: u64,
+    /// Longest ffprobe or ffmpeg may run on one file.
+    pub timeout_secs: u64,
 }
 
 impl Default for TranscodeConfig {
     fn default() -> Self {
-        Self { ops_addr: ([0, 0, 0, 0], 9402).into(), ffmpeg: "ffmpeg".into(), ffprobe: "ffprobe".into() }
+        Self {
+            ops_addr: ([0, 0, 0, 0], 9402).into(),
+            ffmpeg: "ffmpeg".into(),
+            ffprobe: "ffprobe".into(),
+            max_duration_secs: 6 * 3600,
+            timeout_secs: 1800,
+        }
     }
 }
 
@@ -319,6 +371,17 @@ impl Config {
         if !self.nats.url.starts_with("nats://") && !self.nats.url.starts_with("tls://") {
             return invalid("nats.url", "must start with nats:// or tls://");
         }
+        let credentials = [
+            !self.nats.creds_file.as_os_str().is_empty(),
+            !self.nats.nkey_seed_file.as_os_str().is_empty(),
+            !self.nats.user.is_empty(),
+        ];
+        if credentials.iter().filter(|given| **given).count() > 1 {
+            return invalid("nats.creds_file", "give one of nats.creds_file, nats.nkey_seed_file or nats.user");
+        }
+        if self.nats.tls_cert.as_os_str().is_empty() != self.nats.tls_key.as_os_str().is_empty() {
+            return invalid("nats.tls_cert", "nats.tls_cert and nats.tls_key go together");
+        }
         if self.nats.duplicate_window_secs == 0 {
             return invalid("nats.duplicate_window_secs", "must be at least 1");
         }
@@ -333,6 +396,12 @@ impl Config {
         }
         if !self.gateway.database_url.starts_with("postgres") && !self.gateway.database_url.starts_with("sqlite:") {
             return invalid("gateway.database_url", "must be a postgres:// or sqlite: URL");
+        }
+        if ![AUTH_KEYS, AUTH_NONE].contains(&self.gateway.auth.as_str()) {
+            return invalid("gateway.auth", "must be \"keys\" or \"none\"");
+        }
+        if self.transcode.max_duration_secs == 0 || self.transcode.timeout_secs == 0 {
+            return invalid("transcode", "max_duration_secs and timeout_secs must be at least 1");
         }
         if self.transcribe.part_secs < 10 {
             return invalid("transcribe.part_secs", "must be at least 10");
@@ -352,9 +421,16 @@ impl Config {
         Ok(())
     }
 
-    /// The config as TOML, for `--print-config`.
+    /// The config as TOML, for `--print-config`, with its secrets (NATS
+    /// and database passwords) shown as `redacted`.
     pub fn to_toml(&self) -> String {
-        toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot render config: {e}"))
+        let mut shown = self.clone();
+        shown.nats.url = crate::redact::password(&shown.nats.url);
+        if !shown.nats.password.is_empty() {
+            shown.nats.password = "redacted".into();
+        }
+        shown.gateway.database_url = crate::redact::password(&shown.gateway.database_url);
+        toml::to_string_pretty(&shown).unwrap_or_else(|e| format!("# cannot render config: {e}"))
     }
 }
 
@@ -443,5 +519,22 @@ mod tests {
     fn missing_explicit_file_is_an_error() {
         let err = Config::load_with_env(Some(Path::new("/nonexistent/steno.toml")), env(&[])).expect_err("rejected");
         assert!(matches!(err, ConfigError::MissingFile(_)));
+    }
+
+    #[test]
+    fn printed_config_hides_passwords() {
+        let config = Config::load_with_env(
+            None,
+            env(&[
+                ("DATABASE_URL", "postgres://steno:pg-secret@db/steno"),
+                ("STENO_NATS__USER", "gateway"),
+                ("STENO_NATS__PASSWORD", "nats-secret"),
+            ]),
+        )
+        .expect("config");
+        let printed = config.to_toml();
+        assert!(!printed.contains("pg-secret") && !printed.contains("nats-secret"), "{printed}");
+        assert!(printed.contains("postgres://steno:redacted@db/steno"), "{printed}");
+        assert_eq!(config.nats.password, "nats-secret", "only the printed copy is redacted");
     }
 }

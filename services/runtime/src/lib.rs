@@ -21,6 +21,7 @@ pub mod metrics;
 pub mod ops;
 pub mod parts;
 pub mod queue;
+pub mod redact;
 pub mod service;
 pub mod settle;
 pub mod stage;

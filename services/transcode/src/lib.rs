@@ -1,8 +1,11 @@
 //! steno-transcode: any audio or video container → 16 kHz mono 16-bit PCM
-//! (`audio.pcm`), with ffprobe to check there is audio at all and ffmpeg to
-//! convert, both as subprocesses.
+//! (`audio.pcm`), with ffprobe to check there is audio at all and that it
+//! is not longer than `transcode.max_duration_secs`, and ffmpeg to convert.
+//! Both run as subprocesses that may open only local files and pipes (a
+//! playlist cannot reach the network), within `transcode.timeout_secs`, and
+//! are killed with the future that runs them (a cancelled job, a timeout).
 
-use std::{path::Path, process::Stdio};
+use std::{path::Path, process::Stdio, time::Duration};
 
 use steno_runtime::{
     artifacts,
@@ -25,45 +28,78 @@ impl Transcode {
         Self { config }
     }
 
-    /// Fails permanently when the file is not media or has no audio stream.
+    /// Fails permanently when the file is not media, has no audio stream,
+    /// or says it is longer than the limit.
     async fn probe_audio(&self, input: &Path) -> Result<(), StageError> {
-        let output = Command::new(&self.config.ffprobe)
-            .args(["-v", "error", "-show_entries", "stream=codec_type", "-of", "csv=p=0"])
-            .arg(input)
-            .stdin(Stdio::null())
-            .kill_on_drop(true)
-            .output()
-            .await
-            .map_err(|e| StageError::Retryable(anyhow::anyhow!("run {}: {e}", self.config.ffprobe.display())))?;
+        let mut command = Command::new(&self.config.ffprobe);
+        command
+            .args(["-v", "error", "-protocol_whitelist", PROTOCOLS])
+            .args(["-show_entries", "stream=codec_type:format=duration", "-of", "csv=p=0"])
+            .arg(input);
+        let output = self.run(command, &self.config.ffprobe).await?;
         if !output.status.success() {
             let detail = last_line(&output.stderr);
             return Err(StageError::permanent(format!("the source is not a readable audio or video file ({detail})")));
         }
-        let streams = String::from_utf8_lossy(&output.stdout);
-        if !streams.lines().any(|kind| kind.trim() == "audio") {
+        let probed = String::from_utf8_lossy(&output.stdout);
+        if !probed.lines().any(|kind| kind.trim() == "audio") {
             return Err(StageError::permanent("the source has no audio stream"));
+        }
+        let duration = probed.lines().filter_map(|line| line.trim().parse::<f64>().ok()).fold(0.0, f64::max);
+        if duration > self.config.max_duration_secs as f64 {
+            return Err(StageError::permanent(format!(
+                "the media is {} long; the limit is {} (transcode.max_duration_secs)",
+                hours_minutes(duration),
+                hours_minutes(self.config.max_duration_secs as f64)
+            )));
         }
         Ok(())
     }
 
+    /// Decodes at most `max_duration_secs` of audio (a file whose header
+    /// understates its length is cut there).
     async fn convert(&self, input: &Path, output: &Path) -> Result<(), StageError> {
-        let result = Command::new(&self.config.ffmpeg)
-            .args(["-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-i"])
+        let mut command = Command::new(&self.config.ffmpeg);
+        command
+            .args(["-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-protocol_whitelist", PROTOCOLS, "-i"])
             .arg(input)
+            .args(["-t", &self.config.max_duration_secs.to_string()])
             .args(["-vn", "-ac", "1", "-ar", "16000", "-f", "s16le", "-acodec", "pcm_s16le"])
-            .arg(output)
-            .stdin(Stdio::null())
-            // A cancelled job drops this future: ffmpeg goes with it.
-            .kill_on_drop(true)
-            .output()
-            .await
-            .map_err(|e| StageError::Retryable(anyhow::anyhow!("run {}: {e}", self.config.ffmpeg.display())))?;
+            .arg(output);
+        let result = self.run(command, &self.config.ffmpeg).await?;
         if !result.status.success() {
             let detail = last_line(&result.stderr);
             return Err(StageError::permanent(format!("the audio could not be decoded ({detail})")));
         }
         Ok(())
     }
+}
+
+impl Transcode {
+    /// Runs a tool within `transcode.timeout_secs`; it is killed when this
+    /// future is dropped (timeout, or a cancelled job).
+    async fn run(&self, mut command: Command, tool: &Path) -> Result<std::process::Output, StageError> {
+        let limit = Duration::from_secs(self.config.timeout_secs);
+        let running = command.stdin(Stdio::null()).kill_on_drop(true).output();
+        match tokio::time::timeout(limit, running).await {
+            Ok(output) => {
+                output.map_err(|e| StageError::Retryable(anyhow::anyhow!("run {}: {e}", tool.display())))
+            }
+            Err(_) => Err(StageError::permanent(format!(
+                "{} took longer than {} s on this media (transcode.timeout_secs)",
+                tool.display(),
+                limit.as_secs()
+            ))),
+        }
+    }
+}
+
+/// What ffmpeg and ffprobe may open: the local input, nothing remote.
+const PROTOCOLS: &str = "file,pipe";
+
+fn hours_minutes(secs: f64) -> String {
+    let minutes = (secs / 60.0).ceil() as u64;
+    format!("{} h {:02} min", minutes / 60, minutes % 60)
 }
 
 impl Stage for Transcode {

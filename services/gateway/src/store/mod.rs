@@ -14,6 +14,7 @@ use chrono::{DateTime, Utc};
 pub struct JobRow {
     pub seq: i64,
     pub id: String,
+    pub tenant: String,
     pub idempotency_key: Option<String>,
     pub status: String,
     pub stage: Option<String>,
@@ -46,6 +47,7 @@ impl JobRow {
 /// A job to insert.
 pub struct NewJobRow<'a> {
     pub id: &'a str,
+    pub tenant: &'a str,
     pub idempotency_key: Option<&'a str>,
     pub submitted_via: &'a str,
     pub source_url: Option<&'a str>,
@@ -54,6 +56,18 @@ pub struct NewJobRow<'a> {
     /// `queued`, or `failed` for a submission refused on arrival.
     pub status: &'a str,
     pub error: Option<&'a str>,
+}
+
+/// An API key: its public id, its tenant, and the SHA-256 of its secret.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct KeyRow {
+    pub id: String,
+    pub tenant: String,
+    pub label: String,
+    pub admin: bool,
+    pub secret_hash: String,
+    pub created_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
 }
 
 /// What an event changes on a job. Stage and progress never move back: a
@@ -110,23 +124,32 @@ impl Store {
         dispatch!(self, s => timed("insert", s.insert(job)).await)
     }
 
-    pub async fn get(&self, id: &str) -> Result<Option<JobRow>, sqlx::Error> {
-        dispatch!(self, s => timed("get", s.get(id)).await)
+    /// A job of `tenant` (`None`: of any tenant, for admins and the
+    /// gateway's own work); another tenant's job is not found.
+    pub async fn get(&self, id: &str, tenant: Option<&str>) -> Result<Option<JobRow>, sqlx::Error> {
+        dispatch!(self, s => timed("get", s.get(id, tenant)).await)
     }
 
-    /// The job a resubmission refers to, by id or idempotency key.
-    pub async fn find_existing(&self, id: &str, key: Option<&str>) -> Result<Option<JobRow>, sqlx::Error> {
-        dispatch!(self, s => timed("find_existing", s.find_existing(id, key)).await)
+    /// The job of `tenant` a resubmission refers to, by id or idempotency key.
+    pub async fn find_existing(&self, tenant: &str, id: &str, key: Option<&str>) -> Result<Option<JobRow>, sqlx::Error> {
+        dispatch!(self, s => timed("find_existing", s.find_existing(tenant, id, key)).await)
     }
 
-    /// Newest first; `before` is the `seq` cursor of the previous page.
+    /// How many of `tenant`'s jobs are queued or running.
+    pub async fn in_flight(&self, tenant: &str) -> Result<i64, sqlx::Error> {
+        dispatch!(self, s => timed("in_flight", s.in_flight(tenant)).await)
+    }
+
+    /// Jobs of `tenant` (`None`: every tenant), newest first; `before` is
+    /// the `seq` cursor of the previous page.
     pub async fn list(
         &self,
+        tenant: Option<&str>,
         status: Option<&str>,
         before: Option<i64>,
         limit: i64,
     ) -> Result<Vec<JobRow>, sqlx::Error> {
-        dispatch!(self, s => timed("list", s.list(status, before, limit)).await)
+        dispatch!(self, s => timed("list", s.list(tenant, status, before, limit)).await)
     }
 
     /// Applies an update unless the job is already finished; returns the
@@ -153,7 +176,26 @@ impl Store {
 
     /// Whether a job's row exists.
     pub async fn exists(&self, id: &str) -> Result<bool, sqlx::Error> {
-        Ok(self.get(id).await?.is_some())
+        Ok(self.get(id, None).await?.is_some())
+    }
+
+    pub async fn insert_key(&self, key: &KeyRow) -> Result<(), sqlx::Error> {
+        dispatch!(self, s => timed("insert_key", s.insert_key(key)).await)
+    }
+
+    /// A key by its public id (revoked ones too).
+    pub async fn key(&self, id: &str) -> Result<Option<KeyRow>, sqlx::Error> {
+        dispatch!(self, s => timed("key", s.key(id)).await)
+    }
+
+    /// Every key, oldest first.
+    pub async fn keys(&self) -> Result<Vec<KeyRow>, sqlx::Error> {
+        dispatch!(self, s => timed("keys", s.keys()).await)
+    }
+
+    /// Revokes a key; whether there was an unrevoked one.
+    pub async fn revoke_key(&self, id: &str) -> Result<bool, sqlx::Error> {
+        dispatch!(self, s => timed("revoke_key", s.revoke_key(id)).await)
     }
 
     /// Finished jobs older than `days`, oldest first.

@@ -10,7 +10,7 @@ use sqlx::{
 
 use chrono::{DateTime, Utc};
 
-use super::{JobRow, NewJobRow, Update};
+use super::{JobRow, KeyRow, NewJobRow, Update};
 
 #[derive(Clone)]
 pub struct PgStore {
@@ -36,12 +36,11 @@ impl PgStore {
         self.pool.execute("SELECT 1").await.map(|_| ())
     }
 
-    /// Inserts a job; `None` when its id or idempotency key already exists.
     pub async fn insert(&self, job: NewJobRow<'_>) -> Result<Option<JobRow>, sqlx::Error> {
         let query = sqlx::query_as::<_, JobRow>(
             "INSERT INTO jobs (id, idempotency_key, status, error, submitted_via, source_url, upload_name, options,
-                               finished_at, dispatched)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, CASE WHEN $3 = 'failed' THEN now() END, $3 <> 'queued')
+                               finished_at, dispatched, tenant)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, CASE WHEN $3 = 'failed' THEN now() END, $3 <> 'queued', $9)
              ON CONFLICT DO NOTHING
              RETURNING *",
         )
@@ -52,45 +51,57 @@ impl PgStore {
         .bind(job.submitted_via)
         .bind(job.source_url)
         .bind(job.upload_name)
-        .bind(sqlx::types::Json(job.options));
+        .bind(sqlx::types::Json(job.options))
+        .bind(job.tenant);
         query.fetch_optional(&self.pool).await
     }
 
-    pub async fn get(&self, id: &str) -> Result<Option<JobRow>, sqlx::Error> {
-        let query = sqlx::query_as::<_, JobRow>("SELECT * FROM jobs WHERE id = $1").bind(id);
+    pub async fn get(&self, id: &str, tenant: Option<&str>) -> Result<Option<JobRow>, sqlx::Error> {
+        let query = sqlx::query_as::<_, JobRow>("SELECT * FROM jobs WHERE id = $1 AND ($2::text IS NULL OR tenant = $2)")
+            .bind(id)
+            .bind(tenant);
         query.fetch_optional(&self.pool).await
     }
 
-    /// The job a resubmission refers to, by id or idempotency key.
-    pub async fn find_existing(&self, id: &str, key: Option<&str>) -> Result<Option<JobRow>, sqlx::Error> {
+    pub async fn find_existing(&self, tenant: &str, id: &str, key: Option<&str>) -> Result<Option<JobRow>, sqlx::Error> {
         let query = sqlx::query_as::<_, JobRow>(
-            "SELECT * FROM jobs WHERE id = $1 OR ($2::text IS NOT NULL AND idempotency_key = $2) LIMIT 1",
+            "SELECT * FROM jobs
+             WHERE tenant = $1 AND (id = $2 OR ($3::text IS NOT NULL AND idempotency_key = $3)) LIMIT 1",
         )
+        .bind(tenant)
         .bind(id)
         .bind(key);
         query.fetch_optional(&self.pool).await
     }
 
-    /// Newest first; `before` is the `seq` cursor of the previous page.
+    pub async fn in_flight(&self, tenant: &str) -> Result<i64, sqlx::Error> {
+        let query = sqlx::query_scalar(
+            "SELECT count(*) FROM jobs WHERE tenant = $1 AND status IN ('queued', 'running')",
+        )
+        .bind(tenant);
+        query.fetch_one(&self.pool).await
+    }
+
     pub async fn list(
         &self,
+        tenant: Option<&str>,
         status: Option<&str>,
         before: Option<i64>,
         limit: i64,
     ) -> Result<Vec<JobRow>, sqlx::Error> {
         let query = sqlx::query_as::<_, JobRow>(
             "SELECT * FROM jobs
-             WHERE ($1::text IS NULL OR status = $1) AND ($2::bigint IS NULL OR seq < $2)
-             ORDER BY seq DESC LIMIT $3",
+             WHERE ($1::text IS NULL OR tenant = $1) AND ($2::text IS NULL OR status = $2)
+               AND ($3::bigint IS NULL OR seq < $3)
+             ORDER BY seq DESC LIMIT $4",
         )
+        .bind(tenant)
         .bind(status)
         .bind(before)
         .bind(limit);
         query.fetch_all(&self.pool).await
     }
 
-    /// Applies an update unless the job is already finished; returns the
-    /// job when it changed.
     pub async fn update(&self, id: &str, update: Update<'_>) -> Result<Option<JobRow>, sqlx::Error> {
         let query = sqlx::query_as::<_, JobRow>(
             "UPDATE jobs SET
@@ -173,6 +184,35 @@ impl PgStore {
         .bind(grace_secs as f64)
         .bind(limit);
         query.fetch_all(&self.pool).await
+    }
+}
+
+impl PgStore {
+    pub async fn insert_key(&self, key: &KeyRow) -> Result<(), sqlx::Error> {
+        let query = sqlx::query(
+            "INSERT INTO api_keys (id, tenant, label, admin, secret_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&key.id)
+        .bind(&key.tenant)
+        .bind(&key.label)
+        .bind(key.admin)
+        .bind(&key.secret_hash)
+        .bind(key.created_at);
+        query.execute(&self.pool).await.map(|_| ())
+    }
+
+    pub async fn key(&self, id: &str) -> Result<Option<KeyRow>, sqlx::Error> {
+        let query = sqlx::query_as::<_, KeyRow>("SELECT * FROM api_keys WHERE id = $1").bind(id);
+        query.fetch_optional(&self.pool).await
+    }
+
+    pub async fn keys(&self) -> Result<Vec<KeyRow>, sqlx::Error> {
+        sqlx::query_as::<_, KeyRow>("SELECT * FROM api_keys ORDER BY created_at").fetch_all(&self.pool).await
+    }
+
+    pub async fn revoke_key(&self, id: &str) -> Result<bool, sqlx::Error> {
+        let query = sqlx::query("UPDATE api_keys SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL").bind(id);
+        Ok(query.execute(&self.pool).await?.rows_affected() > 0)
     }
 }
 

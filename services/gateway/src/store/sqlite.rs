@@ -10,7 +10,7 @@ use sqlx::{
     sqlite::{SqliteConnectOptions, SqlitePoolOptions},
 };
 
-use super::{JobRow, NewJobRow, Update};
+use super::{JobRow, KeyRow, NewJobRow, Update};
 
 #[derive(Clone)]
 pub struct SqliteStore {
@@ -41,8 +41,8 @@ impl SqliteStore {
         let finished = (job.status == "failed").then_some(now);
         sqlx::query_as::<_, JobRow>(
             "INSERT INTO jobs (id, idempotency_key, status, error, submitted_via, source_url, upload_name, options,
-                               created_at, updated_at, finished_at, dispatched)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?3 <> 'queued')
+                               created_at, updated_at, finished_at, dispatched, tenant)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?3 <> 'queued', ?11)
              ON CONFLICT DO NOTHING
              RETURNING *",
         )
@@ -56,33 +56,50 @@ impl SqliteStore {
         .bind(sqlx::types::Json(job.options))
         .bind(now)
         .bind(finished)
+        .bind(job.tenant)
         .fetch_optional(&self.pool)
         .await
     }
 
-    pub async fn get(&self, id: &str) -> Result<Option<JobRow>, sqlx::Error> {
-        sqlx::query_as::<_, JobRow>("SELECT * FROM jobs WHERE id = ?1").bind(id).fetch_optional(&self.pool).await
+    pub async fn get(&self, id: &str, tenant: Option<&str>) -> Result<Option<JobRow>, sqlx::Error> {
+        sqlx::query_as::<_, JobRow>("SELECT * FROM jobs WHERE id = ?1 AND (?2 IS NULL OR tenant = ?2)")
+            .bind(id)
+            .bind(tenant)
+            .fetch_optional(&self.pool)
+            .await
     }
 
-    pub async fn find_existing(&self, id: &str, key: Option<&str>) -> Result<Option<JobRow>, sqlx::Error> {
+    pub async fn find_existing(&self, tenant: &str, id: &str, key: Option<&str>) -> Result<Option<JobRow>, sqlx::Error> {
         sqlx::query_as::<_, JobRow>(
-            "SELECT * FROM jobs WHERE id = ?1 OR (?2 IS NOT NULL AND idempotency_key = ?2) LIMIT 1",
+            "SELECT * FROM jobs WHERE tenant = ?1 AND (id = ?2 OR (?3 IS NOT NULL AND idempotency_key = ?3)) LIMIT 1",
         )
+        .bind(tenant)
         .bind(id)
         .bind(key)
         .fetch_optional(&self.pool)
         .await
     }
 
+    pub async fn in_flight(&self, tenant: &str) -> Result<i64, sqlx::Error> {
+        sqlx::query_scalar("SELECT count(*) FROM jobs WHERE tenant = ?1 AND status IN ('queued', 'running')")
+            .bind(tenant)
+            .fetch_one(&self.pool)
+            .await
+    }
+
     pub async fn list(
         &self,
+        tenant: Option<&str>,
         status: Option<&str>,
         before: Option<i64>,
         limit: i64,
     ) -> Result<Vec<JobRow>, sqlx::Error> {
         sqlx::query_as::<_, JobRow>(
-            "SELECT * FROM jobs WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR seq < ?2) ORDER BY seq DESC LIMIT ?3",
+            "SELECT * FROM jobs WHERE (?1 IS NULL OR tenant = ?1) AND (?2 IS NULL OR status = ?2)
+               AND (?3 IS NULL OR seq < ?3)
+             ORDER BY seq DESC LIMIT ?4",
         )
+        .bind(tenant)
         .bind(status)
         .bind(before)
         .bind(limit)
@@ -182,5 +199,37 @@ impl SqliteStore {
         .bind(limit)
         .fetch_all(&self.pool)
         .await
+    }
+
+    pub async fn insert_key(&self, key: &KeyRow) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "INSERT INTO api_keys (id, tenant, label, admin, secret_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )
+        .bind(&key.id)
+        .bind(&key.tenant)
+        .bind(&key.label)
+        .bind(key.admin)
+        .bind(&key.secret_hash)
+        .bind(key.created_at)
+        .execute(&self.pool)
+        .await
+        .map(|_| ())
+    }
+
+    pub async fn key(&self, id: &str) -> Result<Option<KeyRow>, sqlx::Error> {
+        sqlx::query_as::<_, KeyRow>("SELECT * FROM api_keys WHERE id = ?1").bind(id).fetch_optional(&self.pool).await
+    }
+
+    pub async fn keys(&self) -> Result<Vec<KeyRow>, sqlx::Error> {
+        sqlx::query_as::<_, KeyRow>("SELECT * FROM api_keys ORDER BY created_at").fetch_all(&self.pool).await
+    }
+
+    pub async fn revoke_key(&self, id: &str) -> Result<bool, sqlx::Error> {
+        let done = sqlx::query("UPDATE api_keys SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL")
+            .bind(id)
+            .bind(Utc::now())
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
     }
 }
