@@ -88,8 +88,8 @@ async fn a_job_recorded_but_never_queued_is_queued_by_the_next_gateway() {
     let ledger = sqlx::PgPool::connect(&system.database_url()).await.expect("ledger");
     let options = json!({ "formats": ["txt"], "diarize": false });
     sqlx::query(
-        "INSERT INTO jobs (id, status, submitted_via, source_url, options, dispatched)
-         VALUES ($1, 'queued', 'rest', $2, $3, FALSE)",
+        "INSERT INTO jobs (id, tenant, status, submitted_via, source_url, options, dispatched)
+         VALUES ($1, 'test', 'queued', 'rest', $2, $3, FALSE)",
     )
     .bind(&id)
     .bind(format!("{media}/speech.wav"))

@@ -11,7 +11,7 @@ use std::{collections::BTreeMap, process::Command};
 use serde_yaml::Value;
 use steno_runtime::{proto::Stage, subjects};
 
-use crate::harness::{SERVICES, bin_dir, repo_root};
+use crate::harness::{SERVICES, bin_dir, compose_nats_passwords, repo_root};
 
 fn yaml(path: &str) -> Value {
     let text = std::fs::read_to_string(repo_root().join(path)).unwrap_or_else(|e| panic!("read {path}: {e}"));
@@ -68,6 +68,7 @@ fn port_of(addr: &str) -> u16 {
 fn compose_config(grafana_password: Option<&str>) -> std::process::Output {
     let mut command = Command::new("docker-compose");
     command.arg("-f").arg(repo_root().join("deploy/docker-compose.yml")).arg("config").env("POSTGRES_PASSWORD", "pw");
+    command.envs(compose_nats_passwords());
     match grafana_password {
         Some(password) => command.env("GRAFANA_ADMIN_PASSWORD", password),
         None => command.env_remove("GRAFANA_ADMIN_PASSWORD"),
@@ -104,11 +105,13 @@ fn compose_services_match_the_binaries_and_their_config() {
         for (var, value) in &env {
             if let Some(key) = var.strip_prefix("STENO_") {
                 let key = key.to_lowercase().replacen("__", ".", 1);
-                assert_eq!(&config_value(&config, &key), value, "{name}: {var} did not reach {key}");
+                // Secrets reach the config but print as `redacted`.
+                let expected = if key.ends_with("password") { "redacted" } else { value.as_str() };
+                assert_eq!(config_value(&config, &key), expected, "{name}: {var} did not reach {key}");
             }
         }
         if let Some(url) = env.get("DATABASE_URL") {
-            assert_eq!(&config_value(&config, "gateway.database_url"), url);
+            assert_eq!(config_value(&config, "gateway.database_url"), url.replace(":pw@", ":redacted@"));
         }
 
         let ops_port = port_of(&config_value(&config, &format!("{stage}.ops_addr")));

@@ -4,9 +4,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use serde_json::{Value, json};
-use steno_proto::v1::{
-    EventKind, Format, GetRequest, GetTranscriptRequest, JobOptions, SubmitRequest, WatchRequest,
-};
+use steno_proto::v1::{EventKind, Format, GetRequest, GetTranscriptRequest, JobOptions, SubmitRequest, WatchRequest};
 
 use crate::{
     fixtures::{SPEECH_TEXT, media_dir, serve_media, srt_text, word_error_rate},

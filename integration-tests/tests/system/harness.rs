@@ -97,13 +97,23 @@ fn nats_server() -> PathBuf {
 /// free loopback port; returns it once it listens, with its URL.
 pub async fn start_nats(dir: &Path) -> (Child, String) {
     let port = free_port();
-    (start_nats_on(dir, port).await, format!("nats://127.0.0.1:{port}"))
+    (start_nats_on(dir, port, None).await, format!("nats://127.0.0.1:{port}"))
 }
 
-/// As [`start_nats`], on `port` (a restart keeps its port and store).
-async fn start_nats_on(dir: &Path, port: u16) -> Child {
+/// As [`start_nats`], on `port` (a restart keeps its port and store); with
+/// `locked_down`, under `deploy/nats/nats.conf` with each service's
+/// password from [`nats_password`].
+async fn start_nats_on(dir: &Path, port: u16, locked_down: Option<&str>) -> Child {
     let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("nats.log")).expect("log file");
-    let child = Command::new(nats_server())
+    let mut command = Command::new(nats_server());
+    if let Some(seed) = locked_down {
+        command.arg("-c").arg(repo_root().join("deploy/nats/nats.conf"));
+        command.args(["-m", &free_port().to_string()]);
+        for service in SERVICES {
+            command.env(format!("STENO_NATS_{}_PASSWORD", service.to_uppercase()), nats_password(seed, service));
+        }
+    }
+    let child = command
         .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
         .arg(dir.join("jetstream"))
         .stdout(Stdio::null())
@@ -115,6 +125,16 @@ async fn start_nats_on(dir: &Path, port: u16) -> Child {
     })
     .await;
     child
+}
+
+/// The per-service NATS passwords `docker-compose config` insists on.
+pub fn compose_nats_passwords() -> Vec<(String, String)> {
+    SERVICES.iter().map(|s| (format!("STENO_NATS_{}_PASSWORD", s.to_uppercase()), "unused".to_owned())).collect()
+}
+
+/// A service's NATS password in a locked-down system.
+pub fn nats_password(seed: &str, service: &str) -> String {
+    format!("{service}-{seed}")
 }
 
 /// An ffmpeg that waits 4 s before it runs, so a transcode is still
@@ -157,6 +177,7 @@ fn compose_services() -> &'static BTreeMap<String, ComposeService> {
             .arg("config")
             .env("POSTGRES_PASSWORD", "unused")
             .env("GRAFANA_ADMIN_PASSWORD", "unused")
+            .envs(compose_nats_passwords())
             .output()
             .expect("run docker-compose (Debian package docker-compose)");
         assert!(output.status.success(), "docker-compose config: {}", String::from_utf8_lossy(&output.stderr));
@@ -204,6 +225,9 @@ pub struct System {
     started: usize,
     /// A key of tenant `test`, made with `steno keys create` once the ledger is up.
     pub api_key: String,
+    /// Set when NATS runs under `deploy/nats/nats.conf`: seeds each
+    /// service's password ([`nats_password`]).
+    pub nats_lockdown: Option<String>,
 }
 
 impl System {
@@ -220,8 +244,21 @@ impl System {
     /// As [`System::start_with`], with the ledger's database created on the
     /// Postgres server at `admin_url`.
     pub async fn start_on_postgres(admin_url: String, extra_env: &[(&str, &str)]) -> Self {
+        Self::start_inner(admin_url, extra_env, None).await
+    }
+
+    /// As [`System::start`], with NATS under `deploy/nats/nats.conf`: no
+    /// anonymous access, and each service connecting as its own user.
+    pub async fn start_locked_down() -> Self {
+        let seed = uuid::Uuid::new_v4().simple().to_string();
+        Self::start_inner(postgres_admin_url(), &[], Some(seed)).await
+    }
+
+    async fn start_inner(admin_url: String, extra_env: &[(&str, &str)], nats_lockdown: Option<String>) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
-        let (nats_child, nats_url) = start_nats(dir.path()).await;
+        let port = free_port();
+        let nats_child = start_nats_on(dir.path(), port, nats_lockdown.as_deref()).await;
+        let nats_url = format!("nats://127.0.0.1:{port}");
         let nats =
             Process { name: "nats-server".into(), child: nats_child, log: dir.path().join("nats.log"), ops_port: 0 };
 
@@ -277,6 +314,7 @@ impl System {
             env,
             started: 0,
             api_key: String::new(),
+            nats_lockdown,
         };
         for service in SERVICES {
             system.start_service(service);
@@ -336,6 +374,12 @@ impl System {
             .envs(compose.env.iter().cloned())
             .envs(self.env.iter().cloned())
             .env(format!("STENO_{section}__OPS_ADDR"), format!("127.0.0.1:{ops_port}"))
+            .envs(self.nats_lockdown.iter().flat_map(|seed| {
+                [
+                    ("STENO_NATS__USER".to_owned(), service.to_owned()),
+                    ("STENO_NATS__PASSWORD".into(), nats_password(seed, service)),
+                ]
+            }))
             .stdout(std::fs::File::create(&log).expect("log file"))
             .stderr(std::fs::File::create(log.with_extension("err")).expect("log file"))
             .spawn()
@@ -378,7 +422,7 @@ impl System {
         let _ = Command::new("kill").args(["-TERM", &self.nats.child.id().to_string()]).status();
         let _ = self.nats.child.wait();
         let port = self.nats_url.rsplit(':').next().and_then(|p| p.parse().ok()).expect("nats port");
-        self.nats.child = start_nats_on(self.dir.path(), port).await;
+        self.nats.child = start_nats_on(self.dir.path(), port, self.nats_lockdown.as_deref()).await;
     }
 
     /// Sends `signal` (`STOP`, `CONT`, `KILL`, …) to the one process whose

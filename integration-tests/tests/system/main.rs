@@ -18,6 +18,7 @@ mod harness;
 mod languages;
 mod ledger_outage;
 mod local_mode;
+mod lockdown;
 mod observability;
 mod restart;
 mod retention;

@@ -148,8 +148,7 @@ async fn prometheus_evaluates_every_panel_and_rule_and_sees_the_real_queue_depth
     for id in &ids {
         api.finished(id, Duration::from_secs(180)).await;
     }
-    let mut grpc =
-        system.grpc_client().await;
+    let mut grpc = system.grpc_client().await;
     grpc.get(steno_proto::v1::GetRequest { id: ids[0].clone() }).await.expect("grpc get");
     let _ = grpc.get(steno_proto::v1::GetRequest { id: "no-such-job".into() }).await;
 

@@ -156,7 +156,11 @@ async fn keys_and_tenants_guard_every_route() {
     assert!(statuses[..20].iter().all(|s| *s == 201), "{statuses:?}");
     assert_eq!(statuses[29], 429, "{statuses:?}");
     assert!(retry_after.is_some_and(|s| (1..=60).contains(&s)), "Retry-After: {retry_after:?}");
-    assert_eq!(alice.submit(json!({ "source_url": format!("{media}/missing.wav") })).await.0, 201, "quotas are per tenant");
+    assert_eq!(
+        alice.submit(json!({ "source_url": format!("{media}/missing.wav") })).await.0,
+        201,
+        "quotas are per tenant"
+    );
 
     // A JSON body over 64 KiB is refused before it is parsed.
     let (status, body) = alice.submit(json!({ "source_url": "x".repeat(70_000) })).await;

@@ -150,7 +150,9 @@ async fn main() -> ExitCode {
             Ok(config) => {
                 let database = config.gateway.database_url.as_str();
                 match command {
-                    KeysCommand::Create { tenant, label, admin } => keys::create(database, &tenant, &label, admin).await,
+                    KeysCommand::Create { tenant, label, admin } => {
+                        keys::create(database, &tenant, &label, admin).await
+                    }
                     KeysCommand::List => keys::list(database).await,
                     KeysCommand::Revoke { id } => keys::revoke(database, &id).await,
                 }

@@ -19,7 +19,7 @@ use crate::{
     error::ApiError,
     limits::Limits,
     store::{JobRow, NewJobRow, STATUSES, Store, Update},
-    submission::{Source, SubmitJson, Submission, Via},
+    submission::{Source, Submission, SubmitJson, Via},
     views::{OptionsView, format_extension, ready_formats},
 };
 
@@ -232,9 +232,11 @@ impl Jobs {
                 metrics::job_finished("failed", Via::Nats.as_str());
                 Ok(row)
             }
-            None => self.store.find_existing(&caller.tenant, id.as_str(), key).await?.ok_or_else(|| {
-                ApiError::Conflict(format!("job_id {id} is already taken"))
-            }),
+            None => self
+                .store
+                .find_existing(&caller.tenant, id.as_str(), key)
+                .await?
+                .ok_or_else(|| ApiError::Conflict(format!("job_id {id} is already taken"))),
         }
     }
 

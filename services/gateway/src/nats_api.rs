@@ -61,7 +61,11 @@ pub async fn consume_submissions(jobs: Jobs, shutdown: CancellationToken) -> any
                     AckKind::Ack
                 }
                 Err(ApiError::TooManyRequests { retry_after_secs, .. }) => {
-                    tracing::info!(tenant = caller.tenant, retry_after_secs, "NATS submission over the tenant's limits");
+                    tracing::info!(
+                        tenant = caller.tenant,
+                        retry_after_secs,
+                        "NATS submission over the tenant's limits"
+                    );
                     AckKind::Nak(Some(Duration::from_secs(retry_after_secs)))
                 }
                 Err(e) => {

@@ -229,7 +229,10 @@ async fn connect_with_retry(config: &NatsConfig, name: &str) -> anyhow::Result<a
         match connected {
             Ok(client) => return Ok(client),
             Err(e) if e.kind() == async_nats::ConnectErrorKind::AuthorizationViolation => {
-                anyhow::bail!("NATS at {} refused steno-{name}'s credentials (nats.user, nats.creds_file, …)", config.url)
+                anyhow::bail!(
+                    "NATS at {} refused steno-{name}'s credentials (nats.user, nats.creds_file, …)",
+                    config.url
+                )
             }
             Err(e) if attempt < ATTEMPTS => {
                 tracing::warn!(url = config.url, error = %e, attempt, "NATS not reachable yet; retrying");

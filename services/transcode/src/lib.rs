@@ -82,9 +82,7 @@ impl Transcode {
         let limit = Duration::from_secs(self.config.timeout_secs);
         let running = command.stdin(Stdio::null()).kill_on_drop(true).output();
         match tokio::time::timeout(limit, running).await {
-            Ok(output) => {
-                output.map_err(|e| StageError::Retryable(anyhow::anyhow!("run {}: {e}", tool.display())))
-            }
+            Ok(output) => output.map_err(|e| StageError::Retryable(anyhow::anyhow!("run {}: {e}", tool.display()))),
             Err(_) => Err(StageError::permanent(format!(
                 "{} took longer than {} s on this media (transcode.timeout_secs)",
                 tool.display(),

@@ -131,7 +131,12 @@ impl Store {
     }
 
     /// The job of `tenant` a resubmission refers to, by id or idempotency key.
-    pub async fn find_existing(&self, tenant: &str, id: &str, key: Option<&str>) -> Result<Option<JobRow>, sqlx::Error> {
+    pub async fn find_existing(
+        &self,
+        tenant: &str,
+        id: &str,
+        key: Option<&str>,
+    ) -> Result<Option<JobRow>, sqlx::Error> {
         dispatch!(self, s => timed("find_existing", s.find_existing(tenant, id, key)).await)
     }
 

@@ -57,13 +57,19 @@ impl PgStore {
     }
 
     pub async fn get(&self, id: &str, tenant: Option<&str>) -> Result<Option<JobRow>, sqlx::Error> {
-        let query = sqlx::query_as::<_, JobRow>("SELECT * FROM jobs WHERE id = $1 AND ($2::text IS NULL OR tenant = $2)")
-            .bind(id)
-            .bind(tenant);
+        let query =
+            sqlx::query_as::<_, JobRow>("SELECT * FROM jobs WHERE id = $1 AND ($2::text IS NULL OR tenant = $2)")
+                .bind(id)
+                .bind(tenant);
         query.fetch_optional(&self.pool).await
     }
 
-    pub async fn find_existing(&self, tenant: &str, id: &str, key: Option<&str>) -> Result<Option<JobRow>, sqlx::Error> {
+    pub async fn find_existing(
+        &self,
+        tenant: &str,
+        id: &str,
+        key: Option<&str>,
+    ) -> Result<Option<JobRow>, sqlx::Error> {
         let query = sqlx::query_as::<_, JobRow>(
             "SELECT * FROM jobs
              WHERE tenant = $1 AND (id = $2 OR ($3::text IS NOT NULL AND idempotency_key = $3)) LIMIT 1",
@@ -75,10 +81,9 @@ impl PgStore {
     }
 
     pub async fn in_flight(&self, tenant: &str) -> Result<i64, sqlx::Error> {
-        let query = sqlx::query_scalar(
-            "SELECT count(*) FROM jobs WHERE tenant = $1 AND status IN ('queued', 'running')",
-        )
-        .bind(tenant);
+        let query =
+            sqlx::query_scalar("SELECT count(*) FROM jobs WHERE tenant = $1 AND status IN ('queued', 'running')")
+                .bind(tenant);
         query.fetch_one(&self.pool).await
     }
 

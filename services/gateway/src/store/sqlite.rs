@@ -69,7 +69,12 @@ impl SqliteStore {
             .await
     }
 
-    pub async fn find_existing(&self, tenant: &str, id: &str, key: Option<&str>) -> Result<Option<JobRow>, sqlx::Error> {
+    pub async fn find_existing(
+        &self,
+        tenant: &str,
+        id: &str,
+        key: Option<&str>,
+    ) -> Result<Option<JobRow>, sqlx::Error> {
         sqlx::query_as::<_, JobRow>(
             "SELECT * FROM jobs WHERE tenant = ?1 AND (id = ?2 OR (?3 IS NOT NULL AND idempotency_key = ?3)) LIMIT 1",
         )
