@@ -61,7 +61,13 @@ impl Lcg {
 /// Submits `jobs` short jobs at once and kills a random worker every
 /// `kill_every` until every job has ended or `deadline` passed.
 pub async fn run(jobs: usize, kill_every: Duration, deadline: Duration) -> (System, Report) {
-    let env = [("STENO_WORKER__ACK_WAIT_SECS", "5"), ("STENO_WORKER__MAX_DELIVER", "10")];
+    // All jobs at once, from one tenant: no quotas.
+    let env = [
+        ("STENO_WORKER__ACK_WAIT_SECS", "5"),
+        ("STENO_WORKER__MAX_DELIVER", "10"),
+        ("STENO_GATEWAY__SUBMISSIONS_PER_MINUTE", "0"),
+        ("STENO_GATEWAY__MAX_JOBS_IN_FLIGHT", "0"),
+    ];
     let mut system = System::start_with_transcribers(2, &env).await;
     let media = serve_media().await;
     let api = system.api();

@@ -2,7 +2,8 @@
 //! tenant. Another tenant's job answers 404 on every route, exactly as an
 //! unknown one; an admin key sees every tenant; a revoked key is refused at
 //! once; a tenant over its submission quota gets 429 with `Retry-After`;
-//! secrets in a source URL are never shown back.
+//! secrets in a source URL are never shown back; oversized bodies and media
+//! are refused with the limit named.
 
 use std::time::Duration;
 
@@ -44,7 +45,12 @@ fn code<T>(result: Result<tonic::Response<T>, tonic::Status>) -> tonic::Code {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn keys_and_tenants_guard_every_route() {
-    let system = System::start_with(&[("STENO_GATEWAY__SUBMISSIONS_PER_MINUTE", "20")]).await;
+    let system = System::start_with(&[
+        ("STENO_GATEWAY__SUBMISSIONS_PER_MINUTE", "20"),
+        ("STENO_TRANSCODE__MAX_DURATION_SECS", "3"),
+        ("STENO_GATEWAY__GRPC_MAX_MESSAGE_BYTES", "1048576"),
+    ])
+    .await;
     let media = serve_media().await;
     let alice = system.api();
     let bob_key = system.create_key("bob", false);
@@ -162,9 +168,22 @@ async fn keys_and_tenants_guard_every_route() {
         "quotas are per tenant"
     );
 
+    // Media longer than transcode.max_duration_secs fails with the limit named.
+    let long = alice.submit_plain(&format!("{media}/speech.wav")).await;
+    let job = alice.finished(&long, Duration::from_secs(60)).await;
+    let error = job["error"].as_str().unwrap_or_default();
+    assert!(error.contains("limit is 3 s (transcode.max_duration_secs)"), "{job}");
+
     // A JSON body over 64 KiB is refused before it is parsed.
     let (status, body) = alice.submit(json!({ "source_url": "x".repeat(70_000) })).await;
     assert_eq!(status, 413, "{body}");
+
+    // A gRPC upload over gateway.grpc_max_message_bytes is refused, naming the limit.
+    let mut grpc = system.grpc_client().await;
+    let upload = proto::SubmitRequest { upload: vec![0; 2 << 20], filename: "big.wav".into(), ..Default::default() };
+    let refused = grpc.submit(upload).await.expect_err("over the gRPC message limit");
+    assert_eq!(refused.code(), tonic::Code::OutOfRange, "{refused:?}");
+    assert!(refused.message().contains("1048576"), "{refused:?}");
 
     system.stop().await;
 }

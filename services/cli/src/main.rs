@@ -4,13 +4,13 @@
 mod client;
 mod keys;
 mod local;
-mod models;
 mod processes;
 mod up;
 
 use std::{path::PathBuf, process::ExitCode};
 
 use clap::{Parser, Subcommand};
+use steno_cli::models;
 
 #[derive(Parser)]
 #[command(name = "steno", version, about = "Self-hosted transcription: media in, timed transcripts out")]

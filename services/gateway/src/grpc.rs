@@ -3,16 +3,13 @@
 
 use std::pin::Pin;
 
-use async_nats::jetstream::consumer::{DeliverPolicy, pull::OrderedConfig};
 use futures::{Stream, StreamExt};
-use prost::Message as _;
 use steno_runtime::{
-    JobId, metrics,
+    metrics,
     proto::{
-        self, EventKind, Format, JobEvent,
+        self, Format, JobEvent,
         job_service_server::{JobService, JobServiceServer},
     },
-    subjects,
 };
 use tonic::{Request, Response, Status};
 
@@ -21,7 +18,7 @@ use crate::{
     error::ApiError,
     jobs::Jobs,
     submission::{SubmitJson, Via},
-    views::{content_type, format_extension, status_from_proto, to_proto_job},
+    views::{content_type, format_extension, to_proto_job},
 };
 
 /// The service; a request over `max_message_bytes` (a `Submit` carrying
@@ -162,7 +159,7 @@ impl Grpc {
     async fn list_call(&self, request: Request<proto::ListRequest>) -> Result<Response<proto::ListResponse>, Status> {
         let caller = self.caller(&request).await?;
         let request = request.into_inner();
-        let status = status_from_proto(request.status());
+        let status = Some(request.status()).filter(|s| *s != proto::JobStatus::Unspecified);
         let limit = Some(request.limit).filter(|l| *l > 0);
         let page = self.jobs.list(&caller, status, limit, Some(request.cursor.as_str())).await?;
         Ok(Response::new(proto::ListResponse {
@@ -171,51 +168,10 @@ impl Grpc {
         }))
     }
 
-    /// Every event of the job so far, then live ones, ending after the
-    /// terminal event.
     async fn watch_call(&self, request: Request<proto::WatchRequest>) -> Result<Response<EventStream>, Status> {
         let caller = self.caller(&request).await?;
-        let id = request.into_inner().id;
-        let job = self.jobs.get(&caller, &id).await?;
-        let permit = self.jobs.limits.open_watch(&caller.tenant)?;
-        let job_id = JobId::parse(&job.id).map_err(|e| ApiError::BadRequest(e.to_string()))?;
-        let stream = self.jobs.bus.js.get_stream(subjects::EVENTS_STREAM).await.map_err(unavailable)?;
-        let consumer = stream
-            .create_consumer(OrderedConfig {
-                filter_subject: subjects::job_events_filter(&job_id),
-                deliver_policy: DeliverPolicy::All,
-                ..Default::default()
-            })
-            .await
-            .map_err(unavailable)?;
-        let messages = consumer.messages().await.map_err(unavailable)?;
-        // A finished job whose events have aged out still ends the stream.
-        let idle_limit = job.is_terminal().then_some(std::time::Duration::from_secs(2));
-        let jobs = self.jobs.clone();
-        // The permit travels with the stream: the slot frees when it ends or the client goes.
-        let events = futures::stream::unfold((messages, false, permit), move |(mut messages, ended, permit)| {
-            let jobs = jobs.clone();
-            async move {
-                if ended {
-                    return None;
-                }
-                let next = match idle_limit {
-                    Some(limit) => tokio::time::timeout(limit, messages.next()).await.ok()?,
-                    None => messages.next().await,
-                }?;
-                let event = next.map_err(unavailable).and_then(|m| {
-                    JobEvent::decode(m.payload.clone()).map_err(|e| Status::internal(format!("bad event: {e}")))
-                });
-                let ended = event.as_ref().map_or(true, |e| is_terminal(e.kind()));
-                if let Ok(event) = &event
-                    && is_terminal(event.kind())
-                {
-                    ledger_caught_up(&jobs, &event.job_id).await;
-                }
-                Some((event, (messages, ended, permit)))
-            }
-        });
-        Ok(Response::new(Box::pin(events)))
+        let events = self.jobs.events(&caller, &request.into_inner().id).await?;
+        Ok(Response::new(Box::pin(events.map(|event| event.map_err(Status::from)))))
     }
 
     async fn cancel_call(&self, request: Request<proto::CancelRequest>) -> Result<Response<proto::Job>, Status> {
@@ -241,28 +197,4 @@ impl Grpc {
             content: String::from_utf8_lossy(&body).into_owned(),
         }))
     }
-}
-
-/// Waits (briefly) until the ledger shows the job finished, so a client
-/// that saw the terminal event on `Watch` gets the same answer from `Get`
-/// and `GetTranscript` (read-your-writes).
-async fn ledger_caught_up(jobs: &Jobs, id: &str) {
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
-    while tokio::time::Instant::now() < deadline {
-        if jobs.store.get(id, None).await.ok().flatten().is_some_and(|row| row.is_terminal()) {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    tracing::warn!(job_id = id, "the ledger has not caught up with the job's terminal event");
-}
-
-fn is_terminal(kind: EventKind) -> bool {
-    matches!(kind, EventKind::Completed | EventKind::Failed | EventKind::Cancelled)
-}
-
-/// NATS's own error text is logged, not sent.
-fn unavailable(e: impl std::fmt::Display) -> Status {
-    tracing::warn!(error = %e, "read job events");
-    Status::unavailable("cannot read job events now; try again shortly")
 }

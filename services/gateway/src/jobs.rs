@@ -18,7 +18,7 @@ use crate::{
     auth::{Auth, Caller},
     error::ApiError,
     limits::Limits,
-    store::{JobRow, NewJobRow, STATUSES, Store, Update},
+    store::{JobRow, JobStatus, NewJobRow, Store, Update},
     submission::{Source, Submission, SubmitJson, Via},
     views::{OptionsView, format_extension, ready_formats},
 };
@@ -125,7 +125,7 @@ impl Jobs {
     async fn existing(&self, caller: &Caller, submission: &Submission) -> Result<Option<JobRow>, ApiError> {
         let (id, key) = (submission.id.as_str(), submission.idempotency_key.as_deref());
         let row = self.store.find_existing(&caller.tenant, id, key).await?;
-        if let Some(row) = row.as_ref().filter(|r| !r.dispatched && r.status == "queued") {
+        if let Some(row) = row.as_ref().filter(|r| !r.dispatched && r.status == JobStatus::Queued) {
             self.dispatch(row).await.map_err(|e| ApiError::unavailable("cannot queue the job", &e))?;
         }
         Ok(row)
@@ -180,7 +180,7 @@ impl Jobs {
                 source_url,
                 upload_name,
                 options,
-                status: "queued",
+                status: JobStatus::Queued,
                 error: None,
             })
             .await?;
@@ -223,7 +223,7 @@ impl Jobs {
                 source_url: None,
                 upload_name: None,
                 options: serde_json::json!({}),
-                status: "failed",
+                status: JobStatus::Failed,
                 error: Some(reason),
             })
             .await?;
@@ -249,15 +249,10 @@ impl Jobs {
     pub async fn list(
         &self,
         caller: &Caller,
-        status: Option<&str>,
+        status: Option<JobStatus>,
         limit: Option<u32>,
         cursor: Option<&str>,
     ) -> Result<Page, ApiError> {
-        if let Some(status) = status
-            && !STATUSES.contains(&status)
-        {
-            return Err(ApiError::invalid("status", format!("{status:?} is not one of {}", STATUSES.join(", "))));
-        }
         let limit = limit.unwrap_or(self.default_page_size);
         if !(1..=500).contains(&limit) {
             return Err(ApiError::invalid("limit", "must be between 1 and 500"));
@@ -285,7 +280,8 @@ impl Jobs {
             .set_cancelled(&job_id)
             .await
             .map_err(|e| ApiError::unavailable("cannot flag the job cancelled", &e))?;
-        let update = Update { status: Some("cancelled"), error: Some("cancelled by request"), ..Default::default() };
+        let update =
+            Update { status: Some(JobStatus::Cancelled), error: Some("cancelled by request"), ..Default::default() };
         let Some(row) = self.store.update(id, update).await? else {
             return Err(ApiError::Conflict(format!("job {id} finished before it could be cancelled")));
         };
@@ -301,7 +297,7 @@ impl Jobs {
     /// part of a split transcription restarts the whole transcription.
     pub async fn retry(&self, caller: &Caller, id: &str) -> Result<JobRow, ApiError> {
         let job = self.get(caller, id).await?;
-        if job.status != "failed" {
+        if job.status != JobStatus::Failed {
             return Err(ApiError::Conflict(format!("job {id} is {}; only a failed job can be retried", job.status)));
         }
         let unavailable = |e: anyhow::Error| ApiError::unavailable("cannot requeue the job", &e);
@@ -357,9 +353,11 @@ impl Jobs {
     /// A finished job's transcript in `format`.
     pub async fn transcript(&self, caller: &Caller, id: &str, format: Format) -> Result<Vec<u8>, ApiError> {
         let job = self.get(caller, id).await?;
-        match job.status.as_str() {
-            "completed" => {}
-            "failed" => return Err(ApiError::Conflict(format!("job {id} failed: {}", job.error.unwrap_or_default()))),
+        match job.status {
+            JobStatus::Completed => {}
+            JobStatus::Failed => {
+                return Err(ApiError::Conflict(format!("job {id} failed: {}", job.error.unwrap_or_default())));
+            }
             status => return Err(ApiError::Conflict(format!("job {id} is {status}; its transcript is not ready yet"))),
         }
         let name = artifacts::export_artifact(format_extension(format));

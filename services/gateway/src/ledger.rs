@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     consume::consume,
-    store::{Store, Update, is_unavailable},
+    store::{JobStatus, Store, Update, is_unavailable},
 };
 
 /// Deliveries of one event before it is dead-lettered (a gateway killed
@@ -86,25 +86,25 @@ async fn apply(store: &Store, event: &JobEvent) -> Result<(), sqlx::Error> {
     let language = Some(event.language.as_str()).filter(|l| !l.is_empty());
     let base = Update { attempt: i64::from(event.attempt), stage, stage_rank: event.stage, ..Default::default() };
     let update = match event.kind() {
-        EventKind::Started => Update { status: Some("running"), progress: Some(0.0), ..base },
+        EventKind::Started => Update { status: Some(JobStatus::Running), progress: Some(0.0), ..base },
         EventKind::Progress => Update { progress: Some(event.progress), ..base },
         EventKind::StageCompleted => Update { progress: Some(1.0), duration_ms: duration, language, ..base },
         EventKind::Completed => Update {
-            status: Some("completed"),
+            status: Some(JobStatus::Completed),
             progress: Some(1.0),
             duration_ms: duration,
             language,
             exports: Some(artifacts.exports),
             ..base
         },
-        EventKind::Failed => Update { status: Some("failed"), error: Some(event.message.as_str()), ..base },
-        EventKind::Cancelled => Update { status: Some("cancelled"), ..base },
+        EventKind::Failed => Update { status: Some(JobStatus::Failed), error: Some(event.message.as_str()), ..base },
+        EventKind::Cancelled => Update { status: Some(JobStatus::Cancelled), ..base },
         EventKind::Queued | EventKind::Retrying | EventKind::Unspecified => return Ok(()),
     };
-    let terminal = update.status.filter(|s| ["completed", "failed", "cancelled"].contains(s));
+    let terminal = update.status.filter(|s| s.is_terminal());
     let changed = store.update(&event.job_id, update).await?;
     if let (Some(status), Some(job)) = (terminal, changed) {
-        metrics::job_finished(status, &job.submitted_via);
+        metrics::job_finished(status.name(), &job.submitted_via);
     }
     Ok(())
 }

@@ -6,6 +6,7 @@
 //!   doors over one [`jobs::Jobs`], validating with [`submission`].
 //! - [`auth`]: API keys and the tenant ([`auth::Caller`]) each request acts for.
 //! - [`limits`]: per-tenant submission rate and open event streams.
+//! - [`events`]: a job's events replayed then live (gRPC `Watch`).
 //! - [`speakers`]: naming a diarized job's speakers (re-renders its exports).
 //! - [`ledger`]: applies job events from JetStream to [`store`] (Postgres or SQLite).
 //! - [`outbox`]: publishes the first task of jobs recorded but not yet queued.
@@ -20,6 +21,7 @@ pub mod auth;
 pub mod consume;
 pub mod dead_letters;
 pub mod error;
+pub mod events;
 pub mod grpc;
 pub mod janitor;
 pub mod jobs;

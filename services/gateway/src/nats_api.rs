@@ -57,7 +57,7 @@ pub async fn consume_submissions(jobs: Jobs, shutdown: CancellationToken) -> any
             };
             let ack = match submit_json(&jobs, &caller, spec, msg_id.as_deref()).await {
                 Ok(job) => {
-                    tracing::info!(job_id = job.id, status = job.status, "submission from NATS");
+                    tracing::info!(job_id = job.id, status = job.status.name(), "submission from NATS");
                     AckKind::Ack
                 }
                 Err(ApiError::TooManyRequests { retry_after_secs, .. }) => {

@@ -21,7 +21,7 @@ use crate::{
     auth::Caller,
     error::ApiError,
     jobs::Jobs,
-    store::JobRow,
+    store::{JobRow, JobStatus},
     submission::{SubmitJson, Via},
     views::{JobView, content_type, parse_format},
 };
@@ -107,14 +107,27 @@ async fn submit_upload(jobs: &Jobs, caller: &Caller, mut multipart: Multipart) -
 
 /// Reads the option fields up to the `file` part, then submits the file.
 async fn read_upload(jobs: &Jobs, caller: &Caller, multipart: &mut Multipart) -> Result<(JobRow, bool), ApiError> {
+    read_form(multipart, async |spec: SubmitJson, file: Field<'_>| {
+        let filename = file.file_name().unwrap_or("upload").to_owned();
+        let mut media = tokio_util::io::StreamReader::new(file.map_err(std::io::Error::other));
+        jobs.submit_upload(caller, &spec, &filename, &mut media, Via::Rest).await
+    })
+    .await
+}
+
+/// The multipart reader: the option fields before the `file` part, then
+/// `on_file` with them and that part (unread). Unknown fields, text fields
+/// over [`MAX_FIELD_BYTES`], unparsable values and a form without a file
+/// are refused, naming the field.
+pub async fn read_form<R>(
+    multipart: &mut Multipart,
+    on_file: impl AsyncFnOnce(SubmitJson, Field<'_>) -> Result<R, ApiError>,
+) -> Result<R, ApiError> {
     let mut spec = SubmitJson::default();
     while let Some(mut field) = multipart.next_field().await.map_err(|e| ApiError::BadRequest(e.body_text()))? {
         let name = field.name().unwrap_or_default().to_owned();
         if name == "file" {
-            let filename = field.file_name().unwrap_or("upload").to_owned();
-            let stream = field.map_err(std::io::Error::other);
-            let mut media = tokio_util::io::StreamReader::new(stream);
-            return jobs.submit_upload(caller, &spec, &filename, &mut media, Via::Rest).await;
+            return on_file(spec, field).await;
         }
         let value = text_field(&mut field).await?;
         match name.as_str() {
@@ -192,7 +205,14 @@ async fn list(
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    let page = jobs.list(&caller, query.status.as_deref(), query.limit, query.cursor.as_deref()).await?;
+    let status = match query.status.as_deref() {
+        None => None,
+        Some(name) => Some(JobStatus::from_name(name).ok_or_else(|| {
+            let names: Vec<&str> = JobStatus::ALL.iter().map(|s| s.name()).collect();
+            ApiError::invalid("status", format!("{name:?} is not one of {}", names.join(", ")))
+        })?),
+    };
+    let page = jobs.list(&caller, status, query.limit, query.cursor.as_deref()).await?;
     let views: Vec<JobView> = page.jobs.into_iter().map(JobView::from).collect();
     Ok(Json(serde_json::json!({ "jobs": views, "next_cursor": page.next_cursor })))
 }

@@ -12,7 +12,7 @@ use steno_runtime::{
     transcript::{Speaker, Transcript},
 };
 
-use crate::{auth::Caller, error::ApiError, jobs::Jobs};
+use crate::{auth::Caller, error::ApiError, jobs::Jobs, store::JobStatus};
 
 /// Longest speaker name, in characters.
 const MAX_NAME_CHARS: usize = 64;
@@ -56,7 +56,7 @@ impl Jobs {
 
     async fn diarized_transcript(&self, caller: &Caller, id: &str) -> Result<(JobId, Transcript), ApiError> {
         let job = self.get(caller, id).await?;
-        if job.status != "completed" {
+        if job.status != JobStatus::Completed {
             return Err(ApiError::Conflict(format!(
                 "job {id} is {}; speakers are named once it completes",
                 job.status

@@ -115,7 +115,7 @@ impl OptionsView {
 pub struct JobView {
     pub id: String,
     pub tenant: String,
-    pub status: String,
+    pub status: &'static str,
     pub stage: Option<String>,
     pub progress: f32,
     pub error: Option<String>,
@@ -144,7 +144,7 @@ impl From<JobRow> for JobView {
         Self {
             id: row.id,
             tenant: row.tenant,
-            status: row.status,
+            status: row.status.name(),
             stage: row.stage,
             progress: row.progress,
             error: row.error,
@@ -170,7 +170,7 @@ pub fn to_proto_job(row: &JobRow) -> proto::Job {
     let options = serde_json::from_value::<OptionsView>(row.options.0.clone()).map(|o| o.to_proto()).ok();
     proto::Job {
         id: row.id.clone(),
-        status: status_to_proto(&row.status) as i32,
+        status: row.status as i32,
         stage: row.stage.as_deref().map_or(Stage::Unspecified, stage_from_name) as i32,
         progress: row.progress,
         error: row.error.clone().unwrap_or_default(),
@@ -181,28 +181,6 @@ pub fn to_proto_job(row: &JobRow) -> proto::Job {
         duration_ms: row.duration_ms.unwrap_or(0).max(0) as u64,
         language: row.language.clone().unwrap_or_default(),
         formats_ready: ready_formats(row).iter().filter_map(|f| parse_format(f)).map(|f| f as i32).collect(),
-    }
-}
-
-fn status_to_proto(status: &str) -> proto::JobStatus {
-    match status {
-        "queued" => proto::JobStatus::Queued,
-        "running" => proto::JobStatus::Running,
-        "completed" => proto::JobStatus::Completed,
-        "failed" => proto::JobStatus::Failed,
-        "cancelled" => proto::JobStatus::Cancelled,
-        _ => proto::JobStatus::Unspecified,
-    }
-}
-
-pub fn status_from_proto(status: proto::JobStatus) -> Option<&'static str> {
-    match status {
-        proto::JobStatus::Unspecified => None,
-        proto::JobStatus::Queued => Some("queued"),
-        proto::JobStatus::Running => Some("running"),
-        proto::JobStatus::Completed => Some("completed"),
-        proto::JobStatus::Failed => Some("failed"),
-        proto::JobStatus::Cancelled => Some("cancelled"),
     }
 }
 

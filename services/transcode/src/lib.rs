@@ -49,8 +49,8 @@ impl Transcode {
         if duration > self.config.max_duration_secs as f64 {
             return Err(StageError::permanent(format!(
                 "the media is {} long; the limit is {} (transcode.max_duration_secs)",
-                hours_minutes(duration),
-                hours_minutes(self.config.max_duration_secs as f64)
+                human_duration(duration),
+                human_duration(self.config.max_duration_secs as f64)
             )));
         }
         Ok(())
@@ -95,9 +95,14 @@ impl Transcode {
 /// What ffmpeg and ffprobe may open: the local input, nothing remote.
 const PROTOCOLS: &str = "file,pipe";
 
-fn hours_minutes(secs: f64) -> String {
-    let minutes = (secs / 60.0).ceil() as u64;
-    format!("{} h {:02} min", minutes / 60, minutes % 60)
+/// `95 s`, `12 min`, `6 h 05 min`.
+fn human_duration(secs: f64) -> String {
+    let secs = secs.ceil() as u64;
+    match secs {
+        0..120 => format!("{secs} s"),
+        120..3600 => format!("{} min", secs.div_ceil(60)),
+        _ => format!("{} h {:02} min", secs / 3600, (secs % 3600).div_ceil(60)),
+    }
 }
 
 impl Stage for Transcode {
@@ -136,4 +141,17 @@ impl Stage for Transcode {
 fn last_line(stderr: &[u8]) -> String {
     let text = String::from_utf8_lossy(stderr);
     text.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no detail").trim().to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_naturally() {
+        assert_eq!(human_duration(7.2), "8 s");
+        assert_eq!(human_duration(725.0), "13 min");
+        assert_eq!(human_duration(21600.0), "6 h 00 min");
+        assert_eq!(human_duration(26100.5), "7 h 16 min");
+    }
 }

@@ -67,13 +67,21 @@ struct Entry {
 /// model at `out`.
 pub fn import_silero(safetensors: &Path, out: &Path) -> Result<()> {
     let bytes = std::fs::read(safetensors).with_context(|| format!("read {}", safetensors.display()))?;
-    let header_len = bytes.get(..8).map(|b| u64::from_le_bytes(b.try_into().unwrap_or_default()) as usize);
+    let file = convert_silero(&bytes).with_context(|| safetensors.display().to_string())?;
+    std::fs::write(out, &file).with_context(|| format!("write {}", out.display()))
+}
+
+/// The conversion itself, in memory: safetensors bytes → ggml VAD model
+/// bytes. A malformed input is an error naming what is wrong (fuzzed).
+pub fn convert_silero(bytes: &[u8]) -> Result<Vec<u8>> {
+    let header_len = bytes.get(..8).map(|b| u64::from_le_bytes(b.try_into().unwrap_or_default()));
+    let header_len = header_len.and_then(|n| usize::try_from(n).ok());
     let Some(header) = header_len.and_then(|n| bytes.get(8..8usize.checked_add(n)?)) else {
-        bail!("{} is not a safetensors file", safetensors.display());
+        bail!("not a safetensors file");
     };
     let data = &bytes[8 + header.len()..];
     let mut entries: HashMap<String, serde_json::Value> =
-        serde_json::from_slice(header).with_context(|| format!("{}: safetensors header", safetensors.display()))?;
+        serde_json::from_slice(header).context("safetensors header")?;
     entries.remove("__metadata__");
 
     let mut file = Vec::new();
@@ -88,8 +96,7 @@ pub fn import_silero(safetensors: &Path, out: &Path) -> Result<()> {
         file.extend(v.to_le_bytes());
     }
     for Tensor { source, name, half, dims } in tensors() {
-        let entry =
-            entries.remove(&source).with_context(|| format!("{}: no tensor {source}", safetensors.display()))?;
+        let entry = entries.remove(&source).with_context(|| format!("no tensor {source}"))?;
         let entry: Entry = serde_json::from_value(entry).with_context(|| format!("tensor {source}"))?;
         let count: usize = dims.iter().product();
         if entry.dtype != "F32" || entry.shape.iter().product::<usize>() != count {
@@ -120,9 +127,9 @@ pub fn import_silero(safetensors: &Path, out: &Path) -> Result<()> {
         }
     }
     if let Some(extra) = entries.keys().next() {
-        bail!("{}: unexpected tensor {extra} (not Silero VAD 16 kHz)", safetensors.display());
+        bail!("unexpected tensor {extra} (not Silero VAD 16 kHz)");
     }
-    std::fs::write(out, &file).with_context(|| format!("write {}", out.display()))
+    Ok(file)
 }
 
 #[cfg(test)]
@@ -163,10 +170,10 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let (input, out) = (dir.path().join("vad.safetensors"), dir.path().join("vad.bin"));
         std::fs::write(&input, zeros_safetensors("lstm_cell.bias_hh")).expect("write input");
-        let error = import_silero(&input, &out).expect_err("refused").to_string();
-        assert!(error.contains("no tensor lstm_cell.bias_hh"), "{error}");
+        let error = format!("{:#}", import_silero(&input, &out).expect_err("refused"));
+        assert!(error.contains("vad.safetensors: no tensor lstm_cell.bias_hh"), "{error}");
         std::fs::write(&input, b"not a model").expect("write input");
-        let error = import_silero(&input, &out).expect_err("refused").to_string();
-        assert!(error.contains("is not a safetensors file"), "{error}");
+        let error = format!("{:#}", import_silero(&input, &out).expect_err("refused"));
+        assert!(error.contains("vad.safetensors: not a safetensors file"), "{error}");
     }
 }

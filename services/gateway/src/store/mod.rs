@@ -9,6 +9,7 @@ mod sqlite;
 use std::future::Future;
 
 use chrono::{DateTime, Utc};
+pub use steno_runtime::proto::JobStatus;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct JobRow {
@@ -16,7 +17,8 @@ pub struct JobRow {
     pub id: String,
     pub tenant: String,
     pub idempotency_key: Option<String>,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: JobStatus,
     pub stage: Option<String>,
     pub progress: f32,
     pub error: Option<String>,
@@ -35,12 +37,9 @@ pub struct JobRow {
     pub dispatched: bool,
 }
 
-pub const TERMINAL: [&str; 3] = ["completed", "failed", "cancelled"];
-pub const STATUSES: [&str; 5] = ["queued", "running", "completed", "failed", "cancelled"];
-
 impl JobRow {
     pub fn is_terminal(&self) -> bool {
-        TERMINAL.contains(&self.status.as_str())
+        self.status.is_terminal()
     }
 }
 
@@ -53,8 +52,8 @@ pub struct NewJobRow<'a> {
     pub source_url: Option<&'a str>,
     pub upload_name: Option<&'a str>,
     pub options: serde_json::Value,
-    /// `queued`, or `failed` for a submission refused on arrival.
-    pub status: &'a str,
+    /// Queued, or failed for a submission refused on arrival.
+    pub status: JobStatus,
     pub error: Option<&'a str>,
 }
 
@@ -77,7 +76,7 @@ pub struct KeyRow {
 #[derive(Default)]
 pub struct Update<'a> {
     pub attempt: i64,
-    pub status: Option<&'a str>,
+    pub status: Option<JobStatus>,
     pub stage: Option<&'a str>,
     pub stage_rank: i32,
     pub progress: Option<f32>,
@@ -150,7 +149,7 @@ impl Store {
     pub async fn list(
         &self,
         tenant: Option<&str>,
-        status: Option<&str>,
+        status: Option<JobStatus>,
         before: Option<i64>,
         limit: i64,
     ) -> Result<Vec<JobRow>, sqlx::Error> {

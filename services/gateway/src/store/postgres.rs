@@ -10,7 +10,7 @@ use sqlx::{
 
 use chrono::{DateTime, Utc};
 
-use super::{JobRow, KeyRow, NewJobRow, Update};
+use super::{JobRow, JobStatus, KeyRow, NewJobRow, Update};
 
 #[derive(Clone)]
 pub struct PgStore {
@@ -46,7 +46,7 @@ impl PgStore {
         )
         .bind(job.id)
         .bind(job.idempotency_key)
-        .bind(job.status)
+        .bind(job.status.name())
         .bind(job.error)
         .bind(job.submitted_via)
         .bind(job.source_url)
@@ -90,7 +90,7 @@ impl PgStore {
     pub async fn list(
         &self,
         tenant: Option<&str>,
-        status: Option<&str>,
+        status: Option<JobStatus>,
         before: Option<i64>,
         limit: i64,
     ) -> Result<Vec<JobRow>, sqlx::Error> {
@@ -101,7 +101,7 @@ impl PgStore {
              ORDER BY seq DESC LIMIT $4",
         )
         .bind(tenant)
-        .bind(status)
+        .bind(status.map(JobStatus::name))
         .bind(before)
         .bind(limit);
         query.fetch_all(&self.pool).await
@@ -127,7 +127,7 @@ impl PgStore {
              RETURNING *",
         )
         .bind(id)
-        .bind(update.status)
+        .bind(update.status.map(JobStatus::name))
         .bind(update.stage)
         .bind(update.progress)
         .bind(update.error)

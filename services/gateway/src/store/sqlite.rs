@@ -10,7 +10,7 @@ use sqlx::{
     sqlite::{SqliteConnectOptions, SqlitePoolOptions},
 };
 
-use super::{JobRow, KeyRow, NewJobRow, Update};
+use super::{JobRow, JobStatus, KeyRow, NewJobRow, Update};
 
 #[derive(Clone)]
 pub struct SqliteStore {
@@ -38,7 +38,7 @@ impl SqliteStore {
 
     pub async fn insert(&self, job: NewJobRow<'_>) -> Result<Option<JobRow>, sqlx::Error> {
         let now = Utc::now();
-        let finished = (job.status == "failed").then_some(now);
+        let finished = (job.status == JobStatus::Failed).then_some(now);
         sqlx::query_as::<_, JobRow>(
             "INSERT INTO jobs (id, idempotency_key, status, error, submitted_via, source_url, upload_name, options,
                                created_at, updated_at, finished_at, dispatched, tenant)
@@ -48,7 +48,7 @@ impl SqliteStore {
         )
         .bind(job.id)
         .bind(job.idempotency_key)
-        .bind(job.status)
+        .bind(job.status.name())
         .bind(job.error)
         .bind(job.submitted_via)
         .bind(job.source_url)
@@ -95,7 +95,7 @@ impl SqliteStore {
     pub async fn list(
         &self,
         tenant: Option<&str>,
-        status: Option<&str>,
+        status: Option<JobStatus>,
         before: Option<i64>,
         limit: i64,
     ) -> Result<Vec<JobRow>, sqlx::Error> {
@@ -105,7 +105,7 @@ impl SqliteStore {
              ORDER BY seq DESC LIMIT ?4",
         )
         .bind(tenant)
-        .bind(status)
+        .bind(status.map(JobStatus::name))
         .bind(before)
         .bind(limit)
         .fetch_all(&self.pool)
@@ -114,7 +114,7 @@ impl SqliteStore {
 
     pub async fn update(&self, id: &str, update: Update<'_>) -> Result<Option<JobRow>, sqlx::Error> {
         let now = Utc::now();
-        let finished = update.status.filter(|s| ["completed", "failed", "cancelled"].contains(s)).map(|_| now);
+        let finished = update.status.filter(|s| s.is_terminal()).map(|_| now);
         sqlx::query_as::<_, JobRow>(
             "UPDATE jobs SET
                 status = COALESCE(?2, status),
@@ -134,7 +134,7 @@ impl SqliteStore {
              RETURNING *",
         )
         .bind(id)
-        .bind(update.status)
+        .bind(update.status.map(JobStatus::name))
         .bind(update.stage)
         .bind(update.progress)
         .bind(update.error)

@@ -120,6 +120,18 @@ pub fn import_ct2(ct2_dir: &Path, out: &Path, quantize: Option<Encoding>) -> Res
     })
 }
 
+/// Reads a `model.bin` held in memory as the importer does before it
+/// writes anything: the variable index, the hyper-parameters and the tensor
+/// plan. A malformed file is an error, never a panic (fuzzed).
+pub fn check_model_bin(bytes: &[u8]) -> Result<Hparams> {
+    let mut reader = BufReader::new(std::io::Cursor::new(bytes));
+    let model = reader::read_index(&mut reader)?;
+    let hparams = derive_hparams(&model)?;
+    let plan = mapping::plan_tensors(&model)?;
+    mapping::check_tensor_set(&plan, &hparams)?;
+    Ok(hparams)
+}
+
 fn temp_path(out: &Path) -> PathBuf {
     let mut name = out.file_name().map(|n| n.to_os_string()).unwrap_or_else(|| "model.bin".into());
     name.push(format!(".part-{}", std::process::id()));

@@ -1,0 +1,85 @@
+//! A job's events for a client: every event so far, replayed from
+//! `STENO_EVENTS`, then live ones, ending after the terminal event (gRPC
+//! `Watch`, and any later event stream).
+
+use async_nats::jetstream::consumer::{DeliverPolicy, pull::OrderedConfig};
+use futures::{Stream, StreamExt};
+use prost::Message as _;
+use steno_runtime::{
+    JobId,
+    proto::{EventKind, JobEvent},
+    subjects,
+};
+
+use crate::{auth::Caller, error::ApiError, jobs::Jobs};
+
+impl Jobs {
+    /// The caller's job's events. Each open stream holds one of the
+    /// tenant's event-stream slots until it ends or the client goes.
+    pub async fn events(
+        &self,
+        caller: &Caller,
+        id: &str,
+    ) -> Result<impl Stream<Item = Result<JobEvent, ApiError>> + Send + use<>, ApiError> {
+        let job = self.get(caller, id).await?;
+        let permit = self.limits.open_watch(&caller.tenant)?;
+        let job_id = JobId::parse(&job.id).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+        let unavailable =
+            |e: &dyn std::fmt::Display| ApiError::unavailable("cannot read job events", &anyhow::anyhow!("{e}"));
+        let stream = self.bus.js.get_stream(subjects::EVENTS_STREAM).await.map_err(|e| unavailable(&e))?;
+        let consumer = stream
+            .create_consumer(OrderedConfig {
+                filter_subject: subjects::job_events_filter(&job_id),
+                deliver_policy: DeliverPolicy::All,
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| unavailable(&e))?;
+        let messages = consumer.messages().await.map_err(|e| unavailable(&e))?;
+        // A finished job whose events have aged out still ends the stream.
+        let idle_limit = job.is_terminal().then_some(std::time::Duration::from_secs(2));
+        let jobs = self.clone();
+        let events = futures::stream::unfold((messages, false, permit), move |(mut messages, ended, permit)| {
+            let jobs = jobs.clone();
+            async move {
+                if ended {
+                    return None;
+                }
+                let next = match idle_limit {
+                    Some(limit) => tokio::time::timeout(limit, messages.next()).await.ok()?,
+                    None => messages.next().await,
+                }?;
+                let event = next.map_err(|e| unavailable(&e)).and_then(|m| {
+                    JobEvent::decode(m.payload.clone())
+                        .map_err(|e| ApiError::Internal(anyhow::anyhow!("bad event: {e}")))
+                });
+                let ended = event.as_ref().map_or(true, |e| is_terminal(e.kind()));
+                if let Ok(event) = &event
+                    && is_terminal(event.kind())
+                {
+                    ledger_caught_up(&jobs, &event.job_id).await;
+                }
+                Some((event, (messages, ended, permit)))
+            }
+        });
+        Ok(events)
+    }
+}
+
+/// Waits (briefly) until the ledger shows the job finished, so a client
+/// that saw the terminal event gets the same answer from `Get` and
+/// `GetTranscript` (read-your-writes).
+async fn ledger_caught_up(jobs: &Jobs, id: &str) {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while tokio::time::Instant::now() < deadline {
+        if jobs.store.get(id, None).await.ok().flatten().is_some_and(|row| row.is_terminal()) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    tracing::warn!(job_id = id, "the ledger has not caught up with the job's terminal event");
+}
+
+fn is_terminal(kind: EventKind) -> bool {
+    matches!(kind, EventKind::Completed | EventKind::Failed | EventKind::Cancelled)
+}
