@@ -76,3 +76,19 @@ pub fn resolve(given: Option<String>, data_dir: &Path) -> Option<String> {
 pub fn key_file(data_dir: &Path) -> PathBuf {
     data_dir.join("api-key")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_given_key_wins_over_the_data_directory() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        assert_eq!(resolve(None, dir.path()), None);
+        write_private(&key_file(dir.path()), "steno_from_file").expect("write");
+        assert_eq!(resolve(None, dir.path()).as_deref(), Some("steno_from_file"));
+        assert_eq!(resolve(Some("steno_given".into()), dir.path()).as_deref(), Some("steno_given"));
+        let mode = std::fs::metadata(key_file(dir.path())).expect("stat").permissions();
+        assert_eq!(std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777, 0o600, "only its owner reads the key");
+    }
+}

@@ -120,3 +120,21 @@ fn ready_check(bus: Bus, store: Store) -> ops::ReadyCheck {
         })
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_keys_only_on_loopback() {
+        let mut gateway = GatewayConfig { auth: AUTH_NONE.into(), ..GatewayConfig::default() };
+        let refused = refuse_open_listeners(&gateway).expect_err("0.0.0.0 without keys");
+        assert!(refused.to_string().contains("loopback"), "{refused}");
+        gateway.http_addr = ([127, 0, 0, 1], 8080).into();
+        assert!(refuse_open_listeners(&gateway).is_err(), "gRPC still open");
+        gateway.grpc_addr = ([127, 0, 0, 1], 50051).into();
+        assert!(refuse_open_listeners(&gateway).is_ok());
+        let keys = GatewayConfig::default();
+        assert!(refuse_open_listeners(&keys).is_ok(), "keys on any address");
+    }
+}
