@@ -18,7 +18,9 @@ target_dir="${CARGO_TARGET_DIR:-/var/tmp/steno-target}/fuzz"
 "${fuzz[@]}" build --dev --target-dir "$target_dir"
 mkdir -p logs
 for target in $("${fuzz[@]}" list); do
+  # Start from the committed seeds (well-formed inputs) and what earlier runs kept.
   mkdir -p "corpus/$target"
+  cp -n seeds/"$target"/* "corpus/$target/" 2>/dev/null || true
   log="logs/$target.log"
   if ! "${fuzz[@]}" run --dev --target-dir "$target_dir" "$target" "corpus/$target" -- \
       -max_total_time="$secs" -rss_limit_mb=2048 -malloc_limit_mb=1024 >"$log" 2>&1; then

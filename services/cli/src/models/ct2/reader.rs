@@ -123,7 +123,9 @@ pub(super) fn read_index<R: Read + Seek>(r: &mut BufReader<R>) -> Result<Ct2Mode
     ensure!(spec == "WhisperSpec", "not a Whisper model: CTranslate2 spec is {spec:?}");
     let _revision = read_u32(r)?;
     let count = read_u32(r)? as usize;
-    let mut vars = Vec::with_capacity(count);
+    // The count comes from the file: reserve for a real model's few hundred
+    // variables at most, however large it claims to be.
+    let mut vars = Vec::with_capacity(count.min(1024));
     for _ in 0..count {
         let name = read_string(r)?;
         let [rank] = read_array(r)?;
@@ -131,11 +133,8 @@ pub(super) fn read_index<R: Read + Seek>(r: &mut BufReader<R>) -> Result<Ct2Mode
         let [dtype] = read_array(r)?;
         let dtype = DType::from_u8(dtype).with_context(|| format!("variable {name}"))?;
         let nbytes = read_u32(r)? as usize;
-        let elems: usize = dims.iter().product();
-        ensure!(
-            elems * dtype.size() == nbytes,
-            "variable {name}: {nbytes} bytes do not match shape {dims:?} of {dtype:?}"
-        );
+        let size = dims.iter().try_fold(dtype.size(), |n, d| n.checked_mul(*d));
+        ensure!(size == Some(nbytes), "variable {name}: {nbytes} bytes do not match shape {dims:?} of {dtype:?}");
         let offset = r.stream_position()?;
         let scalar = if rank == 0 {
             let mut b = vec![0u8; nbytes];
@@ -198,5 +197,29 @@ mod tests {
         assert_eq!((v.dims.as_slice(), v.dtype), (&[2, 3][..], DType::F16));
         assert_eq!((v.offset, v.nbytes, v.scalar_int()), (data_at, 12, None));
         assert!(m.require("decoder/embeddings/weight").is_err());
+    }
+
+    /// Found by the `ct2_model` fuzz target: a count of 2.6 billion
+    /// variables reserved 60 GB before reading one; a shape whose size
+    /// overflows must be refused, not wrap.
+    #[test]
+    fn claimed_sizes_are_not_trusted() {
+        let mut b = Vec::new();
+        b.extend_from_slice(&6u32.to_le_bytes());
+        put_str(&mut b, "WhisperSpec");
+        b.extend_from_slice(&1u32.to_le_bytes());
+        b.extend_from_slice(&0x9c40_0000u32.to_le_bytes());
+        assert!(read_index(&mut BufReader::new(std::io::Cursor::new(b.clone()))).is_err(), "truncated");
+        b.truncate(b.len() - 4);
+        b.extend_from_slice(&1u32.to_le_bytes());
+        put_str(&mut b, "encoder/conv1/weight");
+        b.push(3);
+        for d in [u32::MAX, u32::MAX, 4] {
+            b.extend_from_slice(&d.to_le_bytes());
+        }
+        b.push(0);
+        b.extend_from_slice(&0u32.to_le_bytes());
+        let error = read_index(&mut BufReader::new(std::io::Cursor::new(b))).expect_err("overflowing shape");
+        assert!(error.to_string().contains("do not match shape"), "{error}");
     }
 }
