@@ -78,6 +78,12 @@ impl ApiError {
         self.to_string()
     }
 
+    /// A job id from a client: one that cannot be a job's id is a job that
+    /// does not exist (parsed once, where a request comes in).
+    pub fn job_id(id: &str) -> Result<steno_runtime::JobId, Self> {
+        steno_runtime::JobId::parse(id).map_err(|_| Self::NotFound(format!("job {id} does not exist")))
+    }
+
     /// A dependency failed: the detail is logged, the client is told what
     /// could not be done (NATS and SQL error text never reaches it).
     pub fn unavailable(what: &str, e: &anyhow::Error) -> Self {

@@ -19,17 +19,16 @@ impl Jobs {
     pub async fn events(
         &self,
         caller: &Caller,
-        id: &str,
+        id: &JobId,
     ) -> Result<impl Stream<Item = Result<JobEvent, ApiError>> + Send + use<>, ApiError> {
         let job = self.get(caller, id).await?;
         let permit = self.limits.open_watch(&caller.tenant)?;
-        let job_id = JobId::parse(&job.id).map_err(|e| ApiError::BadRequest(e.to_string()))?;
         let unavailable =
             |e: &dyn std::fmt::Display| ApiError::unavailable("cannot read job events", &anyhow::anyhow!("{e}"));
         let stream = self.bus.js.get_stream(subjects::EVENTS_STREAM).await.map_err(|e| unavailable(&e))?;
         let consumer = stream
             .create_consumer(OrderedConfig {
-                filter_subject: subjects::job_events_filter(&job_id),
+                filter_subject: subjects::job_events_filter(id),
                 deliver_policy: DeliverPolicy::All,
                 ..Default::default()
             })

@@ -60,7 +60,7 @@ impl JobService for Grpc {
     async fn retry(&self, request: Request<proto::RetryRequest>) -> Result<Response<proto::Job>, Status> {
         observed("Retry", async {
             let caller = self.caller(&request).await?;
-            let row = self.jobs.retry(&caller, &request.into_inner().id).await?;
+            let row = self.jobs.retry(&caller, &ApiError::job_id(&request.into_inner().id)?).await?;
             Ok(Response::new(to_proto_job(&row)))
         })
         .await
@@ -69,7 +69,7 @@ impl JobService for Grpc {
     async fn delete(&self, request: Request<proto::DeleteRequest>) -> Result<Response<proto::DeleteResponse>, Status> {
         observed("Delete", async {
             let caller = self.caller(&request).await?;
-            self.jobs.delete(&caller, &request.into_inner().id).await?;
+            self.jobs.delete(&caller, &ApiError::job_id(&request.into_inner().id)?).await?;
             Ok(Response::new(proto::DeleteResponse {}))
         })
         .await
@@ -90,7 +90,7 @@ impl JobService for Grpc {
             let caller = self.caller(&request).await?;
             let request = request.into_inner();
             let names = request.names.into_iter().collect();
-            let speakers = self.jobs.rename_speakers(&caller, &request.id, &names).await?;
+            let speakers = self.jobs.rename_speakers(&caller, &ApiError::job_id(&request.id)?, &names).await?;
             let speakers = speakers.into_iter().map(|s| proto::SpeakerName { id: s.id, name: s.name }).collect();
             Ok(Response::new(proto::SpeakersResponse { speakers }))
         })
@@ -152,7 +152,7 @@ impl Grpc {
 
     async fn get_call(&self, request: Request<proto::GetRequest>) -> Result<Response<proto::Job>, Status> {
         let caller = self.caller(&request).await?;
-        let row = self.jobs.get(&caller, &request.into_inner().id).await?;
+        let row = self.jobs.get(&caller, &ApiError::job_id(&request.into_inner().id)?).await?;
         Ok(Response::new(to_proto_job(&row)))
     }
 
@@ -170,13 +170,13 @@ impl Grpc {
 
     async fn watch_call(&self, request: Request<proto::WatchRequest>) -> Result<Response<EventStream>, Status> {
         let caller = self.caller(&request).await?;
-        let events = self.jobs.events(&caller, &request.into_inner().id).await?;
+        let events = self.jobs.events(&caller, &ApiError::job_id(&request.into_inner().id)?).await?;
         Ok(Response::new(Box::pin(events.map(|event| event.map_err(Status::from)))))
     }
 
     async fn cancel_call(&self, request: Request<proto::CancelRequest>) -> Result<Response<proto::Job>, Status> {
         let caller = self.caller(&request).await?;
-        let row = self.jobs.cancel(&caller, &request.into_inner().id).await?;
+        let row = self.jobs.cancel(&caller, &ApiError::job_id(&request.into_inner().id)?).await?;
         Ok(Response::new(to_proto_job(&row)))
     }
 
@@ -190,7 +190,7 @@ impl Grpc {
             Format::Unspecified => Format::Txt,
             format => format,
         };
-        let body = self.jobs.transcript(&caller, &request.id, format).await?;
+        let body = self.jobs.transcript(&caller, &ApiError::job_id(&request.id)?, format).await?;
         Ok(Response::new(proto::TranscriptFile {
             format: format as i32,
             content_type: content_type(format).to_owned(),

@@ -7,10 +7,10 @@
 
 use std::time::Duration;
 
-use steno_runtime::{config::RetentionConfig, metrics};
+use steno_runtime::{JobId, config::RetentionConfig, metrics};
 use tokio_util::sync::CancellationToken;
 
-use crate::jobs::Jobs;
+use crate::{jobs::Jobs, store::JobStatus};
 
 /// Expired jobs removed per sweep (the rest wait for the next).
 const BATCH: i64 = 500;
@@ -33,11 +33,11 @@ async fn sweep(jobs: &Jobs, config: &RetentionConfig) -> anyhow::Result<()> {
         let reason = format!("the job made no progress for {} days (retention.days) and was given up", config.days);
         for job in jobs.store.fail_stalled(config.days, &reason).await? {
             tracing::warn!(job_id = job.id, "stalled job failed");
-            metrics::job_finished("failed", &job.submitted_via);
+            metrics::job_finished(JobStatus::Failed.name(), &job.submitted_via);
         }
         let expired = jobs.store.expired(config.days, BATCH).await?;
         for job in &expired {
-            jobs.remove(&job.id).await?;
+            jobs.remove(&JobId::parse(&job.id)?).await?;
         }
         if !expired.is_empty() {
             tracing::info!(jobs = expired.len(), days = config.days, "removed finished jobs past retention");

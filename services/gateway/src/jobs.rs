@@ -241,8 +241,8 @@ impl Jobs {
     }
 
     /// The caller's job (any job for an admin).
-    pub async fn get(&self, caller: &Caller, id: &str) -> Result<JobRow, ApiError> {
-        let row = self.store.get(id, caller.scope()).await?;
+    pub async fn get(&self, caller: &Caller, id: &JobId) -> Result<JobRow, ApiError> {
+        let row = self.store.get(id.as_str(), caller.scope()).await?;
         row.ok_or_else(|| ApiError::NotFound(format!("job {id} does not exist")))
     }
 
@@ -270,24 +270,20 @@ impl Jobs {
 
     /// Cancels a job that has not finished: flags it for the workers, marks
     /// it cancelled and publishes `cancelled`.
-    pub async fn cancel(&self, caller: &Caller, id: &str) -> Result<JobRow, ApiError> {
+    pub async fn cancel(&self, caller: &Caller, id: &JobId) -> Result<JobRow, ApiError> {
         let job = self.get(caller, id).await?;
         if job.is_terminal() {
             return Err(ApiError::Conflict(format!("job {id} is already {}", job.status)));
         }
-        let job_id = JobId::parse(id).map_err(|e| ApiError::BadRequest(e.to_string()))?;
-        self.bus
-            .set_cancelled(&job_id)
-            .await
-            .map_err(|e| ApiError::unavailable("cannot flag the job cancelled", &e))?;
+        self.bus.set_cancelled(id).await.map_err(|e| ApiError::unavailable("cannot flag the job cancelled", &e))?;
         let update =
             Update { status: Some(JobStatus::Cancelled), error: Some("cancelled by request"), ..Default::default() };
-        let Some(row) = self.store.update(id, update).await? else {
+        let Some(row) = self.store.update(id.as_str(), update).await? else {
             return Err(ApiError::Conflict(format!("job {id} finished before it could be cancelled")));
         };
         metrics::job_finished("cancelled", &row.submitted_via);
-        if let Err(e) = self.bus.publish_event(event(id, EventKind::Cancelled, Stage::Unspecified)).await {
-            tracing::warn!(error = format!("{e:#}"), job_id = id, "publish cancelled event");
+        if let Err(e) = self.bus.publish_event(event(id.as_str(), EventKind::Cancelled, Stage::Unspecified)).await {
+            tracing::warn!(error = format!("{e:#}"), job_id = %id, "publish cancelled event");
         }
         Ok(row)
     }
@@ -295,7 +291,7 @@ impl Jobs {
     /// Requeues a failed job from the stage that failed, as a new attempt,
     /// with the task kept in the dead letters (its artifacts are kept). A
     /// part of a split transcription restarts the whole transcription.
-    pub async fn retry(&self, caller: &Caller, id: &str) -> Result<JobRow, ApiError> {
+    pub async fn retry(&self, caller: &Caller, id: &JobId) -> Result<JobRow, ApiError> {
         let job = self.get(caller, id).await?;
         if job.status != JobStatus::Failed {
             return Err(ApiError::Conflict(format!("job {id} is {}; only a failed job can be retried", job.status)));
@@ -307,7 +303,7 @@ impl Jobs {
             ))
         };
         let stage = job.stage.clone().ok_or_else(nothing_to_retry)?;
-        let letter = self.bus.find_dead_letter(&stage, id).await.map_err(unavailable)?;
+        let letter = self.bus.find_dead_letter(&stage, id.as_str()).await.map_err(unavailable)?;
         let mut task = letter.and_then(|l| StageTask::decode(l.payload).ok()).ok_or_else(nothing_to_retry)?;
         if task.part.take().is_some()
             && let Some(artifacts) = task.artifacts.as_mut()
@@ -316,42 +312,41 @@ impl Jobs {
         }
         task.attempt = task.attempt.max(u32::try_from(job.attempt).unwrap_or(1)) + 1;
         let attempt = i32::try_from(task.attempt).unwrap_or(i32::MAX);
-        let Some(row) = self.store.requeue(id, attempt, &stage).await? else {
+        let Some(row) = self.store.requeue(id.as_str(), attempt, &stage).await? else {
             return Err(ApiError::Conflict(format!("job {id} changed while it was being retried")));
         };
-        let queued = JobEvent { attempt: task.attempt, ..event(id, EventKind::Queued, task.stage()) };
+        let queued = JobEvent { attempt: task.attempt, ..event(id.as_str(), EventKind::Queued, task.stage()) };
         let requeued = async {
             self.bus.publish_event(queued).await?;
             self.bus.publish_task(&task).await?;
-            self.bus.remove_dead_letters(&stage, id).await
+            self.bus.remove_dead_letters(&stage, id.as_str()).await
         };
         requeued.await.map_err(unavailable)?;
-        tracing::info!(job_id = id, stage, attempt = task.attempt, "job retried");
+        tracing::info!(job_id = %id, stage, attempt = task.attempt, "job retried");
         Ok(row)
     }
 
     /// Deletes a job now: an unfinished one is cancelled first (its workers
     /// stop), then its artifacts, events, flags, dead letters and row go.
-    pub async fn delete(&self, caller: &Caller, id: &str) -> Result<(), ApiError> {
+    pub async fn delete(&self, caller: &Caller, id: &JobId) -> Result<(), ApiError> {
         let job = self.get(caller, id).await?;
         if !job.is_terminal() {
             self.cancel(caller, id).await?;
         }
-        self.remove(&job.id).await?;
-        tracing::info!(job_id = id, "job deleted");
+        self.remove(id).await?;
+        tracing::info!(job_id = %id, "job deleted");
         Ok(())
     }
 
     /// Removes everything of a job (no checks; the janitor's path too).
-    pub async fn remove(&self, id: &str) -> Result<(), ApiError> {
-        let job_id = JobId::parse(id).map_err(|e| ApiError::BadRequest(e.to_string()))?;
-        self.bus.remove_job(&job_id).await.map_err(|e| ApiError::unavailable("cannot remove the job's data", &e))?;
-        self.store.delete(id).await?;
+    pub async fn remove(&self, id: &JobId) -> Result<(), ApiError> {
+        self.bus.remove_job(id).await.map_err(|e| ApiError::unavailable("cannot remove the job's data", &e))?;
+        self.store.delete(id.as_str()).await?;
         Ok(())
     }
 
     /// A finished job's transcript in `format`.
-    pub async fn transcript(&self, caller: &Caller, id: &str, format: Format) -> Result<Vec<u8>, ApiError> {
+    pub async fn transcript(&self, caller: &Caller, id: &JobId, format: Format) -> Result<Vec<u8>, ApiError> {
         let job = self.get(caller, id).await?;
         match job.status {
             JobStatus::Completed => {}
@@ -368,7 +363,6 @@ impl Jobs {
                 format_extension(format)
             )));
         }
-        let job_id = JobId::parse(id).map_err(|e| ApiError::BadRequest(e.to_string()))?;
-        self.artifacts.get_bytes(&job_id, &name).await.map_err(|e| ApiError::Internal(e.into()))
+        self.artifacts.get_bytes(id, &name).await.map_err(|e| ApiError::Internal(e.into()))
     }
 }

@@ -5,8 +5,11 @@
 
 use axum::{
     Extension, Json, Router,
-    extract::{DefaultBodyLimit, FromRequest, MatchedPath, Multipart, Path, Query, Request, State, multipart::Field},
-    http::{StatusCode, header},
+    extract::{
+        DefaultBodyLimit, FromRequest, FromRequestParts, MatchedPath, Multipart, Path, Query, Request, State,
+        multipart::Field,
+    },
+    http::{StatusCode, header, request::Parts},
     middleware::{self, Next},
     response::{IntoResponse, Response},
     routing::{get, post},
@@ -15,7 +18,7 @@ use std::collections::BTreeMap;
 
 use futures::TryStreamExt;
 use serde::Deserialize;
-use steno_runtime::{artifacts, metrics};
+use steno_runtime::{JobId, artifacts, metrics};
 
 use crate::{
     auth::Caller,
@@ -165,6 +168,20 @@ async fn text_field(field: &mut Field<'_>) -> Result<String, ApiError> {
     String::from_utf8(bytes).map_err(|_| ApiError::BadRequest(format!("multipart field {name:?} is not UTF-8 text")))
 }
 
+/// The `{id}` of a job route, parsed once: an id that cannot be a job's is
+/// answered as a job that does not exist.
+struct JobPath(JobId);
+
+impl<S: Send + Sync> FromRequestParts<S> for JobPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Path(id) =
+            Path::<String>::from_request_parts(parts, state).await.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+        ApiError::job_id(&id).map(Self)
+    }
+}
+
 fn comma_list(value: &str) -> Vec<String> {
     value.split(',').map(|f| f.trim().to_owned()).filter(|f| !f.is_empty()).collect()
 }
@@ -176,7 +193,7 @@ fn parse_field<T: std::str::FromStr>(field: &'static str, value: &str) -> Result
 async fn get_job(
     State(jobs): State<Jobs>,
     Extension(caller): Extension<Caller>,
-    Path(id): Path<String>,
+    JobPath(id): JobPath,
 ) -> Result<Json<JobView>, ApiError> {
     Ok(Json(jobs.get(&caller, &id).await?.into()))
 }
@@ -185,7 +202,7 @@ async fn get_job(
 async fn delete_job(
     State(jobs): State<Jobs>,
     Extension(caller): Extension<Caller>,
-    Path(id): Path<String>,
+    JobPath(id): JobPath,
 ) -> Result<StatusCode, ApiError> {
     jobs.delete(&caller, &id).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -220,7 +237,7 @@ async fn list(
 async fn cancel(
     State(jobs): State<Jobs>,
     Extension(caller): Extension<Caller>,
-    Path(id): Path<String>,
+    JobPath(id): JobPath,
 ) -> Result<Json<JobView>, ApiError> {
     Ok(Json(jobs.cancel(&caller, &id).await?.into()))
 }
@@ -229,7 +246,7 @@ async fn cancel(
 async fn retry(
     State(jobs): State<Jobs>,
     Extension(caller): Extension<Caller>,
-    Path(id): Path<String>,
+    JobPath(id): JobPath,
 ) -> Result<Json<JobView>, ApiError> {
     Ok(Json(jobs.retry(&caller, &id).await?.into()))
 }
@@ -238,7 +255,7 @@ async fn retry(
 async fn speakers(
     State(jobs): State<Jobs>,
     Extension(caller): Extension<Caller>,
-    Path(id): Path<String>,
+    JobPath(id): JobPath,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     Ok(Json(serde_json::json!({ "speakers": jobs.speakers(&caller, &id).await? })))
 }
@@ -248,7 +265,7 @@ async fn speakers(
 async fn rename_speakers(
     State(jobs): State<Jobs>,
     Extension(caller): Extension<Caller>,
-    Path(id): Path<String>,
+    JobPath(id): JobPath,
     body: Result<Json<BTreeMap<String, String>>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let Json(names) = body.map_err(|e| ApiError::BadRequest(format!("request body: {}", e.body_text())))?;
@@ -261,6 +278,7 @@ async fn transcript(
     Extension(caller): Extension<Caller>,
     Path((id, file)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
+    let id = ApiError::job_id(&id)?;
     if file == artifacts::SPEAKERS_RTTM {
         let turns = jobs.speaker_turns(&caller, &id).await?;
         return Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], turns).into_response());

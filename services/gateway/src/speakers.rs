@@ -19,8 +19,8 @@ const MAX_NAME_CHARS: usize = 64;
 
 impl Jobs {
     /// The speakers of a completed job, in order of first appearance.
-    pub async fn speakers(&self, caller: &Caller, id: &str) -> Result<Vec<Speaker>, ApiError> {
-        let (_, transcript) = self.diarized_transcript(caller, id).await?;
+    pub async fn speakers(&self, caller: &Caller, id: &JobId) -> Result<Vec<Speaker>, ApiError> {
+        let transcript = self.diarized_transcript(caller, id).await?;
         Ok(transcript.speakers)
     }
 
@@ -29,32 +29,32 @@ impl Jobs {
     pub async fn rename_speakers(
         &self,
         caller: &Caller,
-        id: &str,
+        id: &JobId,
         names: &BTreeMap<String, String>,
     ) -> Result<Vec<Speaker>, ApiError> {
-        let (job_id, mut transcript) = self.diarized_transcript(caller, id).await?;
+        let mut transcript = self.diarized_transcript(caller, id).await?;
         apply_names(&mut transcript.speakers, names)?;
         let internal = |e: anyhow::Error| ApiError::unavailable("cannot store the renamed transcript", &e);
-        self.artifacts.put_json(&job_id, artifacts::DIARIZED, &transcript).await.map_err(internal)?;
+        self.artifacts.put_json(id, artifacts::DIARIZED, &transcript).await.map_err(internal)?;
         let job = self.get(caller, id).await?;
         for name in job.exports.0.iter() {
             let Some(format) = name.strip_prefix("transcript.").and_then(|ext| ext.parse::<ExportFormat>().ok()) else {
                 continue;
             };
             let body = render::render(&transcript, format, &self.cues).map_err(|e| ApiError::Internal(e.into()))?;
-            self.artifacts.put_bytes(&job_id, name, body.as_bytes()).await.map_err(internal)?;
+            self.artifacts.put_bytes(id, name, body.as_bytes()).await.map_err(internal)?;
         }
-        tracing::info!(job_id = id, renamed = names.len(), "speakers renamed");
+        tracing::info!(job_id = %id, renamed = names.len(), "speakers renamed");
         Ok(transcript.speakers)
     }
 
     /// The job's speaker turns as RTTM.
-    pub async fn speaker_turns(&self, caller: &Caller, id: &str) -> Result<Vec<u8>, ApiError> {
-        let (job_id, _) = self.diarized_transcript(caller, id).await?;
-        self.artifacts.get_bytes(&job_id, artifacts::SPEAKERS_RTTM).await.map_err(|e| ApiError::Internal(e.into()))
+    pub async fn speaker_turns(&self, caller: &Caller, id: &JobId) -> Result<Vec<u8>, ApiError> {
+        self.diarized_transcript(caller, id).await?;
+        self.artifacts.get_bytes(id, artifacts::SPEAKERS_RTTM).await.map_err(|e| ApiError::Internal(e.into()))
     }
 
-    async fn diarized_transcript(&self, caller: &Caller, id: &str) -> Result<(JobId, Transcript), ApiError> {
+    async fn diarized_transcript(&self, caller: &Caller, id: &JobId) -> Result<Transcript, ApiError> {
         let job = self.get(caller, id).await?;
         if job.status != JobStatus::Completed {
             return Err(ApiError::Conflict(format!(
@@ -62,9 +62,8 @@ impl Jobs {
                 job.status
             )));
         }
-        let job_id = JobId::parse(id).map_err(|e| ApiError::BadRequest(e.to_string()))?;
-        match self.artifacts.get_json(&job_id, artifacts::DIARIZED).await {
-            Ok(transcript) => Ok((job_id, transcript)),
+        match self.artifacts.get_json(id, artifacts::DIARIZED).await {
+            Ok(transcript) => Ok(transcript),
             Err(artifacts::ArtifactError::NotFound(_)) => {
                 Err(ApiError::Conflict(format!("job {id} was not diarized (it was submitted with diarize: false)")))
             }
