@@ -226,4 +226,31 @@ mod tests {
         assert!(check_scheme(&Url::parse("https://x.org/a.mp3").expect("url")).is_ok());
         assert!(check_scheme(&Url::parse("file:///etc/passwd").expect("url")).is_err());
     }
+
+    /// With every proxy variable pointing at a closed port, a fetch still
+    /// reaches the checked address itself: the pinned address is the one
+    /// connected to.
+    #[tokio::test]
+    #[allow(unsafe_code)]
+    async fn proxies_from_the_environment_are_ignored() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let port = listener.local_addr().expect("address").port();
+        tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.expect("accept");
+            let mut request = [0u8; 1024];
+            let _ = tokio::io::AsyncReadExt::read(&mut socket, &mut request).await;
+            let response = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
+            let _ = tokio::io::AsyncWriteExt::write_all(&mut socket, response).await;
+        });
+        for var in ["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"] {
+            // SAFETY: the only test of this crate that touches the
+            // environment; the others read none of it.
+            unsafe { std::env::set_var(var, "http://127.0.0.1:9") };
+        }
+        let config = DownloadConfig { allow_networks: vec!["127.0.0.1".into()], ..DownloadConfig::default() };
+        let download = Download::new(config).expect("download");
+        let url = Url::parse(&format!("http://127.0.0.1:{port}/talk.wav")).expect("url");
+        let response = download.get(url).await.map_err(|e| format!("{e:?}")).expect("fetched without the proxy");
+        assert_eq!(response.status(), StatusCode::OK);
+    }
 }

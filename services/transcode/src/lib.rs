@@ -147,6 +147,22 @@ fn last_line(stderr: &[u8]) -> String {
 mod tests {
     use super::*;
 
+    /// A tool that hangs is killed at `transcode.timeout_secs` and the job
+    /// fails with the key named.
+    #[tokio::test]
+    async fn a_hanging_tool_is_stopped_at_the_timeout() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let hang = dir.path().join("ffprobe");
+        std::fs::write(&hang, "#!/bin/sh\nsleep 30\n").expect("write");
+        std::process::Command::new("chmod").arg("+x").arg(&hang).status().expect("chmod");
+        let config = TranscodeConfig { ffprobe: hang, timeout_secs: 1, ..TranscodeConfig::default() };
+        let Err(StageError::Permanent(error)) = Transcode::new(config).probe_audio(dir.path()).await else {
+            panic!("a hanging ffprobe must fail the job");
+        };
+        // Had it run to its end, the error would be that there is no audio.
+        assert!(error.to_string().contains("transcode.timeout_secs"), "{error}");
+    }
+
     #[test]
     fn durations_read_naturally() {
         assert_eq!(human_duration(7.2), "8 s");
