@@ -13,7 +13,7 @@ use steno_proto::v1 as proto;
 
 use crate::{
     api::Api,
-    fixtures::serve_media,
+    fixtures::{media_dir, serve_media},
     harness::{System, bin_dir, grpc_client, repo_root, wait_until},
 };
 
@@ -173,6 +173,14 @@ async fn keys_and_tenants_guard_every_route() {
     let job = alice.finished(&long, Duration::from_secs(60)).await;
     let error = job["error"].as_str().unwrap_or_default();
     assert!(error.contains("limit is 3 s (transcode.max_duration_secs)"), "{job}");
+
+    // Another tenant cannot take a job's id, by URL or by an upload (which
+    // would write over the job's source).
+    let (status, body) = bob.submit(json!({ "source_url": format!("{media}/speech.wav"), "job_id": long })).await;
+    assert_eq!(status, 409, "{body}");
+    let (status, body) = bob.upload(&media_dir().join("speech.wav"), &[("job_id", long.as_str())]).await;
+    assert_eq!(status, 409, "{body}");
+    assert!(body["error"].as_str().unwrap_or_default().contains("already taken"), "{body}");
 
     // A JSON body over 64 KiB is refused before it is parsed.
     let (status, body) = alice.submit(json!({ "source_url": "x".repeat(70_000) })).await;

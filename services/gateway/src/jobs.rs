@@ -93,6 +93,10 @@ impl Jobs {
         if let Some(existing) = self.existing(caller, &submission).await? {
             return Ok((existing, false));
         }
+        // Artifacts are named by job id: never write under another tenant's job.
+        if self.store.exists(submission.id.as_str()).await? {
+            return Err(taken(&submission.id));
+        }
         self.admit(caller).await?;
         let size = self
             .artifacts
@@ -187,9 +191,7 @@ impl Jobs {
         let Some(row) = inserted else {
             // Another tenant's job may hold the id: say only that it is taken.
             let existing = self.existing(caller, &submission).await?;
-            return existing.map(|row| (row, false)).ok_or_else(|| {
-                ApiError::Conflict(format!("job_id {} is already taken; choose another", submission.id))
-            });
+            return existing.map(|row| (row, false)).ok_or_else(|| taken(&submission.id));
         };
         metrics::job_created(via.as_str());
         // The row is the outbox: if the task cannot be published now (NATS
@@ -232,11 +234,7 @@ impl Jobs {
                 metrics::job_finished("failed", Via::Nats.as_str());
                 Ok(row)
             }
-            None => self
-                .store
-                .find_existing(&caller.tenant, id.as_str(), key)
-                .await?
-                .ok_or_else(|| ApiError::Conflict(format!("job_id {id} is already taken"))),
+            None => self.store.find_existing(&caller.tenant, id.as_str(), key).await?.ok_or_else(|| taken(id)),
         }
     }
 
@@ -365,4 +363,9 @@ impl Jobs {
         }
         self.artifacts.get_bytes(id, &name).await.map_err(|e| ApiError::Internal(e.into()))
     }
+}
+
+/// A client-chosen job id another tenant's job holds (said without more).
+fn taken(id: &JobId) -> ApiError {
+    ApiError::Conflict(format!("job_id {id} is already taken; choose another"))
 }
