@@ -66,6 +66,11 @@ async fn keys_and_tenants_guard_every_route() {
     let shown = job.to_string();
     assert!(!shown.contains("s3cr3t") && !shown.contains("ann:pw"), "secrets shown: {shown}");
     assert_eq!(job["tenant"], "test");
+    let events = system.job_events(&id).await;
+    assert!(
+        !events.is_empty() && events.iter().all(|(e, _)| e.tenant == "test"),
+        "events carry the tenant: {events:?}"
+    );
 
     // Another tenant: 404 everywhere, with the unknown job's own message.
     let unknown = "00000000-0000-4000-8000-000000000000";

@@ -78,10 +78,10 @@ async fn handle(bus: &Bus, kind: Advisory, advisory: &AdvisoryBody) -> anyhow::R
         stranded: kind == Advisory::MaxDeliveries,
     };
     if let Some(stage) = subjects::stage_of_stream(&advisory.stream) {
-        let (job_id, attempt) = job_of(&message)?;
+        let (job_id, attempt, tenant) = job_of(&message)?;
         let reason = stranded_reason(bus, stage, &job_id, attempt, advisory.deliveries).await;
         bus.dead_letter(letter(subjects::stage_name(stage), job_id.as_str(), &reason)).await?;
-        let failed = JobEvent { attempt, message: reason, ..event(job_id.as_str(), EventKind::Failed, stage) };
+        let failed = JobEvent { attempt, tenant, message: reason, ..event(job_id.as_str(), EventKind::Failed, stage) };
         bus.publish_event(failed).await?;
     } else if advisory.stream == subjects::SUBMIT_STREAM {
         let reason = format!("the submission could not be recorded in {} attempts", advisory.deliveries);
@@ -111,17 +111,18 @@ async fn stranded(stream: &stream::Stream<()>, sequence: u64) -> anyhow::Result<
     }
 }
 
-/// The job (and attempt) of a stage task, from its body or its `Nats-Msg-Id`.
-fn job_of(message: &StreamMessage) -> anyhow::Result<(JobId, u32)> {
+/// The job, attempt and tenant of a stage task, from its body (or only the
+/// job, from its `Nats-Msg-Id`).
+fn job_of(message: &StreamMessage) -> anyhow::Result<(JobId, u32, String)> {
     if let Ok(task) = StageTask::decode(message.payload.clone())
         && let Ok(job_id) = JobId::parse(&task.job_id)
     {
-        return Ok((job_id, task.attempt));
+        return Ok((job_id, task.attempt, task.tenant));
     }
     let msg_id = message.headers.get("Nats-Msg-Id").map(|v| v.as_str().to_owned()).unwrap_or_default();
     let job_id = subjects::job_id_from_msg_id(&msg_id)
         .ok_or_else(|| anyhow::anyhow!("stranded task {} names no job", message.sequence))?;
-    Ok((job_id, 0))
+    Ok((job_id, 0, String::new()))
 }
 
 /// Why a task ran out of deliveries, for the job's user: the last error

@@ -140,7 +140,13 @@ impl Jobs {
     /// repeat: the task's `Nats-Msg-Id` drops a second copy.
     pub async fn dispatch(&self, row: &JobRow) -> anyhow::Result<()> {
         let options = serde_json::from_value::<OptionsView>(row.options.0.clone())?.to_proto();
-        let mut task = StageTask { job_id: row.id.clone(), attempt: 1, options: Some(options), ..Default::default() };
+        let mut task = StageTask {
+            job_id: row.id.clone(),
+            tenant: row.tenant.clone(),
+            attempt: 1,
+            options: Some(options),
+            ..Default::default()
+        };
         match &row.source_url {
             Some(url) => {
                 task.stage = Stage::Download as i32;
@@ -151,7 +157,8 @@ impl Jobs {
                 task.artifacts = Some(proto::Artifacts { source: artifacts::SOURCE.into(), ..Default::default() });
             }
         }
-        let queued = JobEvent { attempt: 1, ..event(&row.id, EventKind::Queued, task.stage()) };
+        let queued =
+            JobEvent { attempt: 1, tenant: row.tenant.clone(), ..event(&row.id, EventKind::Queued, task.stage()) };
         self.bus.publish_event(queued).await?;
         self.bus.publish_task(&task).await?;
         self.store.mark_dispatched(&row.id).await?;
@@ -280,7 +287,9 @@ impl Jobs {
             return Err(ApiError::Conflict(format!("job {id} finished before it could be cancelled")));
         };
         metrics::job_finished("cancelled", &row.submitted_via);
-        if let Err(e) = self.bus.publish_event(event(id.as_str(), EventKind::Cancelled, Stage::Unspecified)).await {
+        let cancelled =
+            JobEvent { tenant: row.tenant.clone(), ..event(id.as_str(), EventKind::Cancelled, Stage::Unspecified) };
+        if let Err(e) = self.bus.publish_event(cancelled).await {
             tracing::warn!(error = format!("{e:#}"), job_id = %id, "publish cancelled event");
         }
         Ok(row)
@@ -313,7 +322,13 @@ impl Jobs {
         let Some(row) = self.store.requeue(id.as_str(), attempt, &stage).await? else {
             return Err(ApiError::Conflict(format!("job {id} changed while it was being retried")));
         };
-        let queued = JobEvent { attempt: task.attempt, ..event(id.as_str(), EventKind::Queued, task.stage()) };
+        // A task dead-lettered before tasks carried their tenant gets it here.
+        task.tenant = job.tenant.clone();
+        let queued = JobEvent {
+            attempt: task.attempt,
+            tenant: job.tenant.clone(),
+            ..event(id.as_str(), EventKind::Queued, task.stage())
+        };
         let requeued = async {
             self.bus.publish_event(queued).await?;
             self.bus.publish_task(&task).await?;

@@ -146,6 +146,8 @@ struct Worker<S> {
 struct Delivery<'a> {
     message: &'a Message,
     job_id: JobId,
+    /// The job's tenant, copied onto every event (empty when the task is unreadable).
+    tenant: String,
     attempt: u32,
     delivered: i64,
 }
@@ -158,6 +160,6 @@ impl<S: Stage> Worker<S> {
 
 impl Delivery<'_> {
     fn event(&self, kind: EventKind, stage: StageKind) -> JobEvent {
-        JobEvent { attempt: self.attempt, ..event(self.job_id.as_str(), kind, stage) }
+        JobEvent { attempt: self.attempt, tenant: self.tenant.clone(), ..event(self.job_id.as_str(), kind, stage) }
     }
 }

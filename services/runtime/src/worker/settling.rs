@@ -98,7 +98,7 @@ impl<S: Stage> Worker<S> {
         tracing::warn!(error = %error, msg_id, "undecodable stage task");
         let reason = format!("{} received a malformed task: {error}", self.name());
         if let Some(job_id) = msg_id.as_deref().and_then(subjects::job_id_from_msg_id) {
-            let delivery = Delivery { message, job_id, attempt: 0, delivered };
+            let delivery = Delivery { message, job_id, tenant: String::new(), attempt: 0, delivered };
             return self.fail(&delivery, reason, true).await;
         }
         let sequence = message.info().map(|i| i.stream_sequence).unwrap_or(0);

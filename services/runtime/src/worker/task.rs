@@ -72,7 +72,8 @@ impl<S: Stage> Worker<S> {
         }
         let span = tracing::info_span!("stage", stage = self.name(), job_id = %job_id, delivered);
         crate::trace::set_parent_from(&span, message.headers.as_ref());
-        let delivery = Delivery { message: &message, job_id, attempt: task.attempt, delivered };
+        let delivery =
+            Delivery { message: &message, job_id, tenant: task.tenant.clone(), attempt: task.attempt, delivered };
         async {
             let outcome = self.run_task(&delivery, task).await;
             self.settle(&delivery, outcome).await;
