@@ -17,7 +17,8 @@ use steno_runtime::{bus::is_supported_server, config::Config};
 
 use crate::processes::{Processes, SERVICES};
 
-/// How long the ephemeral system may take to become ready.
+/// How long the ephemeral system may take to become ready; a service that
+/// exits meanwhile ends the wait at once.
 const START_TIMEOUT: Duration = Duration::from_secs(90);
 
 pub struct LocalSystem {
@@ -38,9 +39,11 @@ impl LocalSystem {
         match system.boot(config, database_url).await {
             Ok(()) => Ok(system),
             Err(e) => {
+                // Said now: stopping the rest may take the grace period.
+                eprintln!("steno: {e:#}; stopping the local system");
                 let logs = system.log_tails();
                 system.stop().await;
-                Err(e.context(logs))
+                Err(anyhow::anyhow!("{e:#}\n{logs}"))
             }
         }
     }
@@ -82,6 +85,7 @@ impl LocalSystem {
         for (service, port) in ops {
             let url = format!("http://127.0.0.1:{port}/readyz");
             while !reqwest::get(&url).await.is_ok_and(|r| r.status().is_success()) {
+                self.fail_if_exited()?;
                 if Instant::now() > deadline {
                     anyhow::bail!("steno-{service} did not become ready");
                 }
@@ -102,12 +106,25 @@ impl LocalSystem {
         self.processes.spawn("nats-server", Some(binary), &args, &[], Some(self.dir.path().join("nats.log")))?;
         let deadline = Instant::now() + Duration::from_secs(20);
         while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+            self.fail_if_exited()?;
             if Instant::now() > deadline {
                 anyhow::bail!("nats-server did not start listening");
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         Ok(format!("nats://127.0.0.1:{port}"))
+    }
+
+    /// An error naming a process that exited while the system was starting
+    /// (the caller adds every log's last lines).
+    fn fail_if_exited(&mut self) -> anyhow::Result<()> {
+        match self.processes.exited() {
+            Some((name, status)) => {
+                let name = if SERVICES.contains(&name.as_str()) { format!("steno-{name}") } else { name };
+                anyhow::bail!("{name} exited while the local system was starting ({status})")
+            }
+            None => Ok(()),
+        }
     }
 
     /// Stops every process, revokes the run's key and removes the temporary directory.

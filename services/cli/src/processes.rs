@@ -85,6 +85,14 @@ impl Processes {
         Ok(())
     }
 
+    /// A process that has exited, by name and status, if any (does not wait).
+    pub fn exited(&mut self) -> Option<(String, String)> {
+        self.children.iter_mut().find_map(|(spec, child)| match child.try_wait() {
+            Ok(Some(status)) => Some((spec.name.clone(), status.to_string())),
+            _ => None,
+        })
+    }
+
     /// Waits until one process exits; its index and status.
     async fn next_exit(&mut self) -> (usize, String) {
         loop {
