@@ -2,13 +2,18 @@
 //! and a file part, or an error naming the problem; never a panic.
 #![no_main]
 
+use std::sync::LazyLock;
+
 use axum::extract::{FromRequest, Multipart, Request};
 use libfuzzer_sys::fuzz_target;
 use steno_gateway::{rest::read_form, submission::SubmitJson};
 
+/// One runtime for every input, not one each.
+static RUNTIME: LazyLock<tokio::runtime::Runtime> =
+    LazyLock::new(|| tokio::runtime::Builder::new_current_thread().build().expect("runtime"));
+
 fuzz_target!(|data: &[u8]| {
-    let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
-    runtime.block_on(async {
+    RUNTIME.block_on(async {
         let request = Request::builder()
             .method("POST")
             .header("content-type", "multipart/form-data; boundary=X")
