@@ -31,7 +31,8 @@ if ! "$VENV/bin/python" -c 'import faster_whisper' 2>/dev/null; then
     "$VENV/bin/pip" install --quiet faster-whisper
 fi
 
-if [[ ! -f models/ggml-tiny.en.bin || ! -f models/ggml-tiny.en-q8_0.bin ]]; then
+MODELS=$(cargo run -q -p steno-cli -- models dir)
+if [[ ! -f $MODELS/ggml-tiny.en.bin || ! -f $MODELS/ggml-tiny.en-q8_0.bin ]]; then
     cargo build --release -p steno-cli
     STENO_BIN="${CARGO_TARGET_DIR:-target}/release/steno" scripts/fetch-test-model.sh
 fi
@@ -49,6 +50,6 @@ fi
 
 STENO_BENCH_PYTHON="$PWD/$VENV/bin/python" \
 STENO_BENCH_CT2_MODEL="$PWD/$CT2_DIR" \
-STENO_BENCH_MODELS_DIR="$PWD/models" \
+STENO_BENCH_MODELS_DIR="$MODELS" \
 STENO_BENCH_OUT="$PWD/target/bench/transcribe-engines.md" \
     cargo bench -p steno-transcribe --bench engines

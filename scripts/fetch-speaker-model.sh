@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Produce models/resemblyzer-ge2e.pt, the GE2E speaker encoder the diarize
+# Produce resemblyzer-ge2e.pt in the models directory (`steno models dir`,
+# where diarize.model_path points by default), the GE2E speaker encoder the diarize
 # stage loads (a 1.4 M-parameter LSTM in PyTorch's legacy checkpoint format,
 # read directly by steno-diarize; no Python at run time). It is taken from
 # the PyPI wheel Resemblyzer==0.1.4 (resemblyzer/pretrained.pt), so only
@@ -8,7 +9,8 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 
-OUT=models/resemblyzer-ge2e.pt
+if [[ -n "${STENO_BIN:-}" ]]; then MODELS=$("$STENO_BIN" models dir); else MODELS=$(cargo run -q -p steno-cli -- models dir); fi
+OUT=$MODELS/resemblyzer-ge2e.pt
 WHEEL_SPEC=Resemblyzer==0.1.4
 MEMBER=resemblyzer/pretrained.pt
 
@@ -26,7 +28,7 @@ if [[ ! -s "$tmp/unpacked/$MEMBER" ]]; then
     exit 1
 fi
 
-mkdir -p models
+mkdir -p "$MODELS"
 mv "$tmp/unpacked/$MEMBER" "$OUT.partial"
 mv "$OUT.partial" "$OUT"
 echo "wrote $OUT"

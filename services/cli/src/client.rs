@@ -1,159 +1,268 @@
-//! `steno transcribe`: submit to the gateway (a running one, or an
-//! ephemeral local system), follow the job, print the transcript.
+//! The gateway's REST API as the CLI uses it: submit, follow (a progress
+//! bar on a terminal, plain lines otherwise), fetch, and the job commands.
 
-use std::{io::Write, path::Path, time::Duration};
+use std::{
+    io::{IsTerminal, Write},
+    path::{Path, PathBuf},
+    time::Duration,
+};
 
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use serde_json::{Value, json};
-use steno_runtime::config::Config;
 
-use crate::local::LocalSystem;
-
-/// How often the job is polled for progress.
+/// How often a job is polled for progress.
 const POLL: Duration = Duration::from_millis(500);
-const DEFAULT_SERVER: &str = "http://127.0.0.1:8080";
+/// Each stage's share of a job's time, for one bar over the whole job
+/// (transcription dominates; the stages a job skips are passed over).
+const STAGE_WEIGHTS: [(&str, f64); 5] =
+    [("download", 0.05), ("transcode", 0.05), ("transcribe", 0.70), ("diarize", 0.15), ("export", 0.05)];
 
-pub struct Request {
-    /// A file path or an http(s) URL.
-    pub input: String,
-    pub format: String,
-    pub language: Option<String>,
-    pub model: Option<String>,
-    /// Exact speaker count; found automatically when `None`.
-    pub speakers: Option<u32>,
-    pub diarize: bool,
-    /// Translate into English (multilingual models).
-    pub translate: bool,
+/// A job that ended `failed` or `cancelled` (exit code 3).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct JobEnded(pub String);
+
+/// A gateway, with the API key sent on every request.
+pub struct Api {
+    http: reqwest::Client,
+    pub server: String,
 }
 
-impl Request {
-    fn json(&self) -> serde_json::Value {
-        json!({
-            "source_url": self.input, "formats": [self.format], "diarize": self.diarize,
-            "language": self.language, "model": self.model, "num_speakers": self.speakers,
-            "translate": self.translate,
-        })
-    }
-
-    /// The job options as multipart form fields.
-    fn form_fields(&self) -> Vec<(&'static str, String)> {
-        let mut fields = vec![
-            ("formats", self.format.clone()),
-            ("diarize", self.diarize.to_string()),
-            ("translate", self.translate.to_string()),
-        ];
-        fields.extend(self.language.clone().map(|l| ("language", l)));
-        fields.extend(self.model.clone().map(|m| ("model", m)));
-        fields.extend(self.speakers.map(|n| ("num_speakers", n.to_string())));
-        fields
-    }
-}
-
-/// Uses the gateway at `server` (or the default address when something
-/// answers there); otherwise, or with `local`, an ephemeral local system.
-pub async fn transcribe_anywhere(
-    server: Option<String>,
-    local: bool,
-    api_key: Option<String>,
-    database_url: Option<String>,
-    request: &Request,
-) -> anyhow::Result<()> {
-    if !local {
-        if let Some(server) = server {
-            return transcribe(&server, api_key.as_deref(), request).await;
+impl Api {
+    pub fn new(server: &str, api_key: Option<&str>) -> anyhow::Result<Self> {
+        let mut headers = reqwest::header::HeaderMap::new();
+        if let Some(key) = api_key {
+            let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {key}"))
+                .map_err(|_| anyhow::anyhow!("the API key holds characters a header cannot carry"))?;
+            value.set_sensitive(true);
+            headers.insert(reqwest::header::AUTHORIZATION, value);
         }
-        if reqwest::get(format!("{DEFAULT_SERVER}/v1/jobs?limit=1")).await.is_ok() {
-            return transcribe(DEFAULT_SERVER, api_key.as_deref(), request).await;
-        }
+        let http = reqwest::Client::builder().default_headers(headers).build()?;
+        Ok(Self { http, server: server.trim_end_matches('/').to_owned() })
     }
-    let config = Config::load(None)?;
-    if !local {
-        eprintln!("steno: no gateway answers at {DEFAULT_SERVER}");
+
+    /// Whether anything answers HTTP at the server.
+    pub async fn answers(&self) -> bool {
+        self.http.get(format!("{}/v1/jobs?limit=1", self.server)).send().await.is_ok()
     }
-    eprintln!("steno: starting a local system for this file");
-    let system = LocalSystem::start(&config, database_url).await?;
-    let result = transcribe(&system.server, Some(&system.api_key), request).await;
-    system.stop().await;
-    result
-}
 
-pub async fn transcribe(server: &str, api_key: Option<&str>, request: &Request) -> anyhow::Result<()> {
-    let (input, format) = (request.input.as_str(), request.format.as_str());
-    let server = server.trim_end_matches('/');
-    let http = client(api_key)?;
-    let submit = if input.starts_with("http://") || input.starts_with("https://") {
-        http.post(format!("{server}/v1/jobs")).json(&request.json())
-    } else {
-        let path = Path::new(input);
-        if !path.is_file() {
-            anyhow::bail!("{input} is not a file or an http(s) URL");
+    async fn send(&self, request: reqwest::RequestBuilder) -> anyhow::Result<reqwest::Response> {
+        let response = request.send().await.map_err(|e| {
+            anyhow::anyhow!("cannot reach the gateway at {} ({e}); is `steno up` running?", self.server)
+        })?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(response);
         }
-        let form =
-            request.form_fields().into_iter().fold(reqwest::multipart::Form::new(), |form, (k, v)| form.text(k, v));
-        let form = form.file("file", path).await.map_err(|e| anyhow::anyhow!("read {input}: {e}"))?;
-        http.post(format!("{server}/v1/jobs")).multipart(form)
-    };
-    let response = submit
-        .send()
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot reach the gateway at {server} ({e}); is `steno up` running?"))?;
-    let job = json_or_error(response).await?;
-    let id = job["id"].as_str().unwrap_or_default().to_owned();
-    eprintln!("job {id} submitted");
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        anyhow::bail!("gateway answered {status}: {}", body["error"].as_str().unwrap_or("no detail"))
+    }
 
-    let job = follow(&http, server, &id).await?;
-    match job["status"].as_str() {
-        Some("completed") => {
-            let response = http.get(format!("{server}/v1/jobs/{id}/transcript.{format}")).send().await?;
-            if !response.status().is_success() {
-                anyhow::bail!("fetch transcript: {}", response.text().await.unwrap_or_default());
+    pub async fn get(&self, path: &str) -> anyhow::Result<Value> {
+        Ok(self.send(self.http.get(format!("{}{path}", self.server))).await?.json().await?)
+    }
+
+    pub async fn post(&self, path: &str) -> anyhow::Result<Value> {
+        Ok(self.send(self.http.post(format!("{}{path}", self.server))).await?.json().await?)
+    }
+
+    pub async fn delete(&self, path: &str) -> anyhow::Result<()> {
+        self.send(self.http.delete(format!("{}{path}", self.server))).await.map(drop)
+    }
+
+    pub async fn patch(&self, path: &str, body: &Value) -> anyhow::Result<Value> {
+        Ok(self.send(self.http.patch(format!("{}{path}", self.server)).json(body)).await?.json().await?)
+    }
+
+    pub async fn bytes(&self, path: &str) -> anyhow::Result<bytes::Bytes> {
+        Ok(self.send(self.http.get(format!("{}{path}", self.server))).await?.bytes().await?)
+    }
+
+    /// Submits a file (multipart) or an http(s) URL with `options` (the
+    /// submission's JSON fields); the job document.
+    pub async fn submit(&self, input: &str, options: &Value) -> anyhow::Result<Value> {
+        let url = format!("{}/v1/jobs", self.server);
+        let request = if is_url(input) {
+            let mut body = options.clone();
+            body["source_url"] = json!(input);
+            self.http.post(url).json(&body)
+        } else {
+            let path = Path::new(input);
+            anyhow::ensure!(path.is_file(), "{input} is not a file or an http(s) URL");
+            let form = form_fields(options)
+                .into_iter()
+                .fold(reqwest::multipart::Form::new(), |form, (name, value)| form.text(name, value));
+            let form = form.file("file", path).await.map_err(|e| anyhow::anyhow!("read {input}: {e}"))?;
+            self.http.post(url).multipart(form)
+        };
+        Ok(self.send(request).await?.json().await?)
+    }
+
+    /// Polls job `id` until it ends, moving `bar`; the final document.
+    pub async fn follow(&self, id: &str, bar: &Progress) -> anyhow::Result<Value> {
+        loop {
+            let job = self.get(&format!("/v1/jobs/{id}")).await?;
+            let status = job["status"].as_str().unwrap_or("unknown");
+            bar.update(status, job["stage"].as_str(), job["progress"].as_f64().unwrap_or(0.0));
+            if matches!(status, "completed" | "failed" | "cancelled") {
+                return Ok(job);
             }
-            let body = response.bytes().await?;
-            std::io::stdout().write_all(&body)?;
-            Ok(())
+            tokio::time::sleep(POLL).await;
         }
-        Some(status) => anyhow::bail!("job {id} {status}: {}", job["error"].as_str().unwrap_or("no reason given")),
-        None => anyhow::bail!("unexpected job document: {job}"),
     }
 }
 
-/// An HTTP client that sends the API key with every request (without
-/// one, the gateway's 401 says how to get one).
-fn client(api_key: Option<&str>) -> anyhow::Result<reqwest::Client> {
-    let mut headers = reqwest::header::HeaderMap::new();
-    if let Some(key) = api_key {
-        let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {key}"))
-            .map_err(|_| anyhow::anyhow!("the API key holds characters a header cannot carry"))?;
-        value.set_sensitive(true);
-        headers.insert(reqwest::header::AUTHORIZATION, value);
-    }
-    Ok(reqwest::Client::builder().default_headers(headers).build()?)
+pub fn is_url(input: &str) -> bool {
+    input.starts_with("http://") || input.starts_with("https://")
 }
 
-/// Polls the job until it finishes, showing stage and progress on stderr.
-async fn follow(http: &reqwest::Client, server: &str, id: &str) -> anyhow::Result<Value> {
-    let mut last = String::new();
-    loop {
-        let job = json_or_error(http.get(format!("{server}/v1/jobs/{id}")).send().await?).await?;
-        let status = job["status"].as_str().unwrap_or("unknown");
-        let stage = job["stage"].as_str().unwrap_or("queued");
-        let percent = (job["progress"].as_f64().unwrap_or(0.0) * 100.0).round();
-        let line = format!("{status}: {stage} {percent:.0}%");
-        if line != last {
-            eprintln!("{line}");
-            last = line;
+/// The submission's fields as multipart text fields (lists comma-joined).
+fn form_fields(options: &Value) -> Vec<(String, String)> {
+    let Some(fields) = options.as_object() else { return Vec::new() };
+    fields
+        .iter()
+        .filter(|(_, value)| !value.is_null())
+        .map(|(name, value)| {
+            let text = match value {
+                Value::String(s) => s.clone(),
+                Value::Array(items) => {
+                    items.iter().map(|i| i.as_str().map_or(i.to_string(), str::to_owned)).collect::<Vec<_>>().join(",")
+                }
+                other => other.to_string(),
+            };
+            (name.clone(), text)
+        })
+        .collect()
+}
+
+/// One job's progress: a bar on a terminal (stage, percent, time left),
+/// else a line whenever the stage or the tenth of progress changes.
+pub struct Progress {
+    name: String,
+    bar: Option<ProgressBar>,
+    last: std::sync::Mutex<String>,
+}
+
+impl Progress {
+    /// `bars` is `None` when stderr is not a terminal (or with `--json`).
+    pub fn new(bars: Option<&MultiProgress>, name: &str) -> Self {
+        let bar = bars.map(|bars| {
+            let style = ProgressStyle::with_template("{prefix:>20} [{bar:30}] {percent:>3}% {msg:<22} {eta:>4} left")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> ");
+            let bar = bars.add(ProgressBar::new(1000).with_style(style).with_prefix(short(name, 20)));
+            bar.enable_steady_tick(Duration::from_millis(200));
+            bar
+        });
+        Self { name: name.to_owned(), bar, last: std::sync::Mutex::new(String::new()) }
+    }
+
+    fn update(&self, status: &str, stage: Option<&str>, progress: f64) {
+        let stage = stage.unwrap_or("queued");
+        match &self.bar {
+            Some(bar) => {
+                bar.set_position((overall(stage, progress) * 1000.0) as u64);
+                bar.set_message(format!("{status}: {stage}"));
+            }
+            None => {
+                let line = match status {
+                    "running" => format!("{}: {stage} {:.0}%", self.name, (progress * 10.0).floor() * 10.0),
+                    status => format!("{}: {status}", self.name),
+                };
+                let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+                if *last != line {
+                    eprintln!("{line}");
+                    *last = line;
+                }
+            }
         }
-        if matches!(status, "completed" | "failed" | "cancelled") {
-            return Ok(job);
+    }
+
+    /// Ends the bar with `message` (plain lines have said it already).
+    pub fn finish(&self, message: &str) {
+        if let Some(bar) = &self.bar {
+            bar.finish_with_message(message.to_owned());
         }
-        tokio::time::sleep(POLL).await;
     }
 }
 
-async fn json_or_error(response: reqwest::Response) -> anyhow::Result<Value> {
-    let status = response.status();
-    let body: Value = response.json().await.unwrap_or(Value::Null);
-    if !status.is_success() {
-        anyhow::bail!("gateway answered {status}: {}", body["error"].as_str().unwrap_or("no detail"));
+/// A job's overall fraction done from its stage and that stage's progress.
+fn overall(stage: &str, progress: f64) -> f64 {
+    let Some(index) = STAGE_WEIGHTS.iter().position(|(name, _)| *name == stage) else { return 0.0 };
+    let before: f64 = STAGE_WEIGHTS[..index].iter().map(|(_, w)| w).sum();
+    (before + STAGE_WEIGHTS[index].1 * progress.clamp(0.0, 1.0)).min(1.0)
+}
+
+fn short(name: &str, width: usize) -> String {
+    match name.chars().count() > width {
+        true => {
+            format!("…{}", name.chars().rev().take(width - 1).collect::<Vec<_>>().into_iter().rev().collect::<String>())
+        }
+        false => name.to_owned(),
     }
-    Ok(body)
+}
+
+/// Progress bars when stderr is a terminal and the output is for people.
+pub fn bars(json: bool) -> Option<MultiProgress> {
+    (!json && std::io::stderr().is_terminal()).then(MultiProgress::new)
+}
+
+/// A name for an input's output files: a file's stem, a URL's last path
+/// segment's stem; `-2`, `-3`… when taken by an earlier input.
+pub fn output_names(inputs: &[String]) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for input in inputs {
+        let path = match is_url(input) {
+            true => input.split(['?', '#']).next().unwrap_or_default().rsplit('/').next().unwrap_or_default(),
+            false => input.as_str(),
+        };
+        let stem = Path::new(path).file_stem().and_then(|s| s.to_str()).filter(|s| !s.is_empty()).unwrap_or("media");
+        let mut name = stem.to_owned();
+        let mut n = 1;
+        while names.contains(&name) {
+            n += 1;
+            name = format!("{stem}-{n}");
+        }
+        names.push(name);
+    }
+    names
+}
+
+/// Writes `bytes` to `path`, or to stdout when `path` is `None`.
+pub fn write_out(path: Option<&PathBuf>, bytes: &[u8]) -> anyhow::Result<()> {
+    match path {
+        Some(path) => std::fs::write(path, bytes).map_err(|e| anyhow::anyhow!("write {}: {e}", path.display())),
+        None => Ok(std::io::stdout().write_all(bytes)?),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_names_are_stems_made_unique() {
+        let inputs =
+            ["talk.mp3", "dir/talk.wav", "https://x.org/a/b/meeting.mp4?sig=1", "https://x.org/"].map(str::to_owned);
+        assert_eq!(output_names(&inputs), ["talk", "talk-2", "meeting", "media"]);
+    }
+
+    #[test]
+    fn the_bar_moves_through_the_stages_in_order() {
+        let points = [("download", 0.0), ("transcode", 1.0), ("transcribe", 0.5), ("diarize", 1.0), ("export", 1.0)];
+        let fractions: Vec<f64> = points.iter().map(|(s, p)| overall(s, *p)).collect();
+        assert!(fractions.windows(2).all(|w| w[0] < w[1]), "{fractions:?}");
+        assert!((fractions[4] - 1.0).abs() < 1e-9);
+        assert_eq!(overall("queued", 0.7), 0.0);
+    }
+
+    #[test]
+    fn options_become_form_fields() {
+        let fields = form_fields(&json!({"formats": ["srt", "txt"], "diarize": false, "beam_size": 5, "model": null}));
+        assert_eq!(
+            fields,
+            [("beam_size", "5"), ("diarize", "false"), ("formats", "srt,txt")]
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        );
+    }
 }

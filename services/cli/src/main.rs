@@ -1,89 +1,137 @@
 //! `steno`: run the system (`up`), transcribe through it (`transcribe`),
-//! manage API keys (`keys`) and models (`models import-ct2`, `models fetch`).
+//! look after jobs (`jobs`, `speakers`), API keys (`keys`) and models
+//! (`models`).
+//!
+//! Exit codes: 0 success; 1 an error (bad input, gateway unreachable or
+//! refusing); 2 a usage error; 3 a job ended failed or cancelled.
 
 mod client;
-mod keys;
-mod local;
-mod processes;
+mod commands;
 mod up;
 
 use std::{path::PathBuf, process::ExitCode};
 
-use clap::{Parser, Subcommand};
-use steno_cli::models;
+use clap::{Args, CommandFactory, Parser, Subcommand};
+use steno_runtime::config::Config;
 
 #[derive(Parser)]
 #[command(name = "steno", version, about = "Self-hosted transcription: media in, timed transcripts out")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
-    /// Where steno keeps its own files (the admin key `steno up` writes);
-    /// default `$XDG_DATA_HOME/steno` or `~/.local/share/steno`.
+    #[command(flatten)]
+    global: Global,
+}
+
+#[derive(Args)]
+pub struct Global {
+    /// Config file (default: config/steno.toml when present); `steno up`
+    /// and local mode pass it on to every service.
+    #[arg(long, short, global = true)]
+    pub config: Option<PathBuf>,
+    /// The data directory: models, the embedded ledger and NATS store, the
+    /// API key `steno up` writes, logs [default: $XDG_DATA_HOME/steno or ~/.local/share/steno].
     #[arg(long, global = true, env = "STENO_HOME")]
-    data_dir: Option<PathBuf>,
+    pub data_dir: Option<PathBuf>,
+    /// Gateway REST address [default: from gateway.http_addr, http://127.0.0.1:8080].
+    #[arg(long, global = true, env = "STENO_SERVER")]
+    pub server: Option<String>,
+    /// API key [default: the admin key `steno up` wrote in the data directory].
+    #[arg(long, global = true, env = "STENO_API_KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
+    /// Machine-readable JSON on stdout instead of tables and progress bars.
+    #[arg(long, global = true)]
+    pub json: bool,
 }
 
 #[derive(Subcommand)]
 enum Command {
-    /// Start every steno service as its own process; Ctrl-C stops them all.
+    /// Start every steno service as its own process (with its own NATS and
+    /// ledger in the data directory unless configured); Ctrl-C stops them.
     Up {
-        /// Config file passed to every service (default: config/steno.toml when present).
-        #[arg(long, short)]
-        config: Option<PathBuf>,
         /// Directory holding the steno-* binaries (default: next to this one).
         #[arg(long)]
         bin_dir: Option<PathBuf>,
     },
-    /// Transcribe a file or URL and print the transcript: through the running
-    /// gateway, or, when none answers, an ephemeral local system.
+    /// Transcribe files or URLs, side by side: through the running gateway,
+    /// or, when none answers, an ephemeral local system.
     Transcribe {
-        /// A local media file, or an http(s) URL the download stage fetches.
-        input: String,
-        #[arg(long, short, default_value = "txt", value_parser = ["srt", "vtt", "json", "txt"])]
-        format: String,
-        /// Spoken language (ISO 639-1); the model decides when omitted.
-        #[arg(long)]
-        language: Option<String>,
-        /// Model name (`ggml-<model>.bin` in the models directory).
-        #[arg(long)]
-        model: Option<String>,
-        /// Number of speakers, when known (found automatically otherwise).
-        #[arg(long, conflicts_with = "no_diarize")]
-        speakers: Option<u32>,
-        /// Do not label speakers.
-        #[arg(long)]
-        no_diarize: bool,
-        /// Translate into English (multilingual models only).
-        #[arg(long)]
-        translate: bool,
-        /// Gateway REST address (default http://127.0.0.1:8080; when nothing
-        /// answers there, a local system is started for this one file).
-        #[arg(long, env = "STENO_SERVER")]
-        server: Option<String>,
+        /// Local media files and/or http(s) URLs the download stage fetches.
+        #[arg(required = true)]
+        inputs: Vec<String>,
+        /// Write `<dir>/<name>.<format>` for each input and format (needed
+        /// for several inputs or formats); without it the transcript goes to stdout.
+        #[arg(long, short)]
+        out: Option<PathBuf>,
+        /// Output formats (repeat for several).
+        #[arg(long = "format", short, default_value = "txt", value_parser = FORMATS)]
+        formats: Vec<String>,
+        #[command(flatten)]
+        options: commands::JobArgs,
         /// Always start an ephemeral local system, even if a gateway answers.
         #[arg(long, conflicts_with = "server")]
         local: bool,
-        /// API key for the gateway (default: the one `steno up` wrote in the data directory).
-        #[arg(long, env = "STENO_API_KEY", hide_env_values = true)]
-        api_key: Option<String>,
     },
-    /// Manage API keys in the configured ledger database (`gateway.database_url` or `DATABASE_URL`).
+    /// List, inspect, cancel, retry, delete and download jobs.
+    Jobs {
+        #[command(subcommand)]
+        command: JobsCommand,
+    },
+    /// Show a job's speakers, or rename them: `steno speakers ID S1=Ann S2=Bob`
+    /// (an empty name restores the default).
+    Speakers {
+        id: String,
+        #[arg(value_name = "LABEL=NAME")]
+        names: Vec<String>,
+    },
+    /// Manage API keys in the ledger (`gateway.database_url`; by default the
+    /// embedded one in the data directory).
     Keys {
         #[command(subcommand)]
         command: KeysCommand,
-        /// Config file naming the database (default: config/steno.toml when present).
-        #[arg(long, short, global = true)]
-        config: Option<PathBuf>,
     },
-    /// Manage whisper.cpp models.
+    /// Manage the whisper.cpp models in the data directory.
     Models {
         #[command(subcommand)]
         command: ModelsCommand,
     },
+    /// Print a shell completion script: `steno completions bash > /etc/bash_completion.d/steno`.
+    Completions { shell: clap_complete::Shell },
+}
+
+const FORMATS: [&str; 4] = ["srt", "vtt", "json", "txt"];
+
+#[derive(Subcommand)]
+pub enum JobsCommand {
+    /// The newest jobs first.
+    List {
+        /// Only jobs in this state (queued, running, completed, failed, cancelled).
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+    },
+    /// One job in full.
+    Show { id: String },
+    /// Cancel a queued or running job.
+    Cancel { id: String },
+    /// Run a failed or cancelled job again.
+    Retry { id: String },
+    /// Delete a finished job and everything it produced.
+    Delete { id: String },
+    /// Fetch a transcript (or `rttm`, the speaker turns) to a file or stdout.
+    Download {
+        id: String,
+        #[arg(long, short, default_value = "txt", value_parser = ["srt", "vtt", "json", "txt", "rttm"])]
+        format: String,
+        /// File to write (default: stdout).
+        #[arg(long, short)]
+        out: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
-enum KeysCommand {
+pub enum KeysCommand {
     /// Create a key and print it (once) on stdout.
     Create {
         /// The tenant whose jobs the key reads and writes.
@@ -103,96 +151,76 @@ enum KeysCommand {
 }
 
 #[derive(Subcommand)]
-enum ModelsCommand {
-    /// Convert a CTranslate2 Whisper model directory to a ggml model file.
-    ImportCt2 {
-        ct2_dir: PathBuf,
-        out: PathBuf,
-        /// Quantize the weight matrices (whisper.cpp loads the result as is).
-        #[arg(long, value_parser = ["q8_0", "q5_1"])]
-        quantize: Option<String>,
-    },
-    /// Convert Silero VAD (16 kHz, the `silero-vad` package's safetensors) to
-    /// the ggml file whisper.cpp's voice-activity detector loads.
-    ImportSilero { safetensors: PathBuf, out: PathBuf },
+pub enum ModelsCommand {
+    /// The models in the models directory, and which are in use.
+    List,
+    /// Print the models directory.
+    Dir,
     /// Download an official ggml model by name (checksum verified).
     Fetch {
         name: String,
-        #[arg(long, default_value = "models")]
-        dir: PathBuf,
+        /// Directory to write to (default: the models directory).
+        #[arg(long)]
+        dir: Option<PathBuf>,
     },
+    /// Convert a CTranslate2 Whisper model directory to `ggml-<NAME>.bin`.
+    ImportCt2 {
+        ct2_dir: PathBuf,
+        /// The model's name, as jobs ask for it (`--model NAME`).
+        name: String,
+        /// Quantize the weight matrices (whisper.cpp loads the result as is).
+        #[arg(long, value_parser = ["q8_0", "q5_1"])]
+        quantize: Option<String>,
+        /// Write here instead of the models directory.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Convert Silero VAD (16 kHz, the `silero-vad` package's safetensors) to
+    /// the ggml file whisper.cpp's voice-activity detector loads (`transcribe.vad_model`).
+    ImportSilero {
+        safetensors: PathBuf,
+        /// Write here instead of the models directory.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Remove `ggml-<NAME>.bin` from the models directory.
+    Remove { name: String },
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    let data_dir = cli.data_dir.unwrap_or_else(default_data_dir);
-    let result = match cli.command {
-        Command::Up { config, bin_dir } => up::run(config, bin_dir, &data_dir).await,
-        Command::Transcribe {
-            input,
-            format,
-            language,
-            model,
-            speakers,
-            no_diarize,
-            translate,
-            server,
-            local,
-            api_key,
-        } => {
-            let request = client::Request { input, format, language, model, speakers, diarize: !no_diarize, translate };
-            let api_key = keys::resolve(api_key, &data_dir);
-            client::transcribe_anywhere(server, local, api_key, std::env::var("DATABASE_URL").ok(), &request).await
-        }
-        Command::Keys { command, config } => match steno_runtime::config::Config::load(config.as_deref()) {
-            Err(e) => Err(e.into()),
-            Ok(config) => {
-                let database = config.gateway.database_url.as_str();
-                match command {
-                    KeysCommand::Create { tenant, label, admin } => {
-                        keys::create(database, &tenant, &label, admin).await
-                    }
-                    KeysCommand::List => keys::list(database).await,
-                    KeysCommand::Revoke { id } => keys::revoke(database, &id).await,
-                }
-            }
-        },
-        Command::Models { command: ModelsCommand::ImportCt2 { ct2_dir, out, quantize } } => {
-            models::ct2::import_ct2(&ct2_dir, &out, quantize.as_deref().and_then(models::ct2::Encoding::quantized)).map(
-                |r| {
-                    let kind = if r.is_multilingual { "multilingual" } else { "English-only" };
-                    eprintln!(
-                        "wrote {} ({} bytes): {} tensors, {} tokens of {}, {kind}",
-                        out.display(),
-                        r.output_bytes,
-                        r.tensor_count,
-                        r.n_tokens,
-                        r.n_vocab
-                    );
-                    eprintln!("{:?}", r.hparams);
-                },
-            )
-        }
-        Command::Models { command: ModelsCommand::ImportSilero { safetensors, out } } => {
-            models::silero::import_silero(&safetensors, &out).map(|()| eprintln!("wrote {}", out.display()))
-        }
-        Command::Models { command: ModelsCommand::Fetch { name, dir } } => {
-            models::fetch::fetch_model(&name, &dir).await.map(|path| eprintln!("model ready at {}", path.display()))
-        }
+    let result = match Config::load_in(cli.global.config.as_deref(), cli.global.data_dir.as_deref()) {
+        Ok(config) => run(cli.command, &cli.global, config).await,
+        Err(e) => Err(e.into()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("steno: {e:#}");
-            ExitCode::FAILURE
+            match e.is::<client::JobEnded>() {
+                true => ExitCode::from(3),
+                false => ExitCode::FAILURE,
+            }
         }
     }
 }
 
-/// `$XDG_DATA_HOME/steno`, else `~/.local/share/steno`.
-fn default_data_dir() -> PathBuf {
-    let xdg = std::env::var_os("XDG_DATA_HOME").filter(|d| !d.is_empty()).map(PathBuf::from);
-    let home = || std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")).unwrap_or_default();
-    xdg.unwrap_or_else(home).join("steno")
+async fn run(command: Command, global: &Global, config: Config) -> anyhow::Result<()> {
+    let ctx = commands::Context::new(global, config);
+    match command {
+        Command::Up { bin_dir } => up::run(&ctx.config, global.config.as_deref(), bin_dir).await,
+        Command::Transcribe { inputs, out, formats, options, local } => {
+            commands::transcribe(&ctx, &inputs, out, &formats, options.to_json(&formats), local).await
+        }
+        Command::Jobs { command } => commands::jobs(&ctx, command).await,
+        Command::Speakers { id, names } => commands::speakers(&ctx, &id, &names).await,
+        Command::Keys { command } => commands::keys(&ctx, command).await,
+        Command::Models { command } => commands::models(&ctx, command).await,
+        Command::Completions { shell } => {
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "steno", &mut script);
+            Ok(std::io::Write::write_all(&mut std::io::stdout(), &script)?)
+        }
+    }
 }

@@ -17,8 +17,7 @@ use nix::{
 };
 use tokio::process::{Child, Command};
 
-/// The service binaries, in start order.
-pub const SERVICES: [&str; 6] = ["gateway", "download", "transcode", "transcribe", "diarize", "export"];
+use crate::kit::display;
 
 /// How long a stopping service may drain before it is killed.
 const GRACE: Duration = Duration::from_secs(35);
@@ -47,7 +46,7 @@ impl Spec {
             command.stdout(file.try_clone()?).stderr(file);
         }
         command.spawn().map_err(|e| {
-            anyhow::anyhow!("start {} ({e}); build it with `cargo build --release`", self.program.display())
+            anyhow::anyhow!("start {} ({e}); `scripts/setup.sh` builds the binaries", self.program.display())
         })
     }
 }
@@ -118,30 +117,39 @@ impl Processes {
             recent.push(Instant::now());
             if recent.len() >= MAX_CRASHES {
                 anyhow::bail!(
-                    "steno-{name} exited {} times within {} s (last: {status}); giving up",
+                    "{} exited {} times within {} s (last: {status}); giving up",
+                    display(&name),
                     recent.len(),
                     CRASH_WINDOW.as_secs()
                 );
             }
             let delay = restart_delay(recent.len());
-            eprintln!("steno: steno-{name} exited ({status}); restarting it in {} s", delay.as_secs());
+            eprintln!("steno: {} exited ({status}); restarting it in {} s", display(&name), delay.as_secs());
             tokio::time::sleep(delay).await;
             let child = self.children[index].0.start(true)?;
             self.children[index].1 = child;
-            eprintln!("steno: steno-{name} restarted");
+            eprintln!("steno: {} restarted", display(&name));
         }
     }
 
     /// SIGTERM to every process (newest first), then SIGKILL after the grace period.
     pub async fn stop_all(&mut self) {
+        self.stop_all_within(GRACE).await;
+    }
+
+    /// As [`Processes::stop_all`], with SIGKILL after `grace` (a system that
+    /// never became ready has nothing to drain).
+    pub async fn stop_all_within(&mut self, grace: Duration) {
         for (_, child) in self.children.iter().rev() {
             if let Some(pid) = child.id().and_then(|id| i32::try_from(id).ok()) {
                 let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
             }
         }
         for (spec, child) in self.children.iter_mut().rev() {
-            if tokio::time::timeout(GRACE, child.wait()).await.is_err() {
-                eprintln!("steno: {} did not stop; killing it", spec.name);
+            if tokio::time::timeout(grace, child.wait()).await.is_err() {
+                if grace == GRACE {
+                    eprintln!("steno: {} did not stop; killing it", spec.name);
+                }
                 let _ = child.kill().await;
             }
         }

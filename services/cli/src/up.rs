@@ -1,40 +1,46 @@
-//! `steno up`: every service as its own process, each restarted if it
-//! exits; stopped together on Ctrl-C, or when one keeps crashing.
+//! `steno up`: every service as its own process (see [`System::up`]), each
+//! restarted if it exits; stopped together on Ctrl-C or SIGTERM, or when one
+//! keeps crashing.
 
 use std::path::{Path, PathBuf};
 
-use steno_gateway::store::Store;
+use steno_cli::{keys, system::System};
 use steno_runtime::config::{AUTH_KEYS, Config};
 
-use crate::{
-    keys,
-    processes::{Processes, SERVICES},
-};
-
-pub async fn run(config: Option<PathBuf>, bin_dir: Option<PathBuf>, data_dir: &Path) -> anyhow::Result<()> {
-    let loaded = Config::load(config.as_deref())?;
-    if loaded.gateway.auth == AUTH_KEYS {
-        // The ledger is migrated here first, so the key can be stored.
-        let store = Store::connect(&loaded.gateway.database_url).await?;
-        let file = keys::key_file(data_dir);
-        keys::ensure_admin_key(&store, &file).await?;
-        eprintln!("steno: admin API key in {} (the CLI uses it; `steno keys create` makes more)", file.display());
-    }
-    let mut processes = Processes::new(bin_dir)?;
-    let args: Vec<String> = config.iter().flat_map(|c| ["--config".to_owned(), c.display().to_string()]).collect();
-    for service in SERVICES {
-        if let Err(e) = processes.spawn(service, None, &args, &[], None) {
-            processes.stop_all().await;
-            return Err(e);
-        }
-    }
-    eprintln!("steno: {} services started; Ctrl-C (or SIGTERM) stops them", SERVICES.len());
+pub async fn run(config: &Config, config_file: Option<&Path>, bin_dir: Option<PathBuf>) -> anyhow::Result<()> {
+    eprintln!("steno: starting (data directory {})", config.home.display());
+    let mut system = System::up(config, config_file, bin_dir).await?;
+    print_summary(config, &system);
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let result = tokio::select! {
         _ = tokio::signal::ctrl_c() => Ok(()),
         _ = terminate.recv() => Ok(()),
-        gave_up = processes.supervise() => gave_up,
+        gave_up = system.supervise() => gave_up,
     };
-    processes.stop_all().await;
+    eprintln!("steno: stopping");
+    system.stop().await;
     result.map_err(|e| e.context("stopped the other services"))
+}
+
+/// Where everything is, once every service is ready.
+fn print_summary(config: &Config, system: &System) {
+    let a = &system.addresses;
+    let ports: Vec<String> = a.ops.iter().map(|(service, port)| format!("{service} {port}")).collect();
+    let nats = match &a.nats_store {
+        Some(store) => format!("{} (steno's own; store {})", a.nats, store.display()),
+        None => a.nats.clone(),
+    };
+    let key = match config.gateway.auth == AUTH_KEYS {
+        true => format!("{} (admin; the CLI uses it)", keys::key_file(&config.home).display()),
+        false => "none asked for (gateway.auth = \"none\")".to_owned(),
+    };
+    eprintln!(
+        "steno is up:\n  REST      {}\n  gRPC      {}\n  metrics   http://127.0.0.1:<port>/metrics — {}\n  NATS      {nats}\n  ledger    {}\n  models    {}\n  API key   {key}\n  logs      {}\nCtrl-C stops it.",
+        a.rest,
+        a.grpc,
+        ports.join(", "),
+        steno_runtime::redact::password(&a.database),
+        config.transcribe.models_dir.display(),
+        a.logs.display(),
+    );
 }

@@ -102,7 +102,7 @@ impl Jobs {
             .artifacts
             .put_reader(&submission.id, artifacts::SOURCE, media)
             .await
-            .map_err(|e| ApiError::unavailable("cannot store the upload", &e.into()))?;
+            .map_err(|e| ApiError::unavailable("cannot store the upload", &e))?;
         if size == 0 {
             if let Err(e) = self.artifacts.delete(&submission.id, artifacts::SOURCE).await {
                 tracing::debug!(error = %e, "remove empty upload");

@@ -89,7 +89,7 @@ async fn dead_letter_unauthenticated(bus: &Bus, message: &async_nats::jetstream:
         source: subjects::DLQ_SUBMIT,
         id: &id,
         payload: message.payload.clone(),
-        attempts: i64::try_from(info.delivered).unwrap_or(i64::MAX),
+        attempts: info.delivered,
         reason: "no valid API key: send it as an Authorization header or an api_key field",
         stream: subjects::SUBMIT_STREAM,
         sequence: info.stream_sequence,

@@ -247,7 +247,7 @@ async fn connect_with_retry(config: &NatsConfig, name: &str) -> anyhow::Result<a
 /// The connection's name, timeouts and credentials: a `.creds` file, an
 /// nkey seed file, or a user and password (at most one), and TLS with a CA
 /// and, when given, a client certificate.
-async fn connect_options(config: &NatsConfig, name: &str) -> anyhow::Result<async_nats::ConnectOptions> {
+pub async fn connect_options(config: &NatsConfig, name: &str) -> anyhow::Result<async_nats::ConnectOptions> {
     let mut options = async_nats::ConnectOptions::new()
         .name(format!("steno-{name}"))
         .connection_timeout(Duration::from_secs(config.connect_timeout_secs))

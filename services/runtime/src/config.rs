@@ -1,6 +1,7 @@
 //! The one config loader: defaults → `config/steno.toml` (or `--config FILE`)
-//! → `STENO_…` environment variables split on `__` (plus `DATABASE_URL`)
-//! → [`Config::validate`].
+//! → `STENO_…` environment variables split on `__` (plus `DATABASE_URL` and
+//! `STENO_HOME`) → paths resolved against the data directory →
+//! [`Config::validate`].
 
 use std::{
     net::SocketAddr,
@@ -31,6 +32,11 @@ pub enum ConfigError {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Config {
+    /// The data directory: models, the embedded ledger and NATS store,
+    /// keys and logs. `STENO_HOME`; default `$XDG_DATA_HOME/steno` or
+    /// `~/.local/share/steno`. Relative model paths and the default ledger
+    /// are resolved against it.
+    pub home: PathBuf,
     pub nats: NatsConfig,
     pub worker: WorkerConfig,
     pub log: LogConfig,
@@ -150,6 +156,8 @@ pub struct GatewayConfig {
     pub http_addr: SocketAddr,
     pub grpc_addr: SocketAddr,
     pub ops_addr: SocketAddr,
+    /// `postgres://…` or `sqlite:…`; empty = the embedded SQLite ledger,
+    /// `steno.db` in the data directory.
     pub database_url: String,
     pub max_upload_bytes: u64,
     /// Page size of `GET /v1/jobs` when `limit` is not given (max 500).
@@ -181,7 +189,7 @@ impl Default for GatewayConfig {
             http_addr: ([0, 0, 0, 0], 8080).into(),
             grpc_addr: ([0, 0, 0, 0], 50051).into(),
             ops_addr: ([0, 0, 0, 0], 9400).into(),
-            database_url: "postgres://localhost/steno".into(),
+            database_url: String::new(),
             max_upload_bytes: 2 << 30,
             default_page_size: 50,
             auth: AUTH_KEYS.into(),
@@ -341,6 +349,16 @@ impl Config {
         Self::load_with_env(file, env)
     }
 
+    /// As [`Config::load`], with the data directory `home` (when given)
+    /// in place of `STENO_HOME`.
+    pub fn load_in(file: Option<&Path>, home: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut env: Vec<(String, String)> = std::env::vars().collect();
+        if let Some(home) = home {
+            env.push(("STENO_HOME".to_owned(), home.display().to_string()));
+        }
+        Self::load_with_env(file, env)
+    }
+
     /// As [`Config::load`], with the environment passed in (for tests).
     pub fn load_with_env(
         file: Option<&Path>,
@@ -358,12 +376,36 @@ impl Config {
         }
         let steno_env: String = config_vars(&env).map(|(k, v)| env_to_toml(k, v)).collect();
         figment = figment.merge(Toml::string(&steno_env));
-        if let Some((_, url)) = env.iter().find(|(k, _)| k == "DATABASE_URL") {
+        // The last of a name wins (as `load_in` relies on).
+        let var = |name: &str| env.iter().rev().find(|(k, v)| k == name && !v.is_empty()).map(|(_, v)| v.clone());
+        if let Some(url) = var("DATABASE_URL") {
             figment = figment.merge(Serialized::default("gateway.database_url", url));
         }
-        let config: Config = figment.extract().map_err(Box::new)?;
+        if let Some(home) = var("STENO_HOME") {
+            figment = figment.merge(Serialized::default("home", home));
+        }
+        let mut config: Config = figment.extract().map_err(Box::new)?;
+        if config.home.as_os_str().is_empty() {
+            config.home = default_home(var("XDG_DATA_HOME"), var("HOME"));
+        }
+        config.resolve_paths();
         config.validate()?;
         Ok(config)
+    }
+
+    /// Model paths relative to the data directory, and the embedded ledger
+    /// there when no database is named; absolute paths stay as given.
+    fn resolve_paths(&mut self) {
+        self.transcribe.models_dir = self.home.join(&self.transcribe.models_dir);
+        self.diarize.model_path = self.home.join(&self.diarize.model_path);
+        if self.gateway.database_url.is_empty() {
+            self.gateway.database_url = format!("sqlite://{}", self.home.join("steno.db").display());
+        }
+    }
+
+    /// Whether the ledger is the embedded SQLite one in the data directory.
+    pub fn embedded_ledger(&self) -> bool {
+        self.gateway.database_url == format!("sqlite://{}", self.home.join("steno.db").display())
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {
@@ -432,6 +474,22 @@ impl Config {
         shown.gateway.database_url = crate::redact::password(&shown.gateway.database_url);
         toml::to_string_pretty(&shown).unwrap_or_else(|e| format!("# cannot render config: {e}"))
     }
+}
+
+/// `$XDG_DATA_HOME/steno`, else `$HOME/.local/share/steno`, else `./steno-data`.
+fn default_home(xdg_data_home: Option<String>, home: Option<String>) -> PathBuf {
+    match (xdg_data_home, home) {
+        (Some(xdg), _) => PathBuf::from(xdg).join("steno"),
+        (None, Some(home)) => PathBuf::from(home).join(".local/share/steno"),
+        (None, None) => PathBuf::from("steno-data"),
+    }
+}
+
+/// The data directory as the loader finds it from the environment alone
+/// (`STENO_HOME`, else the XDG default), for tools that need it without a config.
+pub fn data_home() -> PathBuf {
+    let var = |name| std::env::var(name).ok().filter(|v| !v.is_empty());
+    var("STENO_HOME").map(PathBuf::from).unwrap_or_else(|| default_home(var("XDG_DATA_HOME"), var("HOME")))
 }
 
 /// `STENO_…` variables that name no config key, as (dotted key, variable
@@ -513,6 +571,35 @@ mod tests {
             .expect_err("rejected");
         assert!(err.to_string().contains("nats.urll"), "{err}");
         assert!(err.to_string().contains("STENO_NATS__URLL"), "{err}");
+    }
+
+    #[test]
+    fn model_paths_and_the_default_ledger_live_in_the_data_directory() {
+        let config = Config::load_with_env(Some(Path::new("/dev/null")), env(&[("HOME", "/home/ann")])).expect("loads");
+        assert_eq!(config.home, Path::new("/home/ann/.local/share/steno"));
+        assert_eq!(config.transcribe.models_dir, Path::new("/home/ann/.local/share/steno/models"));
+        assert_eq!(config.diarize.model_path, Path::new("/home/ann/.local/share/steno/models/resemblyzer-ge2e.pt"));
+        assert_eq!(config.gateway.database_url, "sqlite:///home/ann/.local/share/steno/steno.db");
+        assert!(config.embedded_ledger());
+
+        let config = Config::load_with_env(
+            Some(Path::new("/dev/null")),
+            env(&[
+                ("HOME", "/home/ann"),
+                ("XDG_DATA_HOME", "/xdg"),
+                ("STENO_HOME", "/srv/steno"),
+                ("STENO_TRANSCRIBE__MODELS_DIR", "/models"),
+                ("DATABASE_URL", "postgres://db/steno"),
+            ]),
+        )
+        .expect("loads");
+        assert_eq!(config.home, Path::new("/srv/steno"), "STENO_HOME wins over XDG");
+        assert_eq!(config.transcribe.models_dir, Path::new("/models"), "absolute paths stay");
+        assert_eq!(config.diarize.model_path, Path::new("/srv/steno/models/resemblyzer-ge2e.pt"));
+        assert!(!config.embedded_ledger());
+        let xdg =
+            Config::load_with_env(Some(Path::new("/dev/null")), env(&[("HOME", "/h"), ("XDG_DATA_HOME", "/xdg")]));
+        assert_eq!(xdg.expect("loads").home, Path::new("/xdg/steno"));
     }
 
     #[test]

@@ -44,7 +44,9 @@ pub fn init(service: &str, log: &LogConfig, tracing_config: &TracingConfig) -> a
     let installed = if log.format == "json" {
         subscriber.with(fmt::layer().json().with_current_span(false)).try_init()
     } else {
-        subscriber.with(fmt::layer().with_writer(std::io::stderr)).try_init()
+        // Colours only on a terminal: not in log files (`steno up` writes them).
+        let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+        subscriber.with(fmt::layer().with_writer(std::io::stderr).with_ansi(ansi)).try_init()
     };
     // A second init in one process (tests) keeps the first subscriber.
     if let Err(e) = installed {

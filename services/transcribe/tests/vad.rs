@@ -50,7 +50,7 @@ fn kept_seconds(vad: Option<Arc<Vad>>, audio: &[f32]) -> f64 {
 
 #[test]
 fn noise_between_sentences_is_dropped_and_speech_kept() {
-    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/ggml-silero-vad.bin");
+    let model = steno_runtime::config::data_home().join("models/ggml-silero-vad.bin");
     assert!(model.exists(), "{} is missing: run scripts/fetch-test-model.sh", model.display());
     let vad = Arc::new(Vad::load(&model).expect("load the VAD model"));
     let dir = tempfile::tempdir().expect("temp dir");

@@ -90,7 +90,8 @@ impl Settings {
         };
         Ok(Self {
             threads: var("STENO_BENCH_THREADS").map_or(Ok(2), |t| t.parse()).context("STENO_BENCH_THREADS")?,
-            models_dir: var("STENO_BENCH_MODELS_DIR").map_or_else(|| root.join("models"), PathBuf::from),
+            models_dir: var("STENO_BENCH_MODELS_DIR")
+                .map_or_else(|| steno_runtime::config::data_home().join("models"), PathBuf::from),
             faster_whisper,
             long_beam: var("STENO_BENCH_LONG_BEAM").is_none_or(|v| v != "0"),
             clips: var("STENO_BENCH_CLIPS"),
