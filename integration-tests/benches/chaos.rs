@@ -5,18 +5,7 @@
 //! `cargo build --release --bins && cargo bench -p integration-tests --bench chaos`
 //! (`STENO_CHAOS_JOBS=N` for another count).
 
-// The shared test helpers are not all used here.
-#![allow(dead_code)]
-
-#[path = "../tests/system/api.rs"]
-mod api;
-#[path = "../tests/system/chaos.rs"]
-mod chaos;
-#[path = "../tests/system/fixtures.rs"]
-mod fixtures;
-#[path = "../tests/system/harness.rs"]
-mod harness;
-
+use integration_tests::chaos;
 use std::time::Duration;
 
 #[tokio::main]

@@ -8,14 +8,7 @@
 //! `scripts/fetch-speaker-model.sh && cargo bench -p integration-tests --bench diarization`
 //! (`STENO_DIARIZE_MODEL` names another model file).
 
-// The shared test helpers are not all used here.
-#![allow(dead_code)]
-
-#[path = "../tests/system/conversations.rs"]
-mod conversations;
-#[path = "../tests/system/fixtures.rs"]
-mod fixtures;
-
+use integration_tests::conversations;
 use std::{
     collections::BTreeSet,
     fmt::Write as _,

@@ -7,16 +7,7 @@
 //!
 //! `cargo build --release --bins && cargo bench -p integration-tests --bench long_media`
 
-// The shared test helpers are not all used here.
-#![allow(dead_code)]
-
-#[path = "../tests/system/api.rs"]
-mod api;
-#[path = "../tests/system/fixtures.rs"]
-mod fixtures;
-#[path = "../tests/system/harness.rs"]
-mod harness;
-
+use integration_tests::{fixtures, harness};
 use std::time::{Duration, Instant};
 
 use serde_json::json;

@@ -2,20 +2,18 @@
 //! (started per test) and Postgres (a database per test). Build the binaries
 //! first: `cargo build --workspace --bins`.
 
-mod api;
+use integration_tests::{api, conversations, fixtures, harness};
+
 mod bad_inputs;
 mod cancel;
 mod chaos;
 mod cli;
-mod conversations;
 mod dead_letters;
 mod deployment;
 mod diarization;
 mod end_to_end;
 mod fanout;
 mod faults;
-mod fixtures;
-mod harness;
 mod languages;
 mod ledger_outage;
 mod local_mode;

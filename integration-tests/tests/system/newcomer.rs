@@ -65,8 +65,7 @@ impl Newcomer {
     /// `steno up`, once it says everything is ready.
     async fn up(&self, log: &Path) -> Child {
         let file = std::fs::File::create(log).expect("log");
-        let mut child =
-            self.steno(&["up"]).stdout(Stdio::null()).stderr(file).spawn().expect("start steno up");
+        let mut child = self.steno(&["up"]).stdout(Stdio::null()).stderr(file).spawn().expect("start steno up");
         let log = log.to_owned();
         wait_until("steno up to be ready", Duration::from_secs(120), || {
             let text = std::fs::read_to_string(&log).unwrap_or_default();

@@ -1,6 +1,7 @@
 //! `steno up` supervises its services: one that dies is restarted and the
 //! system goes on working; one that keeps crashing makes `steno up` stop
-//! everything and say which and why.
+//! everything and say which and why; one that cannot start at all is named
+//! at once, with its last log lines.
 
 use std::{
     path::Path,
@@ -117,7 +118,7 @@ async fn steno_up_restarts_a_service_that_dies() {
 
     let media = serve_media().await;
     let key = std::fs::read_to_string(dir.path().join("api-key")).expect("steno up wrote its admin key");
-    assert!(up.log().contains("admin API key in"), "{}", up.log());
+    assert!(up.log().contains("api-key (admin"), "the summary names the key file: {}", up.log());
     let api = Api::new(&up.http, key.trim());
     let id = api.submit_plain(&format!("{media}/speech.wav")).await;
     let job = api.finished(&id, Duration::from_secs(120)).await;
@@ -128,8 +129,15 @@ async fn steno_up_restarts_a_service_that_dies() {
 #[tokio::test(flavor = "multi_thread")]
 async fn steno_up_gives_up_on_a_service_that_keeps_crashing() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut up = Up::start(dir.path(), &[("STENO_TRANSCRIBE__DEFAULT_MODEL", "no-such-model")]).await;
+    let mut up = Up::start(dir.path(), &[]).await;
+    for (service, _) in &up.ops {
+        up.ready(service).await;
+    }
+    // Killed as soon as each restart runs: the fifth exit within a minute ends it.
     let status = wait_until("steno up to give up", Duration::from_secs(120), || {
+        if let Some(pid) = up.child_pid("transcribe") {
+            let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+        }
         let exited = up.child.try_wait().ok().flatten();
         async move { exited }
     })
@@ -138,5 +146,22 @@ async fn steno_up_gives_up_on_a_service_that_keeps_crashing() {
     assert!(!status.success(), "{log}");
     assert!(log.contains("steno-transcribe exited 5 times within 60 s"), "{log}");
     assert!(log.contains("stopped the other services"), "{log}");
+    up.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn steno_up_names_a_service_that_cannot_start_at_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut up = Up::start(dir.path(), &[("STENO_TRANSCRIBE__DEFAULT_MODEL", "no-such-model")]).await;
+    let status = wait_until("steno up to stop", Duration::from_secs(30), || {
+        let exited = up.child.try_wait().ok().flatten();
+        async move { exited }
+    })
+    .await;
+    let log = up.log();
+    assert!(!status.success(), "{log}");
+    assert!(log.contains("steno-transcribe exited while steno was starting"), "{log}");
+    assert!(log.contains("model no-such-model is not installed"), "with its last log lines: {log}");
+    assert!(!log.contains("restarting"), "not restarted over and over: {log}");
     up.stop().await;
 }

@@ -23,6 +23,7 @@ pub async fn serve(
     ready: ReadyCheck,
     shutdown: CancellationToken,
 ) -> anyhow::Result<SocketAddr> {
+    crate::service::SERVING.store(true, std::sync::atomic::Ordering::SeqCst);
     let app = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))

@@ -79,7 +79,13 @@ pub async fn serve_stage<S: Stage>(stage: S, service: Service, ops_addr: SocketA
     worker::run(stage, bus, service.config.worker.clone(), service.shutdown).await
 }
 
-/// A token fired by SIGTERM or SIGINT.
+/// Set once the service serves its ops port (and may then take work).
+/// Before that, while it loads a model say, a signal ends it at once:
+/// it holds nothing to drain, and a slow load must not delay a stop.
+pub(crate) static SERVING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// A token fired by SIGTERM or SIGINT (or, before the service serves, an
+/// immediate exit).
 pub fn shutdown_on_signal() -> CancellationToken {
     let token = CancellationToken::new();
     let fire = token.clone();
@@ -102,6 +108,10 @@ pub fn shutdown_on_signal() -> CancellationToken {
         }
         #[cfg(not(unix))]
         let _ = ctrl_c.await;
+        if !SERVING.load(std::sync::atomic::Ordering::SeqCst) {
+            tracing::info!("shutdown requested while starting; exiting");
+            std::process::exit(0);
+        }
         tracing::info!("shutdown requested");
         fire.cancel();
     });

@@ -25,7 +25,7 @@ mod clips;
 mod machine;
 mod report;
 mod run_one;
-#[path = "../../../../integration-tests/tests/system/wer.rs"]
+#[path = "../../../../integration-tests/src/wer.rs"]
 mod wer;
 
 use std::{

@@ -7,14 +7,7 @@
 //! directory, keyed by the recipe, and linked into [`media_dir`] so tests can
 //! serve them.
 
-// Shared by the system tests and the diarization bench; each uses a part.
-#![allow(dead_code)]
-
-#[path = "der.rs"]
-pub mod der;
-
-#[allow(unused_imports)] // the bench scores with `der::error_times`
-pub use der::diarization_error_rate;
+pub use crate::der::{self, diarization_error_rate};
 
 use std::{
     path::{Path, PathBuf},
@@ -350,7 +343,9 @@ fn ms(samples: usize) -> u64 {
 fn cache_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("conversations");
+        // `target/tmp`, as CARGO_TARGET_TMPDIR is for tests and benches.
+        let target = crate::harness::bin_dir().parent().map(Path::to_owned).unwrap_or_else(std::env::temp_dir);
+        let dir = target.join("tmp/conversations");
         std::fs::create_dir_all(&dir).expect("conversation cache dir");
         dir
     })

@@ -17,12 +17,7 @@ use axum::{
 };
 use futures::StreamExt;
 
-// Also included by the transcribe engines bench, which cannot depend on
-// this crate.
-#[path = "wer.rs"]
-mod wer;
-#[allow(unused_imports)] // the benches that include this file do not all use it
-pub use wer::word_error_rate;
+pub use crate::wer::word_error_rate;
 
 /// What the speech fixture says.
 pub const SPEECH_TEXT: &str = "Please remember to buy milk and bread on the way home. \

@@ -3,7 +3,7 @@
 //! turn boundary is left unscored, and hypothesis speakers are mapped one to
 //! one onto reference speakers so that their scored overlap is largest.
 
-use super::RefTurn;
+use crate::conversations::RefTurn;
 
 pub const FRAME_MS: u64 = 10;
 /// The usual collar: 0.25 s either side of each reference boundary.
