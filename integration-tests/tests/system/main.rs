@@ -12,6 +12,7 @@ mod dead_letters;
 mod deployment;
 mod diarization;
 mod end_to_end;
+mod events;
 mod fanout;
 mod faults;
 mod languages;

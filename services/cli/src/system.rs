@@ -114,9 +114,9 @@ impl System {
         match system.boot(config, &plan).await {
             Ok(()) => Ok(system),
             Err(failure) => {
-                let logs = match &failure.exited {
+                let logs = match &failure.culprit {
                     Some(name) => format!("\nits last log lines ({}):\n{}", display(name), system.log_tail(name)),
-                    None => format!("\nlogs in {}", system.addresses.logs.display()),
+                    None => String::new(),
                 };
                 system.processes.stop_all_within(Duration::from_secs(2)).await;
                 system.stop().await;
@@ -187,7 +187,8 @@ impl System {
         while !kit::listening(plan.nats_port).await {
             self.fail_if_exited()?;
             if Instant::now() > deadline {
-                return Err(anyhow::anyhow!("nats-server did not start listening").into());
+                let error = anyhow::anyhow!("nats-server did not start listening");
+                return Err(Failure { error, culprit: Some("nats-server".to_owned()) });
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -204,7 +205,8 @@ impl System {
             while !kit::ready(port).await {
                 self.fail_if_exited()?;
                 if Instant::now() > deadline {
-                    return Err(anyhow::anyhow!("steno-{service} did not become ready").into());
+                    let error = anyhow::anyhow!("steno-{service} did not become ready");
+                    return Err(Failure { error, culprit: Some(service.to_owned()) });
                 }
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
@@ -217,7 +219,7 @@ impl System {
         match self.processes.exited() {
             Some((name, status)) => Err(Failure {
                 error: anyhow::anyhow!("{} exited while steno was starting ({status})", display(&name)),
-                exited: Some(name),
+                culprit: Some(name),
             }),
             None => Ok(()),
         }
@@ -245,15 +247,16 @@ impl System {
     }
 }
 
-/// Why a start failed, and the process that exited, when one did.
+/// Why a start failed, and the process at fault (exited or never
+/// ready), whose log's last lines go with the error.
 struct Failure {
     error: anyhow::Error,
-    exited: Option<String>,
+    culprit: Option<String>,
 }
 
 impl From<anyhow::Error> for Failure {
     fn from(error: anyhow::Error) -> Self {
-        Self { error, exited: None }
+        Self { error, culprit: None }
     }
 }
 

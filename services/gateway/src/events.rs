@@ -1,6 +1,6 @@
-//! A job's events for a client: every event so far, replayed from
-//! `STENO_EVENTS`, then live ones, ending after the terminal event (gRPC
-//! `Watch`, and any later event stream).
+//! A job's events for a client: every event so far (or after a resume
+//! point), replayed from `STENO_EVENTS`, then live ones, ending after the
+//! terminal event: gRPC `Watch` and REST `GET /v1/jobs/{id}/events` (SSE).
 
 use async_nats::jetstream::consumer::{DeliverPolicy, pull::OrderedConfig};
 use futures::{Stream, StreamExt};
@@ -14,13 +14,16 @@ use steno_runtime::{
 use crate::{auth::Caller, error::ApiError, jobs::Jobs};
 
 impl Jobs {
-    /// The caller's job's events. Each open stream holds one of the
-    /// tenant's event-stream slots until it ends or the client goes.
+    /// The caller's job's events with their `STENO_EVENTS` sequence
+    /// numbers (an SSE client's `Last-Event-ID`), from after `after` when
+    /// given. Each open stream holds one of the tenant's event-stream slots
+    /// until it ends or the client goes.
     pub async fn events(
         &self,
         caller: &Caller,
         id: &JobId,
-    ) -> Result<impl Stream<Item = Result<JobEvent, ApiError>> + Send + use<>, ApiError> {
+        after: Option<u64>,
+    ) -> Result<impl Stream<Item = Result<(u64, JobEvent), ApiError>> + Send + use<>, ApiError> {
         let job = self.get(caller, id).await?;
         let permit = self.limits.open_watch(&caller.tenant)?;
         let unavailable =
@@ -29,7 +32,10 @@ impl Jobs {
         let consumer = stream
             .create_consumer(OrderedConfig {
                 filter_subject: subjects::job_events_filter(id),
-                deliver_policy: DeliverPolicy::All,
+                deliver_policy: match after {
+                    Some(sequence) => DeliverPolicy::ByStartSequence { start_sequence: sequence + 1 },
+                    None => DeliverPolicy::All,
+                },
                 ..Default::default()
             })
             .await
@@ -49,11 +55,13 @@ impl Jobs {
                     None => messages.next().await,
                 }?;
                 let event = next.map_err(|e| unavailable(&e)).and_then(|m| {
-                    JobEvent::decode(m.payload.clone())
-                        .map_err(|e| ApiError::Internal(anyhow::anyhow!("bad event: {e}")))
+                    let sequence = m.info().map_err(|e| unavailable(&e))?.stream_sequence;
+                    let event = JobEvent::decode(m.payload.clone())
+                        .map_err(|e| ApiError::Internal(anyhow::anyhow!("bad event: {e}")))?;
+                    Ok((sequence, event))
                 });
-                let ended = event.as_ref().map_or(true, |e| is_terminal(e.kind()));
-                if let Ok(event) = &event
+                let ended = event.as_ref().map_or(true, |(_, e)| is_terminal(e.kind()));
+                if let Ok((_, event)) = &event
                     && is_terminal(event.kind())
                 {
                     ledger_caught_up(&jobs, &event.job_id).await;

@@ -170,8 +170,8 @@ impl Grpc {
 
     async fn watch_call(&self, request: Request<proto::WatchRequest>) -> Result<Response<EventStream>, Status> {
         let caller = self.caller(&request).await?;
-        let events = self.jobs.events(&caller, &ApiError::job_id(&request.into_inner().id)?).await?;
-        Ok(Response::new(Box::pin(events.map(|event| event.map_err(Status::from)))))
+        let events = self.jobs.events(&caller, &ApiError::job_id(&request.into_inner().id)?, None).await?;
+        Ok(Response::new(Box::pin(events.map(|event| event.map(|(_, event)| event).map_err(Status::from)))))
     }
 
     async fn cancel_call(&self, request: Request<proto::CancelRequest>) -> Result<Response<proto::Job>, Status> {

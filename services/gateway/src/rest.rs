@@ -1,5 +1,5 @@
-//! The REST API (axum): submit, read, list and cancel jobs, and fetch
-//! transcripts. Every route needs an API key (`Authorization: Bearer`) and
+//! The REST API (axum): submit, read, list and cancel jobs, follow their
+//! events (Server-Sent Events), and fetch transcripts. Every route needs an API key (`Authorization: Bearer`) and
 //! acts for its tenant; JSON bodies are bounded at 64 KiB, uploads at
 //! `gateway.max_upload_bytes`.
 
@@ -11,12 +11,15 @@ use axum::{
     },
     http::{StatusCode, header, request::Parts},
     middleware::{self, Next},
-    response::{IntoResponse, Response},
+    response::{
+        IntoResponse, Response,
+        sse::{Event, KeepAlive, Sse},
+    },
     routing::{get, post},
 };
 use std::collections::BTreeMap;
 
-use futures::TryStreamExt;
+use futures::{Stream, StreamExt, TryStreamExt};
 use serde::Deserialize;
 use steno_runtime::{JobId, artifacts, metrics};
 
@@ -26,7 +29,7 @@ use crate::{
     jobs::Jobs,
     store::{JobRow, JobStatus},
     submission::{SubmitJson, Via},
-    views::{JobView, content_type, parse_format},
+    views::{EventView, JobView, content_type, parse_format},
 };
 
 /// Largest JSON body (a submission, a rename).
@@ -42,6 +45,7 @@ pub fn router(jobs: Jobs, max_upload_bytes: u64) -> Router {
         .route("/v1/jobs/{id}/cancel", post(cancel))
         .route("/v1/jobs/{id}/retry", post(retry))
         .route("/v1/jobs/{id}/speakers", get(speakers).patch(rename_speakers))
+        .route("/v1/jobs/{id}/events", get(events))
         .route("/v1/jobs/{id}/{file}", get(transcript))
         .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))
         .layer(middleware::from_fn_with_state(jobs.clone(), authenticate))
@@ -270,6 +274,35 @@ async fn rename_speakers(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let Json(names) = body.map_err(|e| ApiError::BadRequest(format!("request body: {}", e.body_text())))?;
     Ok(Json(serde_json::json!({ "speakers": jobs.rename_speakers(&caller, &id, &names).await? })))
+}
+
+/// `GET /v1/jobs/{id}/events`: the job's events as Server-Sent Events
+/// (`id` the event's sequence number, `event` its kind, `data` its JSON),
+/// every one so far, then live ones, ending after the terminal one. A
+/// `Last-Event-ID` header resumes after that event.
+async fn events(
+    State(jobs): State<Jobs>,
+    Extension(caller): Extension<Caller>,
+    JobPath(id): JobPath,
+    headers: axum::http::HeaderMap,
+) -> Result<Sse<impl Stream<Item = Result<Event, std::convert::Infallible>>>, ApiError> {
+    let after = match headers.get("last-event-id") {
+        None => None,
+        Some(value) => Some(value.to_str().ok().and_then(|v| v.trim().parse::<u64>().ok()).ok_or_else(|| {
+            ApiError::invalid("Last-Event-ID", "must be the id (a number) of an event this stream sent")
+        })?),
+    };
+    let stream = jobs.events(&caller, &id, after).await?.map(|event| {
+        Ok(match event {
+            Ok((sequence, event)) => {
+                let view = EventView::new(sequence, &event);
+                let data = serde_json::to_string(&view).unwrap_or_default();
+                Event::default().id(sequence.to_string()).event(view.kind).data(data)
+            }
+            Err(e) => Event::default().event("error").data(serde_json::json!({ "error": e.to_string() }).to_string()),
+        })
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
 
 /// `GET /v1/jobs/{id}/transcript.{srt,vtt,json,txt}` and `…/speakers.rttm`

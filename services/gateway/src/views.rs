@@ -187,3 +187,40 @@ pub fn to_proto_job(row: &JobRow) -> proto::Job {
 fn stage_from_name(name: &str) -> Stage {
     subjects::STAGES.into_iter().find(|s| subjects::stage_name(*s) == name).unwrap_or(Stage::Unspecified)
 }
+
+/// A job event as REST shows it (the `data` of an SSE event, named by `kind`).
+#[derive(Debug, Serialize)]
+pub struct EventView {
+    /// Its `STENO_EVENTS` sequence number: the SSE `id`, and `Last-Event-ID` to resume after it.
+    pub id: u64,
+    pub job_id: String,
+    /// `queued`, `started`, `progress`, `stage_completed`, `retrying`, `completed`, `failed`, `cancelled`.
+    pub kind: &'static str,
+    pub stage: Option<&'static str>,
+    /// 0..1 within the stage.
+    pub progress: f32,
+    /// A failure reason, retry cause or other user-facing text.
+    pub message: Option<String>,
+    pub at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Media duration, once transcode knows it.
+    pub duration_ms: Option<u64>,
+    pub language: Option<String>,
+}
+
+impl EventView {
+    pub fn new(id: u64, event: &proto::JobEvent) -> Self {
+        let stage = Some(event.stage()).filter(|s| *s != Stage::Unspecified).map(subjects::stage_name);
+        let at = event.at.as_ref().and_then(|t| chrono::DateTime::from_timestamp(t.seconds, t.nanos.max(0) as u32));
+        Self {
+            id,
+            job_id: event.job_id.clone(),
+            kind: subjects::event_kind_name(event.kind()),
+            stage,
+            progress: event.progress,
+            message: Some(event.message.clone()).filter(|m| !m.is_empty()),
+            at,
+            duration_ms: Some(event.duration_ms).filter(|d| *d > 0),
+            language: Some(event.language.clone()).filter(|l| !l.is_empty()),
+        }
+    }
+}

@@ -273,6 +273,11 @@ pub struct TranscribeConfig {
     pub split_after_secs: u64,
     /// Length of each part, cut at a silence near it.
     pub part_secs: u64,
+    /// Most models held loaded at once (a model with and without word
+    /// alignment counts twice); the least recently used goes first. 0 = no limit.
+    pub max_loaded_models: usize,
+    /// Most MiB of model files held loaded at once; 0 = no limit.
+    pub max_loaded_mb: u64,
 }
 
 impl Default for TranscribeConfig {
@@ -286,6 +291,8 @@ impl Default for TranscribeConfig {
             use_gpu: true,
             split_after_secs: 600,
             part_secs: 120,
+            max_loaded_models: 4,
+            max_loaded_mb: 0,
         }
     }
 }

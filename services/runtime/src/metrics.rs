@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 
 use opentelemetry::{
     KeyValue, global,
-    metrics::{Counter, Histogram, Meter, UpDownCounter},
+    metrics::{Counter, Gauge, Histogram, Meter, UpDownCounter},
 };
 
 pub const BUILD_INFO: &str = "steno_build_info";
@@ -37,6 +37,7 @@ pub const DOWNLOAD_BYTES: &str = "steno_download";
 pub const DOWNLOAD_DURATION: &str = "steno_download_duration";
 pub const TRANSCODE_RATIO: &str = "steno_transcode_seconds_per_audio_second";
 pub const MODEL_LOAD: &str = "steno_model_load_duration";
+pub const MODELS_LOADED: &str = "steno_models_loaded";
 pub const TRANSCRIBE_WINDOW: &str = "steno_transcribe_window_duration";
 pub const TRANSCRIBE_RTF: &str = "steno_transcribe_realtime_factor";
 pub const DIARIZE_DURATION: &str = "steno_diarize_duration";
@@ -84,6 +85,7 @@ struct Instruments {
     download_duration: Histogram<f64>,
     transcode_ratio: Histogram<f64>,
     model_load: Histogram<f64>,
+    models_loaded: Gauge<u64>,
     transcribe_window: Histogram<f64>,
     transcribe_rtf: Histogram<f64>,
     diarize_duration: Histogram<f64>,
@@ -116,6 +118,7 @@ fn instruments() -> &'static Instruments {
         download_duration: histogram(DOWNLOAD_DURATION, "s", "Time to download one source", &SECONDS),
         transcode_ratio: histogram(TRANSCODE_RATIO, "", "Transcode seconds per second of audio", &RATIOS),
         model_load: histogram(MODEL_LOAD, "s", "Time to load a whisper model", &SECONDS),
+        models_loaded: meter().u64_gauge(MODELS_LOADED).with_description("Whisper models held loaded").build(),
         transcribe_window: histogram(TRANSCRIBE_WINDOW, "s", "Transcription time per 30 s window of audio", &SECONDS),
         transcribe_rtf: histogram(
             TRANSCRIBE_RTF,
@@ -263,6 +266,11 @@ pub fn transcoded(seconds: f64, audio_seconds: f64) {
 
 pub fn model_loaded(model: &str, seconds: f64) {
     instruments().model_load.record(seconds, &[KeyValue::new("model", model.to_owned())]);
+}
+
+/// How many whisper models a transcriber holds loaded.
+pub fn models_loaded(count: usize) {
+    instruments().models_loaded.record(count as u64, &[]);
 }
 
 /// One transcription of `audio_seconds` that took `seconds`.

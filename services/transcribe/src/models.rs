@@ -1,5 +1,6 @@
 //! ggml Whisper models from the models directory (`ggml-<name>.bin`),
-//! loaded once and kept for later jobs.
+//! loaded once and kept for later jobs, least recently used first out once
+//! more than `transcribe.max_loaded_models` (or `max_loaded_mb`) are held.
 
 use std::{
     collections::HashMap,
@@ -69,8 +70,20 @@ pub struct Models {
     default: String,
     use_gpu: bool,
     /// By name and whether it aligns words (DTW).
-    loaded: Mutex<HashMap<(String, bool), Arc<Model>>>,
+    loaded: Mutex<HashMap<(String, bool), Loaded>>,
+    /// Most models held; 0 = no limit.
+    max_models: usize,
+    /// Most bytes (of model files) held; 0 = no limit.
+    max_bytes: u64,
     vad: Option<Arc<Vad>>,
+}
+
+/// A model in the cache: tasks hold their own `Arc`, so one evicted while
+/// in use is freed when its last task ends.
+struct Loaded {
+    model: Arc<Model>,
+    bytes: u64,
+    last_used: std::time::Instant,
 }
 
 impl Models {
@@ -81,6 +94,8 @@ impl Models {
             default: config.default_model.clone(),
             use_gpu: config.use_gpu,
             loaded: Mutex::new(HashMap::new()),
+            max_models: config.max_loaded_models,
+            max_bytes: config.max_loaded_mb << 20,
             vad: load_vad(&config.models_dir, &config.vad_model),
         }
     }
@@ -104,8 +119,9 @@ impl Models {
         }
         let preset = dtw_preset(name).filter(|_| word_times);
         let key = (name.to_owned(), preset.is_some());
-        if let Some(model) = self.loaded.lock().map_err(|_| "model cache poisoned")?.get(&key) {
-            return Ok(model.clone());
+        if let Some(entry) = self.loaded.lock().map_err(|_| "model cache poisoned")?.get_mut(&key) {
+            entry.last_used = std::time::Instant::now();
+            return Ok(entry.model.clone());
         }
         let path = self.dir.join(format!("ggml-{name}.bin"));
         if !path.exists() {
@@ -130,8 +146,34 @@ impl Models {
         steno_runtime::metrics::model_loaded(name, seconds);
         tracing::info!(model = name, seconds, dtw, "model loaded");
         let model = Arc::new(Model { name: name.to_owned(), context, dtw, idle_states: Mutex::new(Vec::new()) });
-        self.loaded.lock().map_err(|_| "model cache poisoned")?.insert(key, model.clone());
+        let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        let mut loaded = self.loaded.lock().map_err(|_| "model cache poisoned")?;
+        loaded.insert(key.clone(), Loaded { model: model.clone(), bytes, last_used: std::time::Instant::now() });
+        self.evict(&mut loaded, &key);
+        steno_runtime::metrics::models_loaded(loaded.len());
         Ok(model)
+    }
+
+    /// Drops the least recently used models (never `keep`, the one just
+    /// loaded) while more are held than the limits allow.
+    fn evict(&self, loaded: &mut HashMap<(String, bool), Loaded>, keep: &(String, bool)) {
+        let over = |loaded: &HashMap<_, Loaded>| {
+            let bytes: u64 = loaded.values().map(|l| l.bytes).sum();
+            (self.max_models > 0 && loaded.len() > self.max_models) || (self.max_bytes > 0 && bytes > self.max_bytes)
+        };
+        while over(loaded) {
+            let oldest = loaded.iter().filter(|(k, _)| *k != keep).min_by_key(|(_, l)| l.last_used);
+            let Some(key) = oldest.map(|(k, _)| k.clone()) else { break };
+            loaded.remove(&key);
+            tracing::info!(model = key.0, dtw = key.1, "model unloaded (least recently used)");
+        }
+    }
+
+    /// The models held, by name and whether they align words.
+    pub fn loaded(&self) -> Vec<(String, bool)> {
+        let mut keys: Vec<_> = self.loaded.lock().map(|l| l.keys().cloned().collect()).unwrap_or_default();
+        keys.sort();
+        keys
     }
 }
 
