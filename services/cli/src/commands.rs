@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use serde_json::{Value, json};
-use steno_cli::{keys, models, system::System};
+use steno_cli::{keys, kit, models, system::System};
 use steno_runtime::config::Config;
 
 use crate::{
@@ -88,11 +88,7 @@ pub struct Context {
 
 impl Context {
     pub fn new(global: &Global, config: Config) -> Self {
-        let configured = config.gateway.http_addr;
-        let configured = match configured.ip().is_unspecified() {
-            true => format!("http://127.0.0.1:{}", configured.port()),
-            false => format!("http://{configured}"),
-        };
+        let configured = format!("http://{}", kit::loopback(config.gateway.http_addr));
         Self {
             server: global.server.clone().unwrap_or(configured),
             server_given: global.server.is_some(),

@@ -82,6 +82,14 @@ pub fn log_tail(file: &Path, n: usize) -> String {
     lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
+/// A listen address as a client on this machine reaches it.
+pub fn loopback(addr: std::net::SocketAddr) -> std::net::SocketAddr {
+    match addr.ip().is_unspecified() {
+        true => (std::net::Ipv4Addr::LOCALHOST, addr.port()).into(),
+        false => addr,
+    }
+}
+
 /// `steno-gateway` for a service, other processes by their own name.
 pub fn display(name: &str) -> String {
     if SERVICES.contains(&name) { format!("steno-{name}") } else { name.to_owned() }

@@ -24,7 +24,7 @@ use steno_runtime::config::{AUTH_KEYS, Config};
 
 use crate::{
     keys,
-    kit::{self, SERVICES, display},
+    kit::{self, SERVICES, display, loopback},
     processes::Processes,
 };
 
@@ -278,12 +278,4 @@ struct Plan {
     config_file: Option<PathBuf>,
     /// Where the CLI's admin key is kept; `None`: a key for this run only.
     key: Option<PathBuf>,
-}
-
-/// A listen address as a client on this machine reaches it.
-fn loopback(addr: SocketAddr) -> SocketAddr {
-    match addr.ip().is_unspecified() {
-        true => (std::net::Ipv4Addr::LOCALHOST, addr.port()).into(),
-        false => addr,
-    }
 }
