@@ -168,7 +168,8 @@ async fn transcribe_all(
         match result {
             Ok(report) => {
                 if report["status"] != "completed" {
-                    failed.push(format!("{input}: job {} {}: {}", report["id"], report["status"], report["error"]));
+                    let text = |key: &str| report[key].as_str().unwrap_or("-").to_owned();
+                    failed.push(format!("{input}: job {} {}: {}", text("id"), text("status"), text("error")));
                 }
                 reports.push(report);
             }
