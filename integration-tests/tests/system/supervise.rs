@@ -5,8 +5,8 @@
 
 use std::{
     path::Path,
-    process::{Child, Command, Stdio},
-    time::Duration,
+    process::{Child, Command, ExitStatus, Stdio},
+    time::{Duration, Instant},
 };
 
 use crate::{
@@ -90,6 +90,19 @@ impl Up {
         None
     }
 
+    /// Waits for `steno up` to exit, doing `meanwhile` at every poll; its status.
+    async fn exited_within(&mut self, timeout: Duration, meanwhile: impl Fn(&Self)) -> ExitStatus {
+        let deadline = Instant::now() + timeout;
+        loop {
+            meanwhile(self);
+            if let Some(status) = self.child.try_wait().expect("steno up's status") {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "steno up did not exit within {timeout:?}: {}", self.log());
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
     async fn stop(mut self) {
         let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
         let _ = self.child.wait();
@@ -134,14 +147,13 @@ async fn steno_up_gives_up_on_a_service_that_keeps_crashing() {
         up.ready(service).await;
     }
     // Killed as soon as each restart runs: the fifth exit within a minute ends it.
-    let status = wait_until("steno up to give up", Duration::from_secs(120), || {
-        if let Some(pid) = up.child_pid("transcribe") {
-            let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
-        }
-        let exited = up.child.try_wait().ok().flatten();
-        async move { exited }
-    })
-    .await;
+    let status = up
+        .exited_within(Duration::from_secs(120), |up| {
+            if let Some(pid) = up.child_pid("transcribe") {
+                let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+            }
+        })
+        .await;
     let log = up.log();
     assert!(!status.success(), "{log}");
     assert!(log.contains("steno-transcribe exited 5 times within 60 s"), "{log}");
@@ -153,11 +165,7 @@ async fn steno_up_gives_up_on_a_service_that_keeps_crashing() {
 async fn steno_up_names_a_service_that_cannot_start_at_once() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut up = Up::start(dir.path(), &[("STENO_TRANSCRIBE__DEFAULT_MODEL", "no-such-model")]).await;
-    let status = wait_until("steno up to stop", Duration::from_secs(30), || {
-        let exited = up.child.try_wait().ok().flatten();
-        async move { exited }
-    })
-    .await;
+    let status = up.exited_within(Duration::from_secs(30), |_| {}).await;
     let log = up.log();
     assert!(!status.success(), "{log}");
     assert!(log.contains("steno-transcribe exited while steno was starting"), "{log}");

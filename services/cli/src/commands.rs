@@ -337,9 +337,13 @@ pub async fn keys(ctx: &Context, command: KeysCommand) -> anyhow::Result<()> {
 pub async fn models(ctx: &Context, command: ModelsCommand) -> anyhow::Result<()> {
     let transcribe = &ctx.config.transcribe;
     let dir = &transcribe.models_dir;
-    let in_dir = |out: Option<PathBuf>, file: String| -> anyhow::Result<PathBuf> {
-        std::fs::create_dir_all(dir).map_err(|e| anyhow::anyhow!("create {}: {e}", dir.display()))?;
-        Ok(out.unwrap_or_else(|| dir.join(file)))
+    // `out`, else `file` in the models directory; its directory made.
+    let place = |out: Option<PathBuf>, file: &str| -> anyhow::Result<PathBuf> {
+        let path = out.unwrap_or_else(|| dir.join(file));
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| anyhow::anyhow!("create {}: {e}", parent.display()))?;
+        }
+        Ok(path)
     };
     match command {
         ModelsCommand::Dir => println!("{}", dir.display()),
@@ -353,12 +357,11 @@ pub async fn models(ctx: &Context, command: ModelsCommand) -> anyhow::Result<()>
             print(ctx, &serde_json::to_value(&listed)?, || models::table(dir, &listed))?;
         }
         ModelsCommand::Fetch { name, dir: to } => {
-            let to = in_dir(to, String::new())?;
-            let path = models::fetch::fetch_model(&name, &to).await?;
+            let path = models::fetch::fetch_model(&name, to.as_ref().unwrap_or(dir)).await?;
             eprintln!("model ready at {}", path.display());
         }
         ModelsCommand::ImportCt2 { ct2_dir, name, quantize, out } => {
-            let out = in_dir(out, models::fetch::model_file_name(&name))?;
+            let out = place(out, &models::fetch::model_file_name(&name))?;
             let encoding = quantize.as_deref().and_then(models::ct2::Encoding::quantized);
             let r = models::ct2::import_ct2(&ct2_dir, &out, encoding)?;
             let kind = if r.is_multilingual { "multilingual" } else { "English-only" };
@@ -372,7 +375,7 @@ pub async fn models(ctx: &Context, command: ModelsCommand) -> anyhow::Result<()>
             );
         }
         ModelsCommand::ImportSilero { safetensors, out } => {
-            let out = in_dir(out, transcribe.vad_model.display().to_string())?;
+            let out = place(out, &transcribe.vad_model.display().to_string())?;
             models::silero::import_silero(&safetensors, &out)?;
             eprintln!("wrote {}", out.display());
         }

@@ -406,13 +406,17 @@ impl Config {
         self.transcribe.models_dir = self.home.join(&self.transcribe.models_dir);
         self.diarize.model_path = self.home.join(&self.diarize.model_path);
         if self.gateway.database_url.is_empty() {
-            self.gateway.database_url = format!("sqlite://{}", self.home.join("steno.db").display());
+            self.gateway.database_url = self.embedded_ledger_url();
         }
     }
 
     /// Whether the ledger is the embedded SQLite one in the data directory.
     pub fn embedded_ledger(&self) -> bool {
-        self.gateway.database_url == format!("sqlite://{}", self.home.join("steno.db").display())
+        self.gateway.database_url == self.embedded_ledger_url()
+    }
+
+    fn embedded_ledger_url(&self) -> String {
+        format!("sqlite://{}", self.home.join("steno.db").display())
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {
