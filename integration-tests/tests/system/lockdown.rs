@@ -18,7 +18,7 @@ async fn the_whole_system_runs_under_the_shipped_nats_config() {
     let media = serve_media().await;
     let api = system.api();
 
-    // Every stage, the ledger, speakers and delete, under per-service users.
+    // Every stage, the ledger, speakers, models and delete, under per-service users.
     let id = api.submit_new(json!({ "source_url": format!("{media}/speech.wav"), "formats": ["txt", "srt"] })).await;
     let job = api.finished(&id, Duration::from_secs(300)).await;
     let nats_log = || std::fs::read_to_string(system.dir.path().join("nats.log")).unwrap_or_default();
@@ -27,6 +27,9 @@ async fn the_whole_system_runs_under_the_shipped_nats_config() {
     assert!(api.transcript(&id, "txt").await.to_lowercase().contains("milk"));
     let renamed = api.http.patch(format!("{}/v1/jobs/{id}/speakers", api.base)).json(&json!({ "S1": "Ann" }));
     assert_eq!(renamed.send().await.expect("rename").status().as_u16(), 200, "{}", system.logs());
+    // The gateway asks a transcriber for its models (request and reply).
+    let (status, models) = api.get("/v1/models").await;
+    assert!(status == 200 && models.contains("tiny.en"), "{status} {models}\n{}", violations());
     let deleted = api.http.delete(format!("{}/v1/jobs/{id}", api.base)).send().await.expect("delete");
     assert_eq!(deleted.status().as_u16(), 204, "{}", system.logs());
     assert_eq!(violations(), "", "a service needed more than the config allows");

@@ -21,6 +21,7 @@ mod local_mode;
 mod lockdown;
 mod newcomer;
 mod observability;
+mod openai;
 mod restart;
 mod retention;
 mod scaling;

@@ -96,9 +96,11 @@ fn split_by_speaker(segment: Segment, words: Vec<Word>) -> Vec<Segment> {
             start_ms: if i == 0 { segment.start_ms } else { words[0].start_ms },
             end_ms: if i == last { segment.end_ms } else { words[words.len() - 1].end_ms },
             text: words.iter().map(|w| w.text.as_str()).collect::<Vec<_>>().join(" "),
-            avg_logprob: segment.avg_logprob,
             speaker: words[0].speaker.clone(),
             words,
+            // The tokens cannot be shared out by speaker; the scores stay.
+            tokens: Vec::new(),
+            ..segment.clone()
         })
         .collect()
 }

@@ -109,10 +109,10 @@ impl From<sqlx::Error> for ApiError {
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let status = self.http_status();
-        let body = serde_json::json!({ "error": self.public_message(), "field": self.field() });
+impl ApiError {
+    /// The response with `body` as its JSON (the OpenAI-compatible routes
+    /// answer in OpenAI's shape), and the headers the error calls for.
+    pub fn response_with(self, status: StatusCode, body: serde_json::Value) -> Response {
         let mut response = (status, Json(body)).into_response();
         let headers = response.headers_mut();
         match self {
@@ -125,6 +125,14 @@ impl IntoResponse for ApiError {
             _ => {}
         }
         response
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.http_status();
+        let body = serde_json::json!({ "error": self.public_message(), "field": self.field() });
+        self.response_with(status, body)
     }
 }
 

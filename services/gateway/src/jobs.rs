@@ -41,6 +41,8 @@ pub struct Jobs {
     pub limits: Limits,
     /// Queued and running jobs a tenant may have; 0: no limit.
     pub max_in_flight: u32,
+    /// How long an OpenAI-compatible request waits for its job.
+    pub openai_wait: std::time::Duration,
 }
 
 impl Jobs {
@@ -51,6 +53,7 @@ impl Jobs {
             auth: Auth::new(store.clone(), gateway.auth == AUTH_KEYS),
             limits: Limits::new(gateway.submissions_per_minute, gateway.max_event_streams),
             max_in_flight: gateway.max_jobs_in_flight,
+            openai_wait: std::time::Duration::from_secs(gateway.openai_wait_secs),
             default_page_size: gateway.default_page_size,
             cues: (&config.export).into(),
             store,

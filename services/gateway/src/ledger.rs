@@ -99,7 +99,7 @@ async fn apply(store: &Store, event: &JobEvent) -> Result<(), sqlx::Error> {
         },
         EventKind::Failed => Update { status: Some(JobStatus::Failed), error: Some(event.message.as_str()), ..base },
         EventKind::Cancelled => Update { status: Some(JobStatus::Cancelled), ..base },
-        EventKind::Queued | EventKind::Retrying | EventKind::Unspecified => return Ok(()),
+        EventKind::Queued | EventKind::Retrying | EventKind::Text | EventKind::Unspecified => return Ok(()),
     };
     let terminal = update.status.filter(|s| s.is_terminal());
     let changed = store.update(&event.job_id, update).await?;

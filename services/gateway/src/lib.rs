@@ -3,7 +3,8 @@
 //! - [`startup`]: binds ports and runs every part below until shutdown.
 //! - [`rest`] (axum) and [`grpc`] (tonic `JobService`) and [`nats_api`]
 //!   (`steno.jobs.submit`, the `steno.api.submit` micro endpoint): front
-//!   doors over one [`jobs::Jobs`], validating with [`submission`].
+//!   doors over one [`jobs::Jobs`], validating with [`submission`];
+//!   [`openai`]: the OpenAI-compatible audio and model routes.
 //! - [`auth`]: API keys and the tenant ([`auth::Caller`]) each request acts for.
 //! - [`limits`]: per-tenant submission rate and open event streams.
 //! - [`events`]: a job's events replayed then live (gRPC `Watch`).
@@ -28,6 +29,7 @@ pub mod jobs;
 pub mod ledger;
 pub mod limits;
 pub mod nats_api;
+pub mod openai;
 pub mod outbox;
 pub mod rest;
 pub mod speakers;

@@ -47,6 +47,7 @@ pub fn router(jobs: Jobs, max_upload_bytes: u64) -> Router {
         .route("/v1/jobs/{id}/speakers", get(speakers).patch(rename_speakers))
         .route("/v1/jobs/{id}/events", get(events))
         .route("/v1/jobs/{id}/{file}", get(transcript))
+        .merge(crate::openai::routes(max_upload_bytes))
         .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))
         .layer(middleware::from_fn_with_state(jobs.clone(), authenticate))
         .layer(middleware::from_fn(record_metrics))
@@ -54,12 +55,17 @@ pub fn router(jobs: Jobs, max_upload_bytes: u64) -> Router {
 }
 
 /// Resolves the request's API key to the [`Caller`] the handlers act for;
-/// 401 without a valid one.
-async fn authenticate(State(jobs): State<Jobs>, mut request: Request, next: Next) -> Result<Response, ApiError> {
+/// 401 without a valid one (in OpenAI's shape on its routes).
+async fn authenticate(State(jobs): State<Jobs>, mut request: Request, next: Next) -> Response {
     let credential = request.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-    let caller = jobs.authenticate(credential).await?;
-    request.extensions_mut().insert(caller);
-    Ok(next.run(request).await)
+    match jobs.authenticate(credential).await {
+        Ok(caller) => {
+            request.extensions_mut().insert(caller);
+            next.run(request).await
+        }
+        Err(e) if crate::openai::is_openai_path(request.uri().path()) => crate::openai::error_response(e),
+        Err(e) => e.into_response(),
+    }
 }
 
 /// Request count, latency and in-flight gauge, labelled by route template.

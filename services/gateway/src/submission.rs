@@ -53,6 +53,8 @@ pub struct Submission {
 #[derive(Clone, Copy)]
 pub enum Via {
     Rest,
+    /// The OpenAI-compatible `/v1/audio/*` routes.
+    OpenAi,
     Grpc,
     Nats,
 }
@@ -61,6 +63,7 @@ impl Via {
     pub fn as_str(self) -> &'static str {
         match self {
             Via::Rest => "rest",
+            Via::OpenAi => "openai",
             Via::Grpc => "grpc",
             Via::Nats => "nats",
         }

@@ -194,7 +194,7 @@ pub struct EventView {
     /// Its `STENO_EVENTS` sequence number: the SSE `id`, and `Last-Event-ID` to resume after it.
     pub id: u64,
     pub job_id: String,
-    /// `queued`, `started`, `progress`, `stage_completed`, `retrying`, `completed`, `failed`, `cancelled`.
+    /// `queued`, `started`, `progress`, `text`, `stage_completed`, `retrying`, `completed`, `failed`, `cancelled`.
     pub kind: &'static str,
     pub stage: Option<&'static str>,
     /// 0..1 within the stage.
@@ -205,6 +205,8 @@ pub struct EventView {
     /// Media duration, once transcode knows it.
     pub duration_ms: Option<u64>,
     pub language: Option<String>,
+    /// With `text`: the text just transcribed.
+    pub text: Option<String>,
 }
 
 impl EventView {
@@ -221,6 +223,7 @@ impl EventView {
             at,
             duration_ms: Some(event.duration_ms).filter(|d| *d > 0),
             language: Some(event.language.clone()).filter(|l| !l.is_empty()),
+            text: Some(event.text.clone()).filter(|t| !t.is_empty()),
         }
     }
 }

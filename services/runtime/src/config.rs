@@ -176,6 +176,9 @@ pub struct GatewayConfig {
     /// Largest gRPC request, which bounds a `Submit` carrying the media
     /// itself (larger uploads go through REST multipart).
     pub grpc_max_message_bytes: usize,
+    /// How long `POST /v1/audio/transcriptions` (and translations) waits
+    /// for the job before answering with its id to poll instead.
+    pub openai_wait_secs: u64,
 }
 
 /// `gateway.auth` when API keys are required (the default).
@@ -197,6 +200,7 @@ impl Default for GatewayConfig {
             max_jobs_in_flight: 1000,
             max_event_streams: 100,
             grpc_max_message_bytes: 64 << 20,
+            openai_wait_secs: 600,
         }
     }
 }

@@ -11,13 +11,15 @@
 //! - [`queue`]: queue depth per stage, read from JetStream state.
 //! - [`trace`]: W3C trace context in NATS headers.
 //! - [`service`]: what every service `main` shares.
-//! - [`transcript`]: the transcript document stages exchange.
+//! - [`transcript`]: the transcript document stages exchange; [`models`]: the
+//!   whisper models a transcriber offers.
 
 pub mod artifacts;
 pub mod bus;
 pub mod config;
 mod job_id;
 pub mod metrics;
+pub mod models;
 pub mod ops;
 pub mod parts;
 pub mod queue;

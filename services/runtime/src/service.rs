@@ -75,6 +75,16 @@ where
 /// worker loop for `stage` until shutdown.
 pub async fn serve_stage<S: Stage>(stage: S, service: Service, ops_addr: SocketAddr) -> anyhow::Result<()> {
     let bus = Bus::connect(&service.config, service.name).await?;
+    serve_stage_on(stage, bus, service, ops_addr).await
+}
+
+/// [`serve_stage`] on a connection the service made (and uses for more).
+pub async fn serve_stage_on<S: Stage>(
+    stage: S,
+    bus: Bus,
+    service: Service,
+    ops_addr: SocketAddr,
+) -> anyhow::Result<()> {
     ops::serve(ops_addr, service.registry.clone(), ops::nats_ready(bus.clone()), service.shutdown.clone()).await?;
     worker::run(stage, bus, service.config.worker.clone(), service.shutdown).await
 }

@@ -5,7 +5,7 @@
 use std::future::Future;
 
 use steno_proto::v1::{JobOptions, Stage as StageKind, StageTask};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::{JobId, artifacts::Artifacts};
@@ -91,6 +91,7 @@ pub struct JobContext {
     pub job_id: JobId,
     pub artifacts: Artifacts,
     progress: watch::Sender<f32>,
+    text: mpsc::UnboundedSender<String>,
     cancelled: CancellationToken,
 }
 
@@ -99,15 +100,24 @@ impl JobContext {
         job_id: JobId,
         artifacts: Artifacts,
         progress: watch::Sender<f32>,
+        text: mpsc::UnboundedSender<String>,
         cancelled: CancellationToken,
     ) -> Self {
-        Self { job_id, artifacts, progress, cancelled }
+        Self { job_id, artifacts, progress, text, cancelled }
     }
 
     /// A context outside the worker loop (tests of a stage's `process`,
-    /// tools): progress goes nowhere and the job is never cancelled.
+    /// tools): progress and text go nowhere and the job is never cancelled.
     pub fn standalone(job_id: JobId, artifacts: Artifacts) -> Self {
-        Self::new(job_id, artifacts, watch::channel(0.0).0, CancellationToken::new())
+        Self::new(job_id, artifacts, watch::channel(0.0).0, mpsc::unbounded_channel().0, CancellationToken::new())
+    }
+
+    /// Reports text as soon as it is transcribed, in order: the worker
+    /// publishes each piece as a `text` event for live views (nothing for a
+    /// part of a split job, whose pieces arrive out of order).
+    pub fn transcribed(&self, text: String) {
+        // No receiver: nobody is watching (standalone, or the task ended).
+        let _ = self.text.send(text);
     }
 
     /// A token that fires when the job is cancelled. The worker drops a

@@ -31,6 +31,12 @@ pub const EVENTS_WILDCARD: &str = "steno.events.>";
 /// Durable consumer the gateway writes the job ledger from.
 pub const LEDGER_CONSUMER: &str = "gateway-ledger";
 
+/// Request/reply: any transcriber answers with the whisper models it can
+/// load ([`crate::models::WhisperModels`] as JSON).
+pub const MODELS_SUBJECT: &str = "steno.transcribe.models";
+/// Queue group of the transcribers answering [`MODELS_SUBJECT`] (one answers).
+pub const MODELS_QUEUE: &str = "transcribe";
+
 /// NATS micro service name and its request/reply endpoint group.
 pub const SERVICE_NAME: &str = "steno";
 pub const SERVICE_GROUP: &str = "steno.api";
@@ -158,6 +164,7 @@ pub fn event_kind_name(kind: EventKind) -> &'static str {
         EventKind::Failed => "failed",
         EventKind::Cancelled => "cancelled",
         EventKind::Retrying => "retrying",
+        EventKind::Text => "text",
     }
 }
 

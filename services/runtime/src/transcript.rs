@@ -14,10 +14,120 @@ pub const WHISPER_LANGUAGES: [&str; 100] = [
     "ha", "ba", "jw", "su", "yue",
 ];
 
+/// Their English names, in the same order (whisper.cpp's full names, as
+/// OpenAI's API reports a language).
+pub const WHISPER_LANGUAGE_NAMES: [&str; 100] = [
+    "english",
+    "chinese",
+    "german",
+    "spanish",
+    "russian",
+    "korean",
+    "french",
+    "japanese",
+    "portuguese",
+    "turkish",
+    "polish",
+    "catalan",
+    "dutch",
+    "arabic",
+    "swedish",
+    "italian",
+    "indonesian",
+    "hindi",
+    "finnish",
+    "vietnamese",
+    "hebrew",
+    "ukrainian",
+    "greek",
+    "malay",
+    "czech",
+    "romanian",
+    "danish",
+    "hungarian",
+    "tamil",
+    "norwegian",
+    "thai",
+    "urdu",
+    "croatian",
+    "bulgarian",
+    "lithuanian",
+    "latin",
+    "maori",
+    "malayalam",
+    "welsh",
+    "slovak",
+    "telugu",
+    "persian",
+    "latvian",
+    "bengali",
+    "serbian",
+    "azerbaijani",
+    "slovenian",
+    "kannada",
+    "estonian",
+    "macedonian",
+    "breton",
+    "basque",
+    "icelandic",
+    "armenian",
+    "nepali",
+    "mongolian",
+    "bosnian",
+    "kazakh",
+    "albanian",
+    "swahili",
+    "galician",
+    "marathi",
+    "punjabi",
+    "sinhala",
+    "khmer",
+    "shona",
+    "yoruba",
+    "somali",
+    "afrikaans",
+    "occitan",
+    "georgian",
+    "belarusian",
+    "tajik",
+    "sindhi",
+    "gujarati",
+    "amharic",
+    "yiddish",
+    "lao",
+    "uzbek",
+    "faroese",
+    "haitian creole",
+    "pashto",
+    "turkmen",
+    "nynorsk",
+    "maltese",
+    "sanskrit",
+    "luxembourgish",
+    "myanmar",
+    "tibetan",
+    "tagalog",
+    "malagasy",
+    "assamese",
+    "tatar",
+    "hawaiian",
+    "lingala",
+    "hausa",
+    "bashkir",
+    "javanese",
+    "sundanese",
+    "cantonese",
+];
+
 /// Whether whisper can transcribe in `code` (an unknown code would be
 /// decoded with a wrong prompt rather than refused).
 pub fn is_whisper_language(code: &str) -> bool {
     WHISPER_LANGUAGES.contains(&code)
+}
+
+/// The English name of a language code (`en` → `english`).
+pub fn language_name(code: &str) -> Option<&'static str> {
+    WHISPER_LANGUAGES.iter().position(|c| *c == code).map(|i| WHISPER_LANGUAGE_NAMES[i])
 }
 
 /// A whole transcript: segments in time order.
@@ -46,6 +156,20 @@ pub struct Segment {
     /// Speaker id (see `Transcript::speakers`), when diarized.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub speaker: Option<String>,
+    /// Whisper's token ids for the segment's text (no special tokens).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tokens: Vec<i32>,
+    /// The sampling temperature the job decoded at (whisper.cpp does not
+    /// report a fallback's).
+    #[serde(default)]
+    pub temperature: f32,
+    /// Whisper's probability that the window held no speech.
+    #[serde(default)]
+    pub no_speech_prob: f32,
+    /// The text's length over its zlib-compressed length, as openai-whisper
+    /// computes it (high means repetitive).
+    #[serde(default)]
+    pub compression_ratio: f32,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -19,8 +19,10 @@ use steno_runtime::{
     artifacts::{self, AudioReader},
     config::TranscribeConfig,
     metrics,
+    models::WhisperModels,
     proto::{Stage as StageKind, StageTask},
     stage::{JobContext, Output, ProgressReporter, Stage, StageError},
+    subjects,
     transcript::Transcript,
 };
 use whisper_rs::WhisperState;
@@ -58,6 +60,22 @@ impl Transcribe {
             part_samples: samples(config.part_secs),
         })
     }
+}
+
+/// Answers [`subjects::MODELS_SUBJECT`] requests with the models installed
+/// in `config.models_dir`, until the connection closes.
+pub async fn answer_model_requests(client: async_nats::Client, config: TranscribeConfig) -> anyhow::Result<()> {
+    use futures::StreamExt as _;
+    let mut requests = client.queue_subscribe(subjects::MODELS_SUBJECT, subjects::MODELS_QUEUE.to_owned()).await?;
+    while let Some(request) = requests.next().await {
+        let Some(reply) = request.reply else { continue };
+        let models = WhisperModels::installed(&config.models_dir, &config.default_model);
+        let body = serde_json::to_vec(&models)?;
+        if let Err(e) = client.publish(reply, body.into()).await {
+            tracing::debug!(error = %e, "answer a model listing");
+        }
+    }
+    Ok(())
 }
 
 impl Stage for Transcribe {
@@ -167,7 +185,7 @@ async fn transcribe_in_pieces(
             }
             let part = progress.part(from, piecer.consumed() as f32 / total - from);
             if let Some(task) = in_flight.take() {
-                state = Some(land(task, &mut transcript).await?);
+                state = Some(land(task, &mut transcript, ctx).await?);
             }
             let (model, request, reused) = (model.clone(), request.clone(), state.take());
             in_flight = Some(tokio::task::spawn_blocking(move || {
@@ -181,7 +199,7 @@ async fn transcribe_in_pieces(
         }
         if end {
             if let Some(task) = in_flight.take() {
-                state = Some(land(task, &mut transcript).await?);
+                state = Some(land(task, &mut transcript, ctx).await?);
             }
             if let Some(state) = state {
                 model.keep_state(state);
@@ -195,10 +213,17 @@ async fn transcribe_in_pieces(
 type PieceTask =
     tokio::task::JoinHandle<Result<(Result<Transcript, StageError>, WhisperState, pieces::TimeMap), StageError>>;
 
-/// Waits for a piece's transcript and adds it; gives the state back.
-async fn land(task: PieceTask, transcript: &mut Transcript) -> Result<WhisperState, StageError> {
+/// Waits for a piece's transcript, adds it and reports its text (joined to
+/// the text before by a space); gives the state back.
+async fn land(task: PieceTask, transcript: &mut Transcript, ctx: &JobContext) -> Result<WhisperState, StageError> {
     let (result, state, map) = task.await.map_err(|e| anyhow::anyhow!("transcription task panicked: {e}"))??;
+    let before = transcript.segments.len();
     append_piece(transcript, result?, &map);
+    let texts: Vec<&str> = transcript.segments[before..].iter().map(|s| s.text.as_str()).collect();
+    if !texts.is_empty() {
+        let separator = if before > 0 { " " } else { "" };
+        ctx.transcribed(format!("{separator}{}", texts.join(" ")));
+    }
     Ok(state)
 }
 

@@ -228,7 +228,7 @@ fn load_vad(dir: &std::path::Path, name: &std::path::Path) -> Option<Arc<Vad>> {
 
 #[cfg(test)]
 mod tests {
-    use steno_runtime::transcript::WHISPER_LANGUAGES;
+    use steno_runtime::transcript::{WHISPER_LANGUAGE_NAMES, WHISPER_LANGUAGES};
 
     use super::*;
 
@@ -236,6 +236,7 @@ mod tests {
     fn the_runtime_knows_the_languages_whisper_has() {
         for (id, code) in WHISPER_LANGUAGES.iter().enumerate() {
             assert_eq!(whisper_rs::get_lang_id(code), Some(id as i32), "{code}");
+            assert_eq!(whisper_rs::get_lang_str_full(id as i32), Some(WHISPER_LANGUAGE_NAMES[id]), "{code}");
         }
         assert!(!["xx", "eng", "EN"].iter().any(|c| is_whisper_language(c)));
     }

@@ -146,6 +146,7 @@ pub fn transcribe_with(
     let language = decoded_in.unwrap_or(language).to_owned();
     let eot = model.context.token_eot();
     let mut segments = read_segments(state, eot, model.dtw);
+    segments.iter_mut().for_each(|s| s.temperature = request.temperature);
     if !request.word_timestamps {
         segments.iter_mut().for_each(|s| s.words.clear());
     }
@@ -154,6 +155,7 @@ pub fn transcribe_with(
 
 /// A text token as whisper.cpp reports it (times in milliseconds).
 struct Token {
+    id: i32,
     bytes: Vec<u8>,
     probability: f32,
     logprob: f32,
@@ -176,6 +178,7 @@ fn read_segments(state: &WhisperState, eot: i32, dtw: bool) -> Vec<Segment> {
             }
             let time = if dtw && data.t_dtw >= 0 { data.t_dtw } else { data.t0 };
             tokens.push(Token {
+                id: data.id,
                 bytes: token.to_bytes().map(<[u8]>::to_vec).unwrap_or_default(),
                 probability: data.p,
                 logprob: data.plog,
@@ -190,7 +193,17 @@ fn read_segments(state: &WhisperState, eot: i32, dtw: bool) -> Vec<Segment> {
         let avg_logprob =
             if tokens.is_empty() { 0.0 } else { tokens.iter().map(|t| t.logprob).sum::<f32>() / tokens.len() as f32 };
         let words = group_words(&tokens, end_ms);
-        segments.push(Segment { start_ms, end_ms, text, avg_logprob, words, speaker: None });
+        segments.push(Segment {
+            start_ms,
+            end_ms,
+            compression_ratio: compression_ratio(&text),
+            text,
+            avg_logprob,
+            words,
+            tokens: tokens.iter().map(|t| t.id).collect(),
+            no_speech_prob: segment.no_speech_probability(),
+            ..Segment::default()
+        });
     }
     segments
 }
@@ -232,6 +245,15 @@ fn group_words(tokens: &[Token], segment_end_ms: u64) -> Vec<Word> {
     words
 }
 
+/// The text's UTF-8 length over its zlib-compressed length (openai-whisper's
+/// repetition measure).
+fn compression_ratio(text: &str) -> f32 {
+    use std::io::Write;
+    let mut encoder = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    let compressed = encoder.write_all(text.as_bytes()).and_then(|()| encoder.finish()).map_or(0, |c| c.len());
+    if compressed == 0 { 0.0 } else { text.len() as f32 / compressed as f32 }
+}
+
 fn centis_to_ms(centis: i64) -> u64 {
     u64::try_from(centis).unwrap_or(0) * 10
 }
@@ -255,7 +277,14 @@ mod tests {
     }
 
     fn token(text: &str, start_ms: u64) -> Token {
-        Token { bytes: text.as_bytes().to_vec(), probability: 0.5, logprob: -0.7, start_ms, end_ms: start_ms + 100 }
+        Token {
+            id: 0,
+            bytes: text.as_bytes().to_vec(),
+            probability: 0.5,
+            logprob: -0.7,
+            start_ms,
+            end_ms: start_ms + 100,
+        }
     }
 
     #[test]
@@ -273,5 +302,12 @@ mod tests {
         assert_eq!(texts, ["And", "so", "my", "fellow,"]);
         assert_eq!((words[3].start_ms, words[3].end_ms), (900, 2000));
         assert!(words.windows(2).all(|w| w[0].end_ms == w[1].start_ms));
+    }
+
+    #[test]
+    fn repetitive_text_compresses_well() {
+        let varied = compression_ratio("The quick brown fox jumps over the lazy dog.");
+        let looping = compression_ratio(&"I'm sorry. ".repeat(20));
+        assert!(varied < 1.2 && looping > 5.0, "{varied} {looping}");
     }
 }

@@ -17,6 +17,7 @@ fn seg(words: Vec<Word>, speaker: Option<&str>) -> Segment {
         avg_logprob: -0.2,
         words,
         speaker: speaker.map(str::to_owned),
+        ..Segment::default()
     }
 }
 

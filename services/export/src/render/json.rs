@@ -29,6 +29,11 @@ struct JsonSegment<'a> {
     speaker: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     speaker_name: Option<String>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    tokens: &'a [i32],
+    temperature: f32,
+    no_speech_prob: f32,
+    compression_ratio: f32,
 }
 
 #[derive(Serialize)]
@@ -66,6 +71,10 @@ fn json_segment<'a>(t: &Transcript, s: &'a Segment) -> JsonSegment<'a> {
         words: s.words.iter().map(|w| json_word(t, w)).collect(),
         speaker: s.speaker.as_deref(),
         speaker_name: s.speaker.as_deref().map(|id| speaker_display_name(t, id)),
+        tokens: &s.tokens,
+        temperature: finite(s.temperature),
+        no_speech_prob: finite(s.no_speech_prob),
+        compression_ratio: finite(s.compression_ratio),
     }
 }
 
@@ -101,6 +110,10 @@ mod tests {
                 avg_logprob: -0.5,
                 words: vec![Word { start_ms: 0, end_ms: 900, text: "Hi".into(), probability: 0.75, speaker: None }],
                 speaker: Some("S0".into()),
+                tokens: vec![17250],
+                temperature: 0.0,
+                no_speech_prob: 0.25,
+                compression_ratio: 0.5,
             }],
             speakers: vec![Speaker { id: "S0".into(), name: "Ann".into() }],
         };
@@ -123,7 +136,13 @@ mod tests {
         }
       ],
       "speaker": "S0",
-      "speaker_name": "Ann"
+      "speaker_name": "Ann",
+      "tokens": [
+        17250
+      ],
+      "temperature": 0.0,
+      "no_speech_prob": 0.25,
+      "compression_ratio": 0.5
     }
   ],
   "speakers": [

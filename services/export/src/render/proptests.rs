@@ -47,7 +47,7 @@ fn transcript() -> impl Strategy<Value = Transcript> {
                 .collect();
             let text = words.iter().map(|w| w.text.as_str()).collect::<Vec<_>>().join(" ");
             let words = if keep_words { words } else { Vec::new() };
-            segments.push(Segment { start_ms, end_ms: now, text, avg_logprob, words, speaker });
+            segments.push(Segment { start_ms, end_ms: now, text, avg_logprob, words, speaker, ..Segment::default() });
         }
         let speakers = SPEAKER_IDS
             .iter()

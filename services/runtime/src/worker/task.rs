@@ -11,7 +11,7 @@ use async_nats::jetstream::{AckKind, Message, kv};
 use futures::{FutureExt, StreamExt};
 use prost::Message as _;
 use steno_proto::v1::{EventKind, JobEvent, Part, StageTask};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
@@ -112,9 +112,12 @@ impl<S: Stage> Worker<S> {
         let cancelled = CancellationToken::new();
         let watch = tokio::spawn(watch_cancel(self.bus.clone(), job_id.clone(), cancelled.clone()));
         let (progress_tx, progress_rx) = watch::channel(0.0f32);
-        let ctx = JobContext::new(job_id.clone(), self.bus.artifacts.clone(), progress_tx, cancelled.clone());
+        let (text_tx, text_rx) = mpsc::unbounded_channel();
+        let ctx = JobContext::new(job_id.clone(), self.bus.artifacts.clone(), progress_tx, text_tx, cancelled.clone());
         let progress = forward_progress(self.bus.clone(), delivery.event(EventKind::Progress, S::KIND), progress_rx);
         let progress_events = part.is_none().then(|| tokio::spawn(progress.instrument(tracing::Span::current())));
+        let text = forward_text(self.bus.clone(), delivery.event(EventKind::Text, S::KIND), text_rx);
+        let text_events = part.is_none().then(|| tokio::spawn(text.instrument(tracing::Span::current())));
 
         self.metrics.started();
         let clock = Instant::now();
@@ -130,6 +133,13 @@ impl<S: Stage> Worker<S> {
         drop(ctx);
         if let Some(events) = progress_events {
             events.abort();
+        }
+        // The text so far goes out before the stage's end (the context,
+        // and so the sender, is gone: the forwarder ends once it is sent).
+        if let Some(events) = text_events
+            && tokio::time::timeout(TEXT_DRAIN_LIMIT, events).await.is_err()
+        {
+            tracing::warn!("text events still unsent after {TEXT_DRAIN_LIMIT:?}; going on without them");
         }
         let result = match worked {
             Worked::Finished(Ok(result)) => result,
@@ -286,6 +296,19 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
 
 /// Publishes `template` with the latest progress, at most once per
 /// [`PROGRESS_EVENT_INTERVAL`].
+/// Longest wait for a stage's last text events before its end is published.
+const TEXT_DRAIN_LIMIT: Duration = Duration::from_secs(10);
+
+/// Publishes each piece of text the stage reports, in order; best effort
+/// (live views only: the transcript artifact is the record).
+async fn forward_text(bus: Bus, template: JobEvent, mut text: mpsc::UnboundedReceiver<String>) {
+    while let Some(piece) = text.recv().await {
+        if let Err(e) = bus.publish_event(JobEvent { text: piece, ..template.clone() }).await {
+            tracing::debug!(error = %e, "publish text event");
+        }
+    }
+}
+
 async fn forward_progress(bus: Bus, template: JobEvent, mut progress: watch::Receiver<f32>) {
     while progress.changed().await.is_ok() {
         let update = JobEvent { progress: *progress.borrow_and_update(), ..template.clone() };
