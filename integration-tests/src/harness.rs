@@ -485,8 +485,11 @@ impl System {
     }
 
     /// The test's own ledger database.
+    /// The ledger's URL: this system's Postgres database, or the
+    /// `DATABASE_URL` a test gave (an SQLite file, say).
     pub fn database_url(&self) -> String {
-        format!("{}/{}", self.admin_url, self.database)
+        let given = self.env.iter().rev().find(|(k, _)| k == "DATABASE_URL").map(|(_, v)| v.clone());
+        given.unwrap_or_else(|| format!("{}/{}", self.admin_url, self.database))
     }
 
     /// How many `completed` events each job has (one set of outputs each).

@@ -25,6 +25,7 @@ mod openai;
 mod restart;
 mod retention;
 mod scaling;
+mod search;
 mod supervise;
 mod tenants;
 mod tracing;

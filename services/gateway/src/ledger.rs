@@ -11,6 +11,7 @@ use std::time::Duration;
 use async_nats::jetstream::{AckKind, Message};
 use prost::Message as _;
 use steno_runtime::{
+    artifacts::Artifacts,
     bus::Bus,
     metrics,
     proto::{EventKind, JobEvent},
@@ -20,6 +21,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     consume::consume,
+    search,
     store::{JobStatus, Store, Update, is_unavailable},
 };
 
@@ -31,11 +33,12 @@ const MAX_HOLD_WAIT: Duration = Duration::from_secs(5);
 
 pub async fn run(bus: Bus, store: Store, shutdown: CancellationToken) -> anyhow::Result<()> {
     let stopping = shutdown.clone();
+    let objects = bus.artifacts.clone();
     consume(&bus, subjects::EVENTS_STREAM, subjects::LEDGER_CONSUMER, MAX_DELIVER, shutdown, |message| {
-        let (store, stopping) = (store.clone(), stopping.clone());
+        let (store, objects, stopping) = (store.clone(), objects.clone(), stopping.clone());
         async move {
             let ack = match JobEvent::decode(message.payload.clone()) {
-                Ok(event) => apply_when_possible(&store, &message, &event, &stopping).await,
+                Ok(event) => apply_when_possible(&store, &objects, &message, &event, &stopping).await,
                 Err(e) => {
                     tracing::warn!(error = %e, subject = %message.subject, "undecodable event dead-lettered");
                     AckKind::Term
@@ -51,13 +54,14 @@ pub async fn run(bus: Bus, store: Store, shutdown: CancellationToken) -> anyhow:
 /// is unreachable.
 async fn apply_when_possible(
     store: &Store,
+    objects: &Artifacts,
     message: &Message,
     event: &JobEvent,
     shutdown: &CancellationToken,
 ) -> AckKind {
     let mut wait = Duration::from_millis(250);
     loop {
-        match apply(store, event).await {
+        match apply(store, objects, event).await {
             Ok(()) => return AckKind::Ack,
             Err(e) if is_unavailable(&e) => {
                 tracing::warn!(error = %e, job_id = event.job_id, "ledger database unavailable; holding the event");
@@ -78,8 +82,9 @@ async fn apply_when_possible(
     }
 }
 
-/// The ledger change an event makes.
-async fn apply(store: &Store, event: &JobEvent) -> Result<(), sqlx::Error> {
+/// The ledger change an event makes; a job that completed is indexed for
+/// search from the transcript its event names.
+async fn apply(store: &Store, objects: &Artifacts, event: &JobEvent) -> Result<(), sqlx::Error> {
     let stage = Some(subjects::stage_name(event.stage())).filter(|s| *s != "unspecified");
     let artifacts = event.artifacts.clone().unwrap_or_default();
     let duration = i64::try_from(event.duration_ms).ok().filter(|d| *d > 0);
@@ -105,6 +110,11 @@ async fn apply(store: &Store, event: &JobEvent) -> Result<(), sqlx::Error> {
     let changed = store.update(&event.job_id, update).await?;
     if let (Some(status), Some(job)) = (terminal, changed) {
         metrics::job_finished(status.name(), &job.submitted_via);
+        if status == JobStatus::Completed {
+            let transcript = Some(artifacts.transcript.as_str()).filter(|t| !t.is_empty());
+            let transcript = transcript.unwrap_or(steno_runtime::artifacts::TRANSCRIPT);
+            search::index_completed(store, objects, &job.id, &job.tenant, transcript).await;
+        }
     }
     Ok(())
 }

@@ -9,6 +9,7 @@
 //! - [`limits`]: per-tenant submission rate and open event streams.
 //! - [`events`]: a job's events replayed then live (gRPC `Watch`).
 //! - [`speakers`]: naming a diarized job's speakers (re-renders its exports).
+//! - [`search`]: the search index over finished transcripts, per tenant.
 //! - [`ledger`]: applies job events from JetStream to [`store`] (Postgres or SQLite).
 //! - [`outbox`]: publishes the first task of jobs recorded but not yet queued.
 //! - [`janitor`]: retention: removes expired jobs and what no job owns.
@@ -32,6 +33,7 @@ pub mod nats_api;
 pub mod openai;
 pub mod outbox;
 pub mod rest;
+pub mod search;
 pub mod speakers;
 pub mod startup;
 pub mod store;

@@ -27,6 +27,7 @@ use crate::{
     auth::Caller,
     error::ApiError,
     jobs::Jobs,
+    search::{SearchPage, SearchParams},
     store::{JobRow, JobStatus},
     submission::{SubmitJson, Via},
     views::{EventView, JobView, content_type, parse_format},
@@ -47,6 +48,7 @@ pub fn router(jobs: Jobs, max_upload_bytes: u64) -> Router {
         .route("/v1/jobs/{id}/speakers", get(speakers).patch(rename_speakers))
         .route("/v1/jobs/{id}/events", get(events))
         .route("/v1/jobs/{id}/{file}", get(transcript))
+        .route("/v1/search", get(search))
         .merge(crate::openai::routes(max_upload_bytes))
         .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))
         .layer(middleware::from_fn_with_state(jobs.clone(), authenticate))
@@ -309,6 +311,17 @@ async fn events(
         })
     });
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+/// `GET /v1/search?q=&speaker=&job=&language=&limit=&cursor=`: matching
+/// segments of the caller's transcripts, best first.
+async fn search(
+    State(jobs): State<Jobs>,
+    Extension(caller): Extension<Caller>,
+    query: Result<Query<SearchParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<SearchPage>, ApiError> {
+    let Query(params) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    Ok(Json(jobs.search(&caller, &params).await?))
 }
 
 /// `GET /v1/jobs/{id}/transcript.{srt,vtt,json,txt}` and `…/speakers.rttm`

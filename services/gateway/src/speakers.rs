@@ -44,6 +44,8 @@ impl Jobs {
             let body = render::render(&transcript, format, &self.cues).map_err(|e| ApiError::Internal(e.into()))?;
             self.artifacts.put_bytes(id, name, body.as_bytes()).await.map_err(internal)?;
         }
+        // Renamed speakers are found by their new names.
+        crate::search::index(&self.store, id.as_str(), &job.tenant, &transcript).await?;
         tracing::info!(job_id = %id, renamed = names.len(), "speakers renamed");
         Ok(transcript.speakers)
     }

@@ -86,6 +86,43 @@ pub struct Update<'a> {
     pub exports: Option<Vec<String>>,
 }
 
+/// A transcript segment as search indexes it.
+pub struct SearchRow<'a> {
+    pub idx: i64,
+    pub start_ms: i64,
+    pub end_ms: i64,
+    pub speaker: Option<&'a str>,
+    pub speaker_name: Option<&'a str>,
+    pub text: &'a str,
+}
+
+/// A search: words to find (all of them, in the text or the speaker's
+/// name), optionally within one job, speaker (id or name) or language.
+pub struct SearchQuery<'a> {
+    pub tenant: Option<&'a str>,
+    pub text: &'a str,
+    pub speaker: Option<&'a str>,
+    pub job: Option<&'a str>,
+    pub language: Option<&'a str>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// A matching segment, best first; `snippet` is its text with the matched
+/// words in `<mark>…</mark>` (the text itself is not escaped).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SearchHit {
+    pub job_id: String,
+    pub idx: i64,
+    pub start_ms: i64,
+    pub end_ms: i64,
+    pub speaker: Option<String>,
+    pub speaker_name: Option<String>,
+    pub language: String,
+    pub snippet: String,
+    pub rank: f64,
+}
+
 /// The ledger, on whichever backend `gateway.database_url` names.
 #[derive(Clone)]
 pub enum Store {
@@ -173,7 +210,7 @@ impl Store {
         dispatch!(self, s => timed("mark_dispatched", s.mark_dispatched(id)).await)
     }
 
-    /// Removes a job's row; whether there was one.
+    /// Removes a job's row and its search index; whether there was one.
     pub async fn delete(&self, id: &str) -> Result<bool, sqlx::Error> {
         dispatch!(self, s => timed("delete", s.delete(id)).await)
     }
@@ -181,6 +218,22 @@ impl Store {
     /// Whether a job's row exists.
     pub async fn exists(&self, id: &str) -> Result<bool, sqlx::Error> {
         Ok(self.get(id, None).await?.is_some())
+    }
+
+    /// Replaces a job's segments in the search index.
+    pub async fn index(
+        &self,
+        job_id: &str,
+        tenant: &str,
+        language: &str,
+        rows: &[SearchRow<'_>],
+    ) -> Result<(), sqlx::Error> {
+        dispatch!(self, s => timed("index", s.index(job_id, tenant, language, rows)).await)
+    }
+
+    /// Segments matching `query`, best first.
+    pub async fn search(&self, query: &SearchQuery<'_>) -> Result<Vec<SearchHit>, sqlx::Error> {
+        dispatch!(self, s => timed("search", s.search(query)).await)
     }
 
     pub async fn insert_key(&self, key: &KeyRow) -> Result<(), sqlx::Error> {

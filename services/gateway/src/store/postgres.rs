@@ -10,7 +10,7 @@ use sqlx::{
 
 use chrono::{DateTime, Utc};
 
-use super::{JobRow, JobStatus, KeyRow, NewJobRow, Update};
+use super::{JobRow, JobStatus, KeyRow, NewJobRow, SearchHit, SearchQuery, SearchRow, Update};
 
 #[derive(Clone)]
 pub struct PgStore {
@@ -153,8 +153,61 @@ impl PgStore {
     }
 
     pub async fn delete(&self, id: &str) -> Result<bool, sqlx::Error> {
+        sqlx::query("DELETE FROM search_segments WHERE job_id = $1").bind(id).execute(&self.pool).await?;
         let done = sqlx::query("DELETE FROM jobs WHERE id = $1").bind(id).execute(&self.pool).await?;
         Ok(done.rows_affected() > 0)
+    }
+
+    pub async fn index(
+        &self,
+        job_id: &str,
+        tenant: &str,
+        language: &str,
+        rows: &[SearchRow<'_>],
+    ) -> Result<(), sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM search_segments WHERE job_id = $1").bind(job_id).execute(&mut *tx).await?;
+        for row in rows {
+            sqlx::query(
+                "INSERT INTO search_segments (job_id, tenant, idx, start_ms, end_ms, speaker, speaker_name, language, text)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .bind(job_id)
+            .bind(tenant)
+            .bind(row.idx)
+            .bind(row.start_ms)
+            .bind(row.end_ms)
+            .bind(row.speaker)
+            .bind(row.speaker_name)
+            .bind(language)
+            .bind(row.text)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await
+    }
+
+    pub async fn search(&self, query: &SearchQuery<'_>) -> Result<Vec<SearchHit>, sqlx::Error> {
+        sqlx::query_as::<_, SearchHit>(
+            "SELECT s.job_id, s.idx, s.start_ms, s.end_ms, s.speaker, s.speaker_name, s.language,
+                    ts_headline('simple', s.text, q, 'StartSel=<mark>, StopSel=</mark>, HighlightAll=true') AS snippet,
+                    ts_rank(s.document, q)::float8 AS rank
+             FROM search_segments s, websearch_to_tsquery('simple', $1) q
+             WHERE s.document @@ q AND ($2::text IS NULL OR s.tenant = $2) AND ($3::text IS NULL OR s.job_id = $3)
+               AND ($4::text IS NULL OR lower(s.speaker) = lower($4) OR lower(s.speaker_name) = lower($4))
+               AND ($5::text IS NULL OR s.language = $5)
+             ORDER BY rank DESC, s.job_id, s.idx
+             LIMIT $6 OFFSET $7",
+        )
+        .bind(query.text)
+        .bind(query.tenant)
+        .bind(query.job)
+        .bind(query.speaker)
+        .bind(query.language)
+        .bind(query.limit)
+        .bind(query.offset)
+        .fetch_all(&self.pool)
+        .await
     }
 
     pub async fn expired(&self, before: DateTime<Utc>, limit: i64) -> Result<Vec<JobRow>, sqlx::Error> {

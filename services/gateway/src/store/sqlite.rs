@@ -10,7 +10,7 @@ use sqlx::{
     sqlite::{SqliteConnectOptions, SqlitePoolOptions},
 };
 
-use super::{JobRow, JobStatus, KeyRow, NewJobRow, Update};
+use super::{JobRow, JobStatus, KeyRow, NewJobRow, SearchHit, SearchQuery, SearchRow, Update};
 
 #[derive(Clone)]
 pub struct SqliteStore {
@@ -168,8 +168,62 @@ impl SqliteStore {
     }
 
     pub async fn delete(&self, id: &str) -> Result<bool, sqlx::Error> {
+        sqlx::query("DELETE FROM search_segments WHERE job_id = ?1").bind(id).execute(&self.pool).await?;
         let done = sqlx::query("DELETE FROM jobs WHERE id = ?1").bind(id).execute(&self.pool).await?;
         Ok(done.rows_affected() > 0)
+    }
+
+    pub async fn index(
+        &self,
+        job_id: &str,
+        tenant: &str,
+        language: &str,
+        rows: &[SearchRow<'_>],
+    ) -> Result<(), sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM search_segments WHERE job_id = ?1").bind(job_id).execute(&mut *tx).await?;
+        for row in rows {
+            sqlx::query(
+                "INSERT INTO search_segments (job_id, tenant, idx, start_ms, end_ms, speaker, speaker_name, language, text)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )
+            .bind(job_id)
+            .bind(tenant)
+            .bind(row.idx)
+            .bind(row.start_ms)
+            .bind(row.end_ms)
+            .bind(row.speaker)
+            .bind(row.speaker_name)
+            .bind(language)
+            .bind(row.text)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await
+    }
+
+    pub async fn search(&self, query: &SearchQuery<'_>) -> Result<Vec<SearchHit>, sqlx::Error> {
+        let Some(words) = fts5_query(query.text) else { return Ok(Vec::new()) };
+        sqlx::query_as::<_, SearchHit>(
+            "SELECT job_id, idx, start_ms, end_ms, speaker, speaker_name, language,
+                    highlight(search_segments, 0, '<mark>', '</mark>') AS snippet,
+                    -bm25(search_segments) AS rank
+             FROM search_segments
+             WHERE search_segments MATCH ?1 AND (?2 IS NULL OR tenant = ?2) AND (?3 IS NULL OR job_id = ?3)
+               AND (?4 IS NULL OR lower(speaker) = lower(?4) OR lower(speaker_name) = lower(?4))
+               AND (?5 IS NULL OR language = ?5)
+             ORDER BY rank DESC, job_id, idx
+             LIMIT ?6 OFFSET ?7",
+        )
+        .bind(words)
+        .bind(query.tenant)
+        .bind(query.job)
+        .bind(query.speaker)
+        .bind(query.language)
+        .bind(query.limit)
+        .bind(query.offset)
+        .fetch_all(&self.pool)
+        .await
     }
 
     pub async fn expired(&self, before: DateTime<Utc>, limit: i64) -> Result<Vec<JobRow>, sqlx::Error> {
@@ -240,4 +294,11 @@ impl SqliteStore {
             .await?;
         Ok(done.rows_affected() > 0)
     }
+}
+
+/// Words as an FTS5 query that finds segments with all of them: each word
+/// quoted (FTS5's own syntax never reaches it); `None` without any.
+fn fts5_query(text: &str) -> Option<String> {
+    let words: Vec<String> = text.split_whitespace().map(|w| format!("\"{}\"", w.replace('"', "\"\""))).collect();
+    (!words.is_empty()).then(|| words.join(" "))
 }
