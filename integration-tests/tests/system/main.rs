@@ -22,6 +22,7 @@ mod lockdown;
 mod newcomer;
 mod observability;
 mod openai;
+mod openapi;
 mod restart;
 mod retention;
 mod scaling;

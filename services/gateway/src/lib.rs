@@ -4,7 +4,8 @@
 //! - [`rest`] (axum) and [`grpc`] (tonic `JobService`) and [`nats_api`]
 //!   (`steno.jobs.submit`, the `steno.api.submit` micro endpoint): front
 //!   doors over one [`jobs::Jobs`], validating with [`submission`];
-//!   [`openai`]: the OpenAI-compatible audio and model routes.
+//!   [`openai`]: the OpenAI-compatible audio and model routes;
+//!   [`openapi`]: the OpenAPI document (`/openapi.json`, `/docs`).
 //! - [`auth`]: API keys and the tenant ([`auth::Caller`]) each request acts for.
 //! - [`limits`]: per-tenant submission rate and open event streams.
 //! - [`events`]: a job's events replayed then live (gRPC `Watch`).
@@ -31,6 +32,7 @@ pub mod ledger;
 pub mod limits;
 pub mod nats_api;
 pub mod openai;
+pub mod openapi;
 pub mod outbox;
 pub mod rest;
 pub mod search;

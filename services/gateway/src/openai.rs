@@ -227,16 +227,39 @@ fn parse_bool(field: &'static str, value: &str) -> Result<bool, ApiError> {
     }
 }
 
-async fn transcriptions(State(jobs): State<Jobs>, Extension(caller): Extension<Caller>, form: Multipart) -> OpenAi {
+#[utoipa::path(post, path = "/v1/audio/transcriptions", tag = "openai",
+    request_body(content = crate::openapi::TranscriptionForm, content_type = "multipart/form-data"),
+    responses(
+        (status = 200, description = "the transcript in `response_format` (JSON shapes below, or text, SRT, VTT), or with `stream=true` Server-Sent Events", content(
+            (crate::openapi::OpenAiTranscription = "application/json"), (String = "text/plain"),
+            (crate::openapi::OpenAiStreamEvent = "text/event-stream"))),
+        (status = 202, description = "still running after `gateway.openai_wait_secs`: poll the job", body = crate::openapi::Pending),
+        (status = 400, description = "an invalid parameter, or the job failed (the reason)", body = crate::openapi::OpenAiError),
+        (status = 413, description = "over the upload limit", body = crate::openapi::OpenAiError),
+        (status = 429, description = "over the tenant's limits", body = crate::openapi::OpenAiError), (status = 401, description = "no valid API key", body = crate::openapi::OpenAiError), (status = 503, description = "a dependency is not answering", body = crate::openapi::OpenAiError)))]
+async fn transcriptions(State(jobs): State<Jobs>, Extension(caller): Extension<Caller>, form: Form) -> OpenAi {
     OpenAi(audio(jobs, caller, form, Task::Transcribe).await)
 }
 
-async fn translations(State(jobs): State<Jobs>, Extension(caller): Extension<Caller>, form: Multipart) -> OpenAi {
+#[utoipa::path(post, path = "/v1/audio/translations", tag = "openai",
+    request_body(content = crate::openapi::TranslationForm, content_type = "multipart/form-data"),
+    responses(
+        (status = 200, description = "the English text in `response_format`", content(
+            (crate::openapi::OpenAiTranscription = "application/json"), (String = "text/plain"))),
+        (status = 202, description = "still running after `gateway.openai_wait_secs`: poll the job", body = crate::openapi::Pending),
+        (status = 400, description = "an invalid parameter, or the job failed (the reason)", body = crate::openapi::OpenAiError),
+        (status = 413, description = "over the upload limit", body = crate::openapi::OpenAiError),
+        (status = 429, description = "over the tenant's limits", body = crate::openapi::OpenAiError), (status = 401, description = "no valid API key", body = crate::openapi::OpenAiError), (status = 503, description = "a dependency is not answering", body = crate::openapi::OpenAiError)))]
+async fn translations(State(jobs): State<Jobs>, Extension(caller): Extension<Caller>, form: Form) -> OpenAi {
     OpenAi(audio(jobs, caller, form, Task::Translate).await)
 }
 
+/// A multipart body, or why it is not one.
+type Form = Result<Multipart, axum::extract::multipart::MultipartRejection>;
+
 /// Submits the form's file as a job and answers when it ends.
-async fn audio(jobs: Jobs, caller: Caller, multipart: Multipart, task: Task) -> Result<Response, ApiError> {
+async fn audio(jobs: Jobs, caller: Caller, multipart: Form, task: Task) -> Result<Response, ApiError> {
+    let multipart = multipart.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let form = AudioForm::read(multipart, task).await?;
     let format = ResponseFormat::parse(form.response_format.as_deref(), task)?;
     if form.words && format != ResponseFormat::VerboseJson {
@@ -530,6 +553,8 @@ fn model_objects(installed: &WhisperModels) -> Vec<Value> {
     alias.into_iter().chain(installed.models.iter().map(|m| object(&m.name, m.created))).collect()
 }
 
+#[utoipa::path(get, path = "/v1/models", tag = "openai",
+    responses((status = 200, body = crate::openapi::ModelList), (status = 401, description = "no valid API key", body = crate::openapi::OpenAiError), (status = 503, description = "a dependency is not answering", body = crate::openapi::OpenAiError)))]
 async fn list_models(State(jobs): State<Jobs>) -> OpenAi {
     OpenAi(
         installed_models(&jobs)
@@ -538,6 +563,8 @@ async fn list_models(State(jobs): State<Jobs>) -> OpenAi {
     )
 }
 
+#[utoipa::path(get, path = "/v1/models/{id}", tag = "openai", params(("id" = String, Path, description = "a model name, or whisper-1")),
+    responses((status = 200, body = crate::openapi::ModelObject), (status = 404, description = "no such model", body = crate::openapi::OpenAiError), (status = 401, description = "no valid API key", body = crate::openapi::OpenAiError), (status = 503, description = "a dependency is not answering", body = crate::openapi::OpenAiError)))]
 async fn get_model(State(jobs): State<Jobs>, Path(id): Path<String>) -> OpenAi {
     OpenAi(
         async {

@@ -52,6 +52,7 @@ pub fn router(jobs: Jobs, max_upload_bytes: u64) -> Router {
         .merge(crate::openai::routes(max_upload_bytes))
         .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))
         .layer(middleware::from_fn_with_state(jobs.clone(), authenticate))
+        .merge(crate::openapi::routes())
         .layer(middleware::from_fn(record_metrics))
         .with_state(jobs)
 }
@@ -85,6 +86,19 @@ async fn record_metrics(route: Option<MatchedPath>, request: Request, next: Next
 /// `POST /v1/jobs`: JSON `{source_url, language?, diarize?, formats?, model?,
 /// job_id?, idempotency_key?}`, or multipart with the same fields as form
 /// fields and the media as a `file` part (fields before the file).
+#[utoipa::path(post, path = "/v1/jobs", tag = "jobs",
+    request_body(description = "JSON, or multipart/form-data with the same fields (formats and hotwords comma-separated) then a `file` part", content(
+        (SubmitJson = "application/json"),
+        (crate::openapi::UploadForm = "multipart/form-data"))),
+    responses(
+        (status = 201, description = "the new job", body = JobView),
+        (status = 200, description = "the job this `job_id` or `idempotency_key` already made", body = JobView),
+        (status = 400, description = "a malformed body", body = crate::openapi::ErrorBody),
+        (status = 409, description = "the `job_id` is taken", body = crate::openapi::ErrorBody),
+        (status = 413, description = "over the body limit", body = crate::openapi::ErrorBody),
+        (status = 422, description = "an invalid field, named", body = crate::openapi::ErrorBody),
+        (status = 429, description = "over the tenant's limits (see Retry-After)", body = crate::openapi::ErrorBody),
+        (status = 401, description = "no valid API key", body = crate::openapi::ErrorBody), (status = 503, description = "the ledger or NATS is not answering", body = crate::openapi::ErrorBody)))]
 async fn submit(
     State(jobs): State<Jobs>,
     Extension(caller): Extension<Caller>,
@@ -202,6 +216,8 @@ fn parse_field<T: std::str::FromStr>(field: &'static str, value: &str) -> Result
     value.trim().parse().map_err(|_| ApiError::invalid(field, format!("{value:?} is not a valid value")))
 }
 
+#[utoipa::path(get, path = "/v1/jobs/{id}", tag = "jobs", params(("id" = String, Path, description = "the job id")),
+    responses((status = 200, body = JobView), (status = 404, description = "no such job", body = crate::openapi::ErrorBody), (status = 401, description = "no valid API key", body = crate::openapi::ErrorBody), (status = 503, description = "the ledger or NATS is not answering", body = crate::openapi::ErrorBody)))]
 async fn get_job(
     State(jobs): State<Jobs>,
     Extension(caller): Extension<Caller>,
@@ -211,6 +227,8 @@ async fn get_job(
 }
 
 /// `DELETE /v1/jobs/{id}`: the job, its artifacts and its events, now; 204.
+#[utoipa::path(delete, path = "/v1/jobs/{id}", tag = "jobs", params(("id" = String, Path, description = "the job id")),
+    responses((status = 204, description = "deleted"), (status = 404, description = "no such job", body = crate::openapi::ErrorBody), (status = 401, description = "no valid API key", body = crate::openapi::ErrorBody), (status = 503, description = "the ledger or NATS is not answering", body = crate::openapi::ErrorBody)))]
 async fn delete_job(
     State(jobs): State<Jobs>,
     Extension(caller): Extension<Caller>,
@@ -220,14 +238,24 @@ async fn delete_job(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// `queued`, `running`, `completed`, `failed` or `cancelled`.
     status: Option<String>,
+    /// Jobs per page (default `gateway.default_page_size`, at most 500).
     limit: Option<u32>,
+    /// `next_cursor` of the previous page.
     cursor: Option<String>,
 }
 
 /// `GET /v1/jobs?status=&limit=&cursor=`: newest first.
+#[utoipa::path(get, path = "/v1/jobs", tag = "jobs", params(ListQuery),
+    responses(
+        (status = 200, body = crate::openapi::JobList),
+        (status = 400, description = "a malformed query", body = crate::openapi::ErrorBody),
+        (status = 422, description = "an invalid status, limit or cursor", body = crate::openapi::ErrorBody),
+        (status = 401, description = "no valid API key", body = crate::openapi::ErrorBody), (status = 503, description = "the ledger or NATS is not answering", body = crate::openapi::ErrorBody)))]
 async fn list(
     State(jobs): State<Jobs>,
     Extension(caller): Extension<Caller>,
@@ -246,6 +274,9 @@ async fn list(
     Ok(Json(serde_json::json!({ "jobs": views, "next_cursor": page.next_cursor })))
 }
 
+#[utoipa::path(post, path = "/v1/jobs/{id}/cancel", tag = "jobs", params(("id" = String, Path, description = "the job id")),
+    responses((status = 200, body = JobView), (status = 404, description = "no such job", body = crate::openapi::ErrorBody),
+        (status = 409, description = "the job has finished", body = crate::openapi::ErrorBody), (status = 401, description = "no valid API key", body = crate::openapi::ErrorBody), (status = 503, description = "the ledger or NATS is not answering", body = crate::openapi::ErrorBody)))]
 async fn cancel(
     State(jobs): State<Jobs>,
     Extension(caller): Extension<Caller>,
@@ -255,6 +286,9 @@ async fn cancel(
 }
 
 /// `POST /v1/jobs/{id}/retry`: a failed job again, from the stage that failed.
+#[utoipa::path(post, path = "/v1/jobs/{id}/retry", tag = "jobs", params(("id" = String, Path, description = "the job id")),
+    responses((status = 200, body = JobView), (status = 404, description = "no such job", body = crate::openapi::ErrorBody),
+        (status = 409, description = "the job is not failed", body = crate::openapi::ErrorBody), (status = 401, description = "no valid API key", body = crate::openapi::ErrorBody), (status = 503, description = "the ledger or NATS is not answering", body = crate::openapi::ErrorBody)))]
 async fn retry(
     State(jobs): State<Jobs>,
     Extension(caller): Extension<Caller>,
@@ -264,6 +298,9 @@ async fn retry(
 }
 
 /// `GET /v1/jobs/{id}/speakers`: `{"speakers": [{"id": "S1", "name": "Speaker 1"}, …]}`.
+#[utoipa::path(get, path = "/v1/jobs/{id}/speakers", tag = "speakers", params(("id" = String, Path, description = "the job id")),
+    responses((status = 200, body = crate::openapi::SpeakerList), (status = 404, description = "no such job", body = crate::openapi::ErrorBody),
+        (status = 409, description = "not completed, or not diarized", body = crate::openapi::ErrorBody), (status = 401, description = "no valid API key", body = crate::openapi::ErrorBody), (status = 503, description = "the ledger or NATS is not answering", body = crate::openapi::ErrorBody)))]
 async fn speakers(
     State(jobs): State<Jobs>,
     Extension(caller): Extension<Caller>,
@@ -274,6 +311,12 @@ async fn speakers(
 
 /// `PATCH /v1/jobs/{id}/speakers` with `{"S1": "Ann", "S2": "Bob"}`; an
 /// empty name restores the default. Answers as `GET`.
+#[utoipa::path(patch, path = "/v1/jobs/{id}/speakers", tag = "speakers", params(("id" = String, Path, description = "the job id")),
+    request_body(content = BTreeMap<String, String>, description = "speaker id → name; empty restores the default"),
+    responses((status = 200, body = crate::openapi::SpeakerList), (status = 400, description = "a malformed body", body = crate::openapi::ErrorBody),
+        (status = 404, description = "no such job", body = crate::openapi::ErrorBody),
+        (status = 409, description = "not completed, or not diarized", body = crate::openapi::ErrorBody),
+        (status = 422, description = "an unknown speaker or an invalid name", body = crate::openapi::ErrorBody), (status = 401, description = "no valid API key", body = crate::openapi::ErrorBody), (status = 503, description = "the ledger or NATS is not answering", body = crate::openapi::ErrorBody)))]
 async fn rename_speakers(
     State(jobs): State<Jobs>,
     Extension(caller): Extension<Caller>,
@@ -288,6 +331,12 @@ async fn rename_speakers(
 /// (`id` the event's sequence number, `event` its kind, `data` its JSON),
 /// every one so far, then live ones, ending after the terminal one. A
 /// `Last-Event-ID` header resumes after that event.
+#[utoipa::path(get, path = "/v1/jobs/{id}/events", tag = "jobs",
+    params(("id" = String, Path, description = "the job id"), ("Last-Event-ID" = Option<u64>, Header, description = "resume after this event")),
+    responses((status = 200, description = "Server-Sent Events", content_type = "text/event-stream", body = crate::openapi::JobEventStream),
+        (status = 404, description = "no such job", body = crate::openapi::ErrorBody),
+        (status = 422, description = "a Last-Event-ID that is not a number", body = crate::openapi::ErrorBody),
+        (status = 429, description = "too many open event streams", body = crate::openapi::ErrorBody), (status = 401, description = "no valid API key", body = crate::openapi::ErrorBody), (status = 503, description = "the ledger or NATS is not answering", body = crate::openapi::ErrorBody)))]
 async fn events(
     State(jobs): State<Jobs>,
     Extension(caller): Extension<Caller>,
@@ -315,6 +364,9 @@ async fn events(
 
 /// `GET /v1/search?q=&speaker=&job=&language=&limit=&cursor=`: matching
 /// segments of the caller's transcripts, best first.
+#[utoipa::path(get, path = "/v1/search", tag = "search", params(SearchParams),
+    responses((status = 200, body = SearchPage), (status = 400, description = "a malformed query", body = crate::openapi::ErrorBody),
+        (status = 422, description = "an invalid q, limit or cursor", body = crate::openapi::ErrorBody), (status = 401, description = "no valid API key", body = crate::openapi::ErrorBody), (status = 503, description = "the ledger or NATS is not answering", body = crate::openapi::ErrorBody)))]
 async fn search(
     State(jobs): State<Jobs>,
     Extension(caller): Extension<Caller>,
@@ -325,6 +377,12 @@ async fn search(
 }
 
 /// `GET /v1/jobs/{id}/transcript.{srt,vtt,json,txt}` and `…/speakers.rttm`
+#[utoipa::path(get, path = "/v1/jobs/{id}/{file}", tag = "jobs",
+    params(("id" = String, Path, description = "the job id"), ("file" = String, Path, description = "transcript.srt, transcript.vtt, transcript.json, transcript.txt or speakers.rttm")),
+    responses((status = 200, description = "the file", content(
+            (String = "application/x-subrip"), (String = "text/vtt"), (String = "application/json"), (String = "text/plain"))),
+        (status = 404, description = "no such job or file", body = crate::openapi::ErrorBody),
+        (status = 409, description = "not completed (or not diarized, for speakers.rttm)", body = crate::openapi::ErrorBody), (status = 401, description = "no valid API key", body = crate::openapi::ErrorBody), (status = 503, description = "the ledger or NATS is not answering", body = crate::openapi::ErrorBody)))]
 async fn transcript(
     State(jobs): State<Jobs>,
     Extension(caller): Extension<Caller>,

@@ -55,19 +55,27 @@ pub async fn index_completed(store: &Store, artifacts: &Artifacts, job_id: &str,
 }
 
 /// `GET /v1/search` parameters.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct SearchParams {
+    /// The words to find (all of them).
+    #[param(required = true)]
     pub q: Option<String>,
+    /// A speaker id (`S1`) or name.
     pub speaker: Option<String>,
+    /// A job id.
     pub job: Option<String>,
+    /// A language code (`en`).
     pub language: Option<String>,
+    /// Hits per page, 1-100 (default 20).
     pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
 }
 
 /// A hit as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct HitView {
     pub job_id: String,
     /// The segment's index in the job's transcript.
@@ -100,7 +108,7 @@ impl From<SearchHit> for HitView {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SearchPage {
     pub hits: Vec<HitView>,
     pub next_cursor: Option<String>,

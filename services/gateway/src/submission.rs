@@ -9,7 +9,7 @@ use steno_runtime::{JobId, proto::JobOptions, transcript::is_whisper_language};
 use crate::{error::ApiError, views::parse_format};
 
 /// The JSON a client submits (REST body, `steno.jobs.submit`, `nats req`).
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SubmitJson {
     pub source_url: Option<String>,

@@ -39,7 +39,7 @@ pub fn content_type(format: Format) -> &'static str {
 }
 
 /// Options as stored in the ledger and shown in the API.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct OptionsView {
     pub language: Option<String>,
     #[serde(default = "yes")]
@@ -111,7 +111,7 @@ impl OptionsView {
 }
 
 /// A job as the REST API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct JobView {
     pub id: String,
     pub tenant: String,
@@ -123,6 +123,7 @@ pub struct JobView {
     /// Without user-info or query string (see [`redact::url`]).
     pub source_url: Option<String>,
     pub upload_name: Option<String>,
+    #[schema(value_type = OptionsView)]
     pub options: serde_json::Value,
     pub language: Option<String>,
     pub duration_ms: Option<i64>,
@@ -189,7 +190,7 @@ fn stage_from_name(name: &str) -> Stage {
 }
 
 /// A job event as REST shows it (the `data` of an SSE event, named by `kind`).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct EventView {
     /// Its `STENO_EVENTS` sequence number: the SSE `id`, and `Last-Event-ID` to resume after it.
     pub id: u64,
