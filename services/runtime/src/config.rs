@@ -324,11 +324,22 @@ pub struct ExportConfig {
     pub max_line_chars: usize,
     pub max_lines: usize,
     pub max_cue_ms: u64,
+    /// Shortest time a cue stays up (where the next cue leaves room).
+    pub min_cue_ms: u64,
+    /// Fastest reading speed a cue asks for (where the next cue leaves room).
+    pub max_chars_per_second: u32,
 }
 
 impl Default for ExportConfig {
     fn default() -> Self {
-        Self { ops_addr: ([0, 0, 0, 0], 9405).into(), max_line_chars: 42, max_lines: 2, max_cue_ms: 7000 }
+        Self {
+            ops_addr: ([0, 0, 0, 0], 9405).into(),
+            max_line_chars: 42,
+            max_lines: 2,
+            max_cue_ms: 7000,
+            min_cue_ms: 833,
+            max_chars_per_second: 17,
+        }
     }
 }
 
@@ -472,8 +483,17 @@ impl Config {
         if self.retention.sweep_interval_secs == 0 {
             return invalid("retention.sweep_interval_secs", "must be at least 1");
         }
-        if self.export.max_line_chars < 10 || self.export.max_lines == 0 || self.export.max_cue_ms < 1000 {
-            return invalid("export", "max_line_chars ≥ 10, max_lines ≥ 1 and max_cue_ms ≥ 1000");
+        let export = &self.export;
+        if export.max_line_chars < 10
+            || export.max_lines == 0
+            || export.max_cue_ms < 1000
+            || export.min_cue_ms > export.max_cue_ms
+            || export.max_chars_per_second == 0
+        {
+            return invalid(
+                "export",
+                "max_line_chars ≥ 10, max_lines ≥ 1, max_cue_ms ≥ 1000, min_cue_ms ≤ max_cue_ms and max_chars_per_second ≥ 1",
+            );
         }
         Ok(())
     }

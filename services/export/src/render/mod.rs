@@ -4,7 +4,7 @@
 //! Subtitle formats share one cue layout ([`build_cues`]) so SRT and VTT
 //! always split text and time the same way.
 
-mod cues;
+pub mod cues;
 mod json;
 mod srt;
 mod txt;
@@ -21,7 +21,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use steno_runtime::transcript::Transcript;
 
-pub use cues::{Cue, MIN_CUE_MS, build_cues};
+pub use cues::{BREAK_PAUSE_MS, Cue, build_cues};
 
 /// The file formats the export service can produce.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -98,17 +98,27 @@ pub struct CueOptions {
     pub max_lines: usize,
     /// Longest cue in milliseconds (a longer single word gets its own cue).
     pub max_cue_ms: u64,
+    /// Shortest time a cue stays up, where the next cue leaves room.
+    pub min_cue_ms: u64,
+    /// Fastest reading speed a cue asks for, where the next cue leaves room.
+    pub max_chars_per_second: u32,
 }
 
 impl From<&steno_runtime::config::ExportConfig> for CueOptions {
     fn from(config: &steno_runtime::config::ExportConfig) -> Self {
-        Self { max_line_chars: config.max_line_chars, max_lines: config.max_lines, max_cue_ms: config.max_cue_ms }
+        Self {
+            max_line_chars: config.max_line_chars,
+            max_lines: config.max_lines,
+            max_cue_ms: config.max_cue_ms,
+            min_cue_ms: config.min_cue_ms,
+            max_chars_per_second: config.max_chars_per_second,
+        }
     }
 }
 
 impl Default for CueOptions {
     fn default() -> Self {
-        Self { max_line_chars: 42, max_lines: 2, max_cue_ms: 7000 }
+        Self { max_line_chars: 42, max_lines: 2, max_cue_ms: 7000, min_cue_ms: 833, max_chars_per_second: 17 }
     }
 }
 

@@ -59,8 +59,15 @@ fn transcript() -> impl Strategy<Value = Transcript> {
 }
 
 fn options() -> impl Strategy<Value = CueOptions> {
-    (1usize..60, 1usize..4, prop_oneof![1 => 1u64..1000, 4 => 1000u64..10_000])
-        .prop_map(|(max_line_chars, max_lines, max_cue_ms)| CueOptions { max_line_chars, max_lines, max_cue_ms })
+    (1usize..60, 1usize..4, prop_oneof![1 => 1u64..1000, 4 => 1000u64..10_000], 0u64..2000, 1u32..30).prop_map(
+        |(max_line_chars, max_lines, max_cue_ms, min_cue_ms, max_chars_per_second)| CueOptions {
+            max_line_chars,
+            max_lines,
+            max_cue_ms,
+            min_cue_ms: min_cue_ms.min(max_cue_ms),
+            max_chars_per_second,
+        },
+    )
 }
 
 /// Parses `HH:MM:SS<sep>mmm` without regexes.
@@ -114,6 +121,50 @@ fn check_cues(t: &Transcript, opts: &CueOptions, cues: &[Cue]) -> Result<(), Tes
         }
     }
     prop_assert_eq!(seen, expected_words(t));
+    check_broadcast_rules(t, opts, cues)
+}
+
+/// The rules people expect of shipped subtitles (see `cues.rs`).
+fn check_broadcast_rules(t: &Transcript, opts: &CueOptions, cues: &[Cue]) -> Result<(), TestCaseError> {
+    for (i, cue) in cues.iter().enumerate() {
+        let lasts = cue.end_ms - cue.start_ms;
+        // Timing allows more only up to the next cue's start.
+        let crowded = cues.get(i + 1).is_some_and(|next| next.start_ms == cue.end_ms);
+        prop_assert!(lasts >= opts.min_cue_ms || crowded, "shorter than min_cue_ms: {cue:?}");
+        let readable = cue.chars() as u64 * 1000 <= u64::from(opts.max_chars_per_second) * lasts;
+        prop_assert!(readable || crowded || lasts >= opts.max_cue_ms, "too fast to read: {cue:?}");
+        // Lines: as few as fit, and balanced (no other break has a shorter longest line).
+        let words: Vec<&str> = cue.lines.iter().flat_map(|l| l.split(' ')).collect();
+        if cue.lines.len() == 2 {
+            let longest = |lines: &[String]| lines.iter().map(|l| l.chars().count()).max().unwrap_or(0);
+            let best =
+                (1..words.len()).map(|k| longest(&[words[..k].join(" "), words[k..].join(" ")])).min().unwrap_or(0);
+            prop_assert_eq!(longest(&cue.lines), best, "unbalanced lines {:?}", cue.lines);
+        }
+    }
+    // No cue of one or two words that a neighbour in the same run could take.
+    let tokens = super::cues::tokens(t);
+    let mut at = 0;
+    let mut ranges = Vec::new();
+    for cue in cues {
+        let n = cue.lines.iter().map(|l| l.split(' ').count()).sum::<usize>();
+        ranges.push(at..at + n);
+        at += n;
+    }
+    let mut run_of = vec![0; tokens.len()];
+    let mut start = 0;
+    for (r, run) in super::cues::runs(&tokens).iter().enumerate() {
+        run_of[start..start + run.len()].fill(r);
+        start += run.len();
+    }
+    for pair in ranges.windows(2) {
+        let (a, b) = (&pair[0], &pair[1]);
+        let same_run = run_of[a.start] == run_of[b.start];
+        if same_run && (a.len() <= 2 || b.len() <= 2) {
+            let merged = &tokens[a.start..b.end];
+            prop_assert!(!super::cues::fits(merged, opts), "cues {a:?} and {b:?} could be one");
+        }
+    }
     Ok(())
 }
 
