@@ -12,7 +12,7 @@ umask 077
 {
   echo "POSTGRES_PASSWORD=$(secret)"
   echo "GRAFANA_ADMIN_PASSWORD=$(secret)"
-  for service in GATEWAY DOWNLOAD TRANSCODE TRANSCRIBE DIARIZE EXPORT; do
+  for service in GATEWAY DOWNLOAD TRANSCODE TRANSCRIBE DIARIZE EXPORT NOTIFY; do
     echo "STENO_NATS_${service}_PASSWORD=$(secret)"
   done
 } > "$env_file"

@@ -18,8 +18,15 @@ async fn the_whole_system_runs_under_the_shipped_nats_config() {
     let media = serve_media().await;
     let api = system.api();
 
-    // Every stage, the ledger, speakers, models and delete, under per-service users.
-    let id = api.submit_new(json!({ "source_url": format!("{media}/speech.wav"), "formats": ["txt", "srt"] })).await;
+    // Every stage, the ledger, webhooks, speakers, models and delete, under per-service users.
+    // A webhook to a closed port: the gateway records it (and makes the
+    // tenant's secret), notify tries it and reports the attempt.
+    let hook = format!("http://127.0.0.1:{}/hook", crate::harness::free_port());
+    let id = api
+        .submit_new(
+            json!({ "source_url": format!("{media}/speech.wav"), "formats": ["txt", "srt"], "webhook_url": hook }),
+        )
+        .await;
     let job = api.finished(&id, Duration::from_secs(300)).await;
     let nats_log = || std::fs::read_to_string(system.dir.path().join("nats.log")).unwrap_or_default();
     let violations = || nats_log().lines().filter(|l| l.contains("Violation")).collect::<Vec<_>>().join("\n");
@@ -27,6 +34,11 @@ async fn the_whole_system_runs_under_the_shipped_nats_config() {
     assert!(api.transcript(&id, "txt").await.to_lowercase().contains("milk"));
     let renamed = api.http.patch(format!("{}/v1/jobs/{id}/speakers", api.base)).json(&json!({ "S1": "Ann" }));
     assert_eq!(renamed.send().await.expect("rename").status().as_u16(), 200, "{}", system.logs());
+    crate::harness::wait_until("a webhook attempt", Duration::from_secs(60), || async {
+        let (_, body) = api.get(&format!("/v1/jobs/{id}/webhooks")).await;
+        body.contains("\"number\":1").then_some(())
+    })
+    .await;
     // The gateway asks a transcriber for its models (request and reply).
     let (status, models) = api.get("/v1/models").await;
     assert!(status == 200 && models.contains("tiny.en"), "{status} {models}\n{}", violations());

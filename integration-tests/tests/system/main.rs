@@ -30,3 +30,4 @@ mod search;
 mod supervise;
 mod tenants;
 mod tracing;
+mod webhooks;

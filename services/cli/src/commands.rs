@@ -55,6 +55,9 @@ pub struct JobArgs {
     /// Words to favour, comma-separated or repeated.
     #[arg(long, value_delimiter = ',')]
     hotwords: Vec<String>,
+    /// POST the job's outcome here when it ends (signed: `steno webhooks secret`).
+    #[arg(long, value_name = "URL")]
+    webhook: Option<String>,
 }
 
 impl JobArgs {
@@ -67,6 +70,7 @@ impl JobArgs {
             "beam_size": self.beam_size, "temperature": self.temperature, "initial_prompt": self.prompt,
             "word_timestamps": (self.word_timestamps || self.no_word_timestamps).then_some(!self.no_word_timestamps),
             "hotwords": (!self.hotwords.is_empty()).then_some(&self.hotwords),
+            "webhook_url": self.webhook,
         });
         if let Some(fields) = body.as_object_mut() {
             fields.retain(|_, value| !value.is_null());
@@ -314,6 +318,13 @@ pub async fn speakers(ctx: &Context, id: &str, names: &[String]) -> anyhow::Resu
             .collect::<Vec<_>>()
             .join("\n")
     })
+}
+
+/// `steno webhooks secret [--rotate]`: the tenant's signing secret.
+pub async fn webhook_secret(ctx: &Context, rotate: bool) -> anyhow::Result<()> {
+    let api = ctx.api()?;
+    let answer = if rotate { api.post("/v1/webhooks/secret").await? } else { api.get("/v1/webhooks/secret").await? };
+    print(ctx, &answer, || answer["secret"].as_str().unwrap_or_default().to_owned())
 }
 
 /// `value` as JSON with `--json`, else as `text` renders it.

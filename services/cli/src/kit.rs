@@ -12,7 +12,7 @@ use std::{
 use steno_runtime::{bus, config::NatsConfig};
 
 /// The service binaries (`steno-<name>`), in start order.
-pub const SERVICES: [&str; 6] = ["gateway", "download", "transcode", "transcribe", "diarize", "export"];
+pub const SERVICES: [&str; 7] = ["gateway", "download", "transcode", "transcribe", "diarize", "export", "notify"];
 
 /// A free TCP port on loopback (free when asked; bind it soon).
 pub fn free_port() -> std::io::Result<u16> {

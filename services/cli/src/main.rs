@@ -90,6 +90,12 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Webhooks: `steno webhooks secret [--rotate]` prints the tenant's
+    /// signing secret (`whsec_…`) for verifying deliveries.
+    Webhooks {
+        #[command(subcommand)]
+        command: WebhooksCommand,
+    },
     /// Manage the whisper.cpp models in the data directory.
     Models {
         #[command(subcommand)]
@@ -127,6 +133,16 @@ pub enum JobsCommand {
         /// File to write (default: stdout).
         #[arg(long, short)]
         out: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum WebhooksCommand {
+    /// Print the tenant's signing secret (made on first use).
+    Secret {
+        /// Replace it with a new one (deliveries are signed with the new one from now on).
+        #[arg(long)]
+        rotate: bool,
     },
 }
 
@@ -216,6 +232,9 @@ async fn run(command: Command, global: &Global, config: Config) -> anyhow::Resul
         Command::Jobs { command } => commands::jobs(&ctx, command).await,
         Command::Speakers { id, names } => commands::speakers(&ctx, &id, &names).await,
         Command::Keys { command } => commands::keys(&ctx, command).await,
+        Command::Webhooks { command: WebhooksCommand::Secret { rotate } } => {
+            commands::webhook_secret(&ctx, rotate).await
+        }
         Command::Models { command } => commands::models(&ctx, command).await,
         Command::Completions { shell } => {
             let mut script = Vec::new();

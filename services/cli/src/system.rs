@@ -155,6 +155,7 @@ impl System {
             config.transcribe.ops_addr,
             config.diarize.ops_addr,
             config.export.ops_addr,
+            config.notify.ops_addr,
         ];
         for (service, configured) in SERVICES.into_iter().zip(ops_addrs) {
             let port = if plan.free_ports { kit::free_port()? } else { configured.port() };

@@ -2,7 +2,7 @@
 //! store as `source`, streaming, with a size cap and timeouts. [`policy`]
 //! refuses non-public addresses after DNS resolution.
 
-pub mod policy;
+pub use steno_runtime::address_policy as policy;
 
 use std::{
     net::SocketAddr,
@@ -34,30 +34,17 @@ pub struct Download {
 impl Download {
     /// Fails when `allow_networks` holds something that is not an address or network.
     pub fn new(config: DownloadConfig) -> anyhow::Result<Self> {
-        let allowed = config
-            .allow_networks
-            .iter()
-            .map(|n| n.parse().map_err(|e| anyhow::anyhow!("download.allow_networks: {e}")))
-            .collect::<anyhow::Result<_>>()?;
+        let allowed = policy::networks(&config.allow_networks)?;
         Ok(Self { config, allowed })
     }
 
     /// Resolves `url`'s host and checks every address against the policy;
     /// returns the address to connect to.
     async fn resolve(&self, url: &Url) -> Result<SocketAddr, StageError> {
-        let host = url.host_str().ok_or_else(|| StageError::permanent("the source URL has no host"))?;
-        let port = url.port_or_known_default().unwrap_or(80);
-        let host_for_lookup = host.trim_start_matches('[').trim_end_matches(']');
-        let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host_for_lookup, port))
-            .await
-            .map_err(|e| StageError::Retryable(anyhow::anyhow!("cannot resolve host {host}: {e}")))?
-            .collect();
-        let first =
-            *addrs.first().ok_or_else(|| StageError::Retryable(anyhow::anyhow!("host {host} has no addresses")))?;
-        for addr in &addrs {
-            policy::check(addr.ip(), &self.allowed).map_err(StageError::permanent)?;
-        }
-        Ok(first)
+        policy::resolve(url, &self.allowed).await.map_err(|e| match e {
+            policy::Unreachable::Lookup(why) => StageError::Retryable(anyhow::anyhow!(why)),
+            policy::Unreachable::Refused(why) => StageError::permanent(why),
+        })
     }
 
     /// Sends a GET pinned to the checked address; follows redirects itself

@@ -20,7 +20,7 @@ use steno_runtime::{
 };
 use tokio_util::sync::CancellationToken;
 
-use crate::consume::consume;
+use steno_runtime::consume::{consume, durable};
 
 /// The fields of a MAX_DELIVERIES or MSG_TERMINATED advisory steno reads.
 #[derive(Debug, Deserialize)]
@@ -31,7 +31,7 @@ struct AdvisoryBody {
 }
 
 pub async fn run(bus: Bus, shutdown: CancellationToken) -> anyhow::Result<()> {
-    consume(&bus, subjects::ADVISORIES_STREAM, subjects::DEAD_LETTER_CONSUMER, 20, shutdown, |message| {
+    consume(&bus, subjects::ADVISORIES_STREAM, durable(subjects::DEAD_LETTER_CONSUMER, 20), shutdown, |message| {
         let bus = bus.clone();
         async move {
             let kind = subjects::advisory_kind(&message.subject);

@@ -138,6 +138,7 @@ impl Grpc {
             num_speakers: Some(options.num_speakers).filter(|&n| n > 0),
             min_speakers: Some(options.min_speakers).filter(|&n| n > 0),
             max_speakers: Some(options.max_speakers).filter(|&n| n > 0),
+            webhook_url: Some(options.webhook_url.clone()).filter(|u| !u.is_empty()),
             job_id: Some(request.job_id.clone()).filter(|i| !i.is_empty()),
             idempotency_key: Some(request.idempotency_key.clone()).filter(|k| !k.is_empty()),
         };

@@ -43,6 +43,8 @@ pub struct Jobs {
     pub max_in_flight: u32,
     /// How long an OpenAI-compatible request waits for its job.
     pub openai_wait: std::time::Duration,
+    /// Replicas of buckets the gateway creates (`nats.replicas`).
+    pub replicas: usize,
 }
 
 impl Jobs {
@@ -54,6 +56,7 @@ impl Jobs {
             limits: Limits::new(gateway.submissions_per_minute, gateway.max_event_streams),
             max_in_flight: gateway.max_jobs_in_flight,
             openai_wait: std::time::Duration::from_secs(gateway.openai_wait_secs),
+            replicas: config.nats.replicas,
             default_page_size: gateway.default_page_size,
             cues: (&config.export).into(),
             store,
@@ -143,6 +146,9 @@ impl Jobs {
     /// repeat: the task's `Nats-Msg-Id` drops a second copy.
     pub async fn dispatch(&self, row: &JobRow) -> anyhow::Result<()> {
         let options = serde_json::from_value::<OptionsView>(row.options.0.clone())?.to_proto();
+        if !options.webhook_url.is_empty() {
+            self.register_webhook(&row.id, &row.tenant, &options.webhook_url).await?;
+        }
         let mut task = StageTask {
             job_id: row.id.clone(),
             tenant: row.tenant.clone(),

@@ -13,6 +13,7 @@ use prost::Message as _;
 use steno_runtime::{
     artifacts::Artifacts,
     bus::Bus,
+    consume::{consume, durable},
     metrics,
     proto::{EventKind, JobEvent},
     subjects,
@@ -20,7 +21,6 @@ use steno_runtime::{
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    consume::consume,
     search,
     store::{JobStatus, Store, Update, is_unavailable},
 };
@@ -34,7 +34,7 @@ const MAX_HOLD_WAIT: Duration = Duration::from_secs(5);
 pub async fn run(bus: Bus, store: Store, shutdown: CancellationToken) -> anyhow::Result<()> {
     let stopping = shutdown.clone();
     let objects = bus.artifacts.clone();
-    consume(&bus, subjects::EVENTS_STREAM, subjects::LEDGER_CONSUMER, MAX_DELIVER, shutdown, |message| {
+    consume(&bus, subjects::EVENTS_STREAM, durable(subjects::LEDGER_CONSUMER, MAX_DELIVER), shutdown, |message| {
         let (store, objects, stopping) = (store.clone(), objects.clone(), stopping.clone());
         async move {
             let ack = match JobEvent::decode(message.payload.clone()) {
@@ -104,6 +104,12 @@ async fn apply(store: &Store, objects: &Artifacts, event: &JobEvent) -> Result<(
         },
         EventKind::Failed => Update { status: Some(JobStatus::Failed), error: Some(event.message.as_str()), ..base },
         EventKind::Cancelled => Update { status: Some(JobStatus::Cancelled), ..base },
+        EventKind::Webhook => {
+            if let Some(attempt) = &event.webhook {
+                store.record_webhook(&event.job_id, attempt).await?;
+            }
+            return Ok(());
+        }
         EventKind::Queued | EventKind::Retrying | EventKind::Text | EventKind::Unspecified => return Ok(()),
     };
     let terminal = update.status.filter(|s| s.is_terminal());

@@ -11,17 +11,16 @@
 //! - [`events`]: a job's events replayed then live (gRPC `Watch`).
 //! - [`speakers`]: naming a diarized job's speakers (re-renders its exports).
 //! - [`search`]: the search index over finished transcripts, per tenant.
+//! - [`webhooks`]: a job's webhook target, tenants' signing secrets, attempts.
 //! - [`ledger`]: applies job events from JetStream to [`store`] (Postgres or SQLite).
 //! - [`outbox`]: publishes the first task of jobs recorded but not yet queued.
 //! - [`janitor`]: retention: removes expired jobs and what no job owns.
 //! - [`dead_letters`]: JetStream's advisories about stranded messages →
 //!   `STENO_DLQ` and a `failed` event.
-//! - [`consume`]: the loop over the gateway's durable consumers.
 //! - [`error`]: one error type for HTTP statuses and gRPC codes.
 //! - [`views`]: jobs as REST JSON and gRPC messages.
 
 pub mod auth;
-pub mod consume;
 pub mod dead_letters;
 pub mod error;
 pub mod events;
@@ -41,3 +40,4 @@ pub mod startup;
 pub mod store;
 pub mod submission;
 pub mod views;
+pub mod webhooks;

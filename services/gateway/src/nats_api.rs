@@ -9,13 +9,13 @@ use futures::StreamExt;
 use steno_runtime::{
     JobId,
     bus::{Bus, DeadLetter},
+    consume::{consume, durable},
     subjects,
 };
 use tokio_util::sync::CancellationToken;
 
 use crate::{
     auth::Caller,
-    consume::consume,
     error::ApiError,
     jobs::Jobs,
     store::JobRow,
@@ -32,7 +32,7 @@ use crate::{
 /// retried, up to `max_deliver`, then dead-lettered.
 pub async fn consume_submissions(jobs: Jobs, shutdown: CancellationToken) -> anyhow::Result<()> {
     let bus = jobs.bus.clone();
-    consume(&bus, subjects::SUBMIT_STREAM, subjects::SUBMIT_CONSUMER, 10, shutdown, |message| {
+    consume(&bus, subjects::SUBMIT_STREAM, durable(subjects::SUBMIT_CONSUMER, 10), shutdown, |message| {
         let jobs = jobs.clone();
         async move {
             let header = |name| message.headers.as_ref().and_then(|h| h.get(name)).map(|v| v.as_str().to_owned());

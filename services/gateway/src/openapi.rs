@@ -31,6 +31,9 @@ use crate::{
         crate::rest::speakers,
         crate::rest::rename_speakers,
         crate::rest::search,
+        crate::rest::webhooks,
+        crate::rest::webhook_secret,
+        crate::rest::rotate_webhook_secret,
         crate::openai::transcriptions,
         crate::openai::translations,
         crate::openai::list_models,
@@ -39,7 +42,7 @@ use crate::{
     components(schemas(
         JobView, OptionsView, EventView, JobEventStream, OpenAiStreamEvent, SubmitJson, SearchPage, HitView, ErrorBody, JobList, SpeakerList,
         UploadForm, OpenAiError, OpenAiErrorDetail, TranscriptionForm, TranslationForm, OpenAiTranscription,
-        Pending, ModelList, ModelObject,
+        Pending, ModelList, ModelObject, WebhookSecret, crate::webhooks::WebhooksView, crate::store::WebhookRow,
     )),
     modifiers(&BearerAuth),
     security(("bearer" = [])),
@@ -92,6 +95,14 @@ pub struct JobEventStream {
 pub struct OpenAiStreamEvent {
     #[schema(content_media_type = "application/json")]
     pub data: String,
+}
+
+/// The tenant's webhook signing secret.
+#[allow(dead_code)] // a schema only
+#[derive(ToSchema)]
+pub struct WebhookSecret {
+    /// `whsec_` and base64: verify signatures with a Standard Webhooks library.
+    pub secret: String,
 }
 
 /// steno's error body.
@@ -249,6 +260,8 @@ mod tests {
             "/v1/jobs/{id}/speakers",
             "/v1/jobs/{id}/{file}",
             "/v1/search",
+            "/v1/jobs/{id}/webhooks",
+            "/v1/webhooks/secret",
             "/v1/audio/transcriptions",
             "/v1/audio/translations",
             "/v1/models",

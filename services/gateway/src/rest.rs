@@ -31,6 +31,7 @@ use crate::{
     store::{JobRow, JobStatus},
     submission::{SubmitJson, Via},
     views::{EventView, JobView, content_type, parse_format},
+    webhooks::WebhooksView,
 };
 
 /// Largest JSON body (a submission, a rename).
@@ -49,6 +50,8 @@ pub fn router(jobs: Jobs, max_upload_bytes: u64) -> Router {
         .route("/v1/jobs/{id}/events", get(events))
         .route("/v1/jobs/{id}/{file}", get(transcript))
         .route("/v1/search", get(search))
+        .route("/v1/jobs/{id}/webhooks", get(webhooks))
+        .route("/v1/webhooks/secret", get(webhook_secret).post(rotate_webhook_secret))
         .merge(crate::openai::routes(max_upload_bytes))
         .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))
         .layer(middleware::from_fn_with_state(jobs.clone(), authenticate))
@@ -175,6 +178,7 @@ pub async fn read_form<R>(
             "num_speakers" => spec.num_speakers = Some(parse_field("num_speakers", &value)?),
             "min_speakers" => spec.min_speakers = Some(parse_field("min_speakers", &value)?),
             "max_speakers" => spec.max_speakers = Some(parse_field("max_speakers", &value)?),
+            "webhook_url" => spec.webhook_url = Some(value),
             other => return Err(ApiError::invalid("multipart", format!("unknown field {other:?}"))),
         }
     }
@@ -374,6 +378,43 @@ async fn search(
 ) -> Result<Json<SearchPage>, ApiError> {
     let Query(params) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     Ok(Json(jobs.search(&caller, &params).await?))
+}
+
+/// `GET /v1/jobs/{id}/webhooks`: the job's webhook URL and every delivery attempt.
+#[utoipa::path(get, path = "/v1/jobs/{id}/webhooks", tag = "webhooks", params(("id" = String, Path, description = "the job id")),
+    responses((status = 200, body = WebhooksView), (status = 404, description = "no such job", body = crate::openapi::ErrorBody),
+        (status = 401, description = "no valid API key", body = crate::openapi::ErrorBody),
+        (status = 503, description = "the ledger or NATS is not answering", body = crate::openapi::ErrorBody)))]
+async fn webhooks(
+    State(jobs): State<Jobs>,
+    Extension(caller): Extension<Caller>,
+    JobPath(id): JobPath,
+) -> Result<Json<WebhooksView>, ApiError> {
+    Ok(Json(jobs.webhooks(&caller, &id).await?))
+}
+
+/// `GET /v1/webhooks/secret`: the tenant's signing secret (`whsec_…`), made on first use.
+#[utoipa::path(get, path = "/v1/webhooks/secret", tag = "webhooks",
+    responses((status = 200, body = crate::openapi::WebhookSecret),
+        (status = 401, description = "no valid API key", body = crate::openapi::ErrorBody),
+        (status = 503, description = "NATS is not answering", body = crate::openapi::ErrorBody)))]
+async fn webhook_secret(
+    State(jobs): State<Jobs>,
+    Extension(caller): Extension<Caller>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    Ok(Json(serde_json::json!({ "secret": jobs.webhook_secret(&caller, false).await? })))
+}
+
+/// `POST /v1/webhooks/secret`: a new signing secret for the tenant.
+#[utoipa::path(post, path = "/v1/webhooks/secret", tag = "webhooks",
+    responses((status = 200, body = crate::openapi::WebhookSecret),
+        (status = 401, description = "no valid API key", body = crate::openapi::ErrorBody),
+        (status = 503, description = "NATS is not answering", body = crate::openapi::ErrorBody)))]
+async fn rotate_webhook_secret(
+    State(jobs): State<Jobs>,
+    Extension(caller): Extension<Caller>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    Ok(Json(serde_json::json!({ "secret": jobs.webhook_secret(&caller, true).await? })))
 }
 
 /// `GET /v1/jobs/{id}/transcript.{srt,vtt,json,txt}` and `…/speakers.rttm`

@@ -26,6 +26,8 @@ pub struct SubmitJson {
     pub num_speakers: Option<u32>,
     pub min_speakers: Option<u32>,
     pub max_speakers: Option<u32>,
+    /// Where to POST the job's outcome (Standard Webhooks).
+    pub webhook_url: Option<String>,
     pub job_id: Option<String>,
     pub idempotency_key: Option<String>,
 }
@@ -120,6 +122,10 @@ impl SubmitJson {
         if initial_prompt.chars().count() > 1000 {
             return Err(ApiError::invalid("initial_prompt", "must be at most 1000 characters"));
         }
+        let webhook_url = match self.webhook_url.as_deref().map(str::trim).filter(|u| !u.is_empty()) {
+            None => String::new(),
+            Some(raw) => http_url("webhook_url", raw)?,
+        };
         let hotwords = self.hotwords.clone().unwrap_or_default();
         if hotwords.len() > 100 || hotwords.iter().any(|w| w.trim().is_empty() || w.chars().count() > 100) {
             return Err(ApiError::invalid("hotwords", "at most 100 words, each 1-100 characters"));
@@ -141,6 +147,7 @@ impl SubmitJson {
                 num_speakers,
                 min_speakers,
                 max_speakers,
+                webhook_url,
             },
         })
     }
@@ -153,6 +160,7 @@ impl SubmitJson {
             ("language", &self.language),
             ("model", &self.model),
             ("initial_prompt", &self.initial_prompt),
+            ("webhook_url", &self.webhook_url),
             ("job_id", &self.job_id),
             ("idempotency_key", &self.idempotency_key),
         ];
@@ -200,13 +208,20 @@ impl SubmitJson {
         let raw = self.source_url.as_deref().filter(|u| !u.trim().is_empty()).ok_or_else(|| {
             ApiError::invalid("source_url", "is required (or upload a file as multipart field `file`)")
         })?;
-        let url = url::Url::parse(raw.trim())
-            .map_err(|e| ApiError::invalid("source_url", format!("is not a valid URL: {e}")))?;
-        if !matches!(url.scheme(), "http" | "https") {
-            return Err(ApiError::invalid("source_url", format!("must be http or https, not {}:", url.scheme())));
-        }
-        Ok(url.to_string())
+        http_url("source_url", raw)
     }
+}
+
+/// An http or https URL of at most 2048 characters, normalised.
+fn http_url(field: &'static str, raw: &str) -> Result<String, ApiError> {
+    let url = url::Url::parse(raw.trim()).map_err(|e| ApiError::invalid(field, format!("is not a valid URL: {e}")))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(ApiError::invalid(field, format!("must be http or https, not {}:", url.scheme())));
+    }
+    if url.as_str().len() > 2048 {
+        return Err(ApiError::invalid(field, "must be at most 2048 characters"));
+    }
+    Ok(url.to_string())
 }
 
 /// Refuses text with a NUL character, which the ledger cannot store.
@@ -236,6 +251,7 @@ mod tests {
             (SubmitJson { formats: Some(vec!["docx".into()]), ..Default::default() }, "formats"),
             (SubmitJson { job_id: Some("a.b".into()), ..Default::default() }, "job_id"),
             (SubmitJson { model: Some("../etc".into()), ..Default::default() }, "model"),
+            (SubmitJson { webhook_url: Some("ftp://example.org/hook".into()), ..Default::default() }, "webhook_url"),
         ];
         for (json, field) in cases {
             match json.validate() {

@@ -64,6 +64,8 @@ pub struct OptionsView {
     pub min_speakers: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_speakers: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_url: Option<String>,
 }
 
 fn yes() -> bool {
@@ -86,6 +88,7 @@ impl From<&JobOptions> for OptionsView {
             num_speakers: Some(o.num_speakers).filter(|&n| n > 0),
             min_speakers: Some(o.min_speakers).filter(|&n| n > 0),
             max_speakers: Some(o.max_speakers).filter(|&n| n > 0),
+            webhook_url: Some(o.webhook_url.clone()).filter(|u| !u.is_empty()),
         }
     }
 }
@@ -106,6 +109,7 @@ impl OptionsView {
             num_speakers: self.num_speakers.unwrap_or(0),
             min_speakers: self.min_speakers.unwrap_or(0),
             max_speakers: self.max_speakers.unwrap_or(0),
+            webhook_url: self.webhook_url.clone().unwrap_or_default(),
         }
     }
 }
@@ -152,7 +156,7 @@ impl From<JobRow> for JobView {
             submitted_via: row.submitted_via,
             source_url: row.source_url.as_deref().map(redact::url),
             upload_name: row.upload_name,
-            options: row.options.0,
+            options: shown_options(row.options.0),
             language: row.language,
             duration_ms: row.duration_ms,
             formats_ready,
@@ -161,6 +165,17 @@ impl From<JobRow> for JobView {
             finished_at: row.finished_at,
         }
     }
+}
+
+/// Options as a client sees them: the webhook URL without user-info or
+/// query (as `source_url`), which may carry a token.
+fn shown_options(mut options: serde_json::Value) -> serde_json::Value {
+    if let Some(url) = options.get_mut("webhook_url")
+        && let Some(raw) = url.as_str()
+    {
+        *url = serde_json::Value::String(redact::url(raw));
+    }
+    options
 }
 
 pub fn to_proto_job(row: &JobRow) -> proto::Job {

@@ -47,6 +47,7 @@ pub struct Config {
     pub transcribe: TranscribeConfig,
     pub diarize: DiarizeConfig,
     pub export: ExportConfig,
+    pub notify: NotifyConfig,
     pub retention: RetentionConfig,
 }
 
@@ -330,6 +331,35 @@ pub struct ExportConfig {
     pub max_chars_per_second: u32,
 }
 
+/// The webhook deliverer. Target URLs pass `download.allow_networks`'s
+/// address policy, as downloads do.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct NotifyConfig {
+    pub ops_addr: SocketAddr,
+    /// Longest wait for a receiver's answer, per attempt.
+    pub timeout_secs: u64,
+    /// Attempts before a delivery is given up.
+    pub max_attempts: u32,
+    /// Wait before each retry (the last repeats): about a day over 10 attempts.
+    pub backoff_secs: Vec<u64>,
+    /// Where the gateway is reached from outside (`https://steno.example.org`),
+    /// for the links in a webhook; empty = links are paths.
+    pub public_url: String,
+}
+
+impl Default for NotifyConfig {
+    fn default() -> Self {
+        Self {
+            ops_addr: ([0, 0, 0, 0], 9406).into(),
+            timeout_secs: 10,
+            max_attempts: 10,
+            backoff_secs: vec![5, 30, 120, 600, 1800, 3600, 7200, 14400, 43200],
+            public_url: String::new(),
+        }
+    }
+}
+
 impl Default for ExportConfig {
     fn default() -> Self {
         Self {
@@ -494,6 +524,13 @@ impl Config {
                 "export",
                 "max_line_chars ≥ 10, max_lines ≥ 1, max_cue_ms ≥ 1000, min_cue_ms ≤ max_cue_ms and max_chars_per_second ≥ 1",
             );
+        }
+        let notify = &self.notify;
+        if notify.timeout_secs == 0 || notify.max_attempts == 0 || notify.backoff_secs.is_empty() {
+            return invalid("notify", "timeout_secs ≥ 1, max_attempts ≥ 1 and at least one backoff_secs");
+        }
+        if !notify.public_url.is_empty() && !notify.public_url.starts_with("http") {
+            return invalid("notify.public_url", "must be an http or https URL, or empty");
         }
         Ok(())
     }

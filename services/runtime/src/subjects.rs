@@ -165,6 +165,7 @@ pub fn event_kind_name(kind: EventKind) -> &'static str {
         EventKind::Cancelled => "cancelled",
         EventKind::Retrying => "retrying",
         EventKind::Text => "text",
+        EventKind::Webhook => "webhook",
     }
 }
 
@@ -207,6 +208,24 @@ pub fn job_flags_filter(job_id: &JobId) -> String {
 /// Every dead letter of one job, from any source.
 pub fn job_dead_letters_filter(job_id: &JobId) -> String {
     format!("steno.dlq.*.{job_id}")
+}
+
+/// KV key (in [`JOBS_BUCKET`]) holding a job's webhook: its URL and tenant.
+pub fn webhook_key(job_id: &JobId) -> String {
+    format!("{job_id}.webhook")
+}
+
+/// KV bucket of each tenant's webhook signing secret (`whsec_…`), keyed by
+/// tenant; written by the gateway, read by notify.
+pub const WEBHOOK_SECRETS_BUCKET: &str = "steno-webhook-secrets";
+/// Durable consumer notify delivers webhooks from, shared by its replicas.
+pub const NOTIFY_CONSUMER: &str = "notify";
+
+/// The events that end a job, which notify delivers.
+pub fn terminal_event_filters() -> Vec<String> {
+    [EventKind::Completed, EventKind::Failed, EventKind::Cancelled]
+        .map(|kind| format!("steno.events.*.{}", event_kind_name(kind)))
+        .to_vec()
 }
 
 /// KV key holding a job's cancellation flag.

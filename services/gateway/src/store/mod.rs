@@ -9,6 +9,7 @@ mod sqlite;
 use std::future::Future;
 
 use chrono::{DateTime, Utc};
+use serde::Serialize;
 pub use steno_runtime::proto::JobStatus;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -123,6 +124,23 @@ pub struct SearchHit {
     pub rank: f64,
 }
 
+/// One webhook delivery attempt of a job.
+#[derive(Debug, Clone, sqlx::FromRow, Serialize, utoipa::ToSchema)]
+pub struct WebhookRow {
+    #[serde(skip)]
+    pub job_id: String,
+    /// 1 for the first try.
+    pub number: i64,
+    pub at: DateTime<Utc>,
+    pub url: String,
+    /// The receiver's answer; 0 when none came (timeout, refused).
+    pub http_status: i64,
+    pub delivered: bool,
+    /// No more attempts follow.
+    pub last: bool,
+    pub error: String,
+}
+
 /// The ledger, on whichever backend `gateway.database_url` names.
 #[derive(Clone)]
 pub enum Store {
@@ -234,6 +252,30 @@ impl Store {
     /// Segments matching `query`, best first.
     pub async fn search(&self, query: &SearchQuery<'_>) -> Result<Vec<SearchHit>, sqlx::Error> {
         dispatch!(self, s => timed("search", s.search(query)).await)
+    }
+
+    /// Records a webhook attempt (once: a redelivered event changes nothing).
+    pub async fn record_webhook(
+        &self,
+        job_id: &str,
+        attempt: &steno_runtime::proto::WebhookAttempt,
+    ) -> Result<(), sqlx::Error> {
+        let row = WebhookRow {
+            job_id: job_id.to_owned(),
+            number: i64::from(attempt.number),
+            at: Utc::now(),
+            url: attempt.url.clone(),
+            http_status: i64::from(attempt.http_status),
+            delivered: attempt.delivered,
+            last: attempt.last,
+            error: attempt.error.clone(),
+        };
+        dispatch!(self, s => timed("record_webhook", s.record_webhook(&row)).await)
+    }
+
+    /// A job's webhook attempts, first first.
+    pub async fn webhook_attempts(&self, job_id: &str) -> Result<Vec<WebhookRow>, sqlx::Error> {
+        dispatch!(self, s => timed("webhook_attempts", s.webhook_attempts(job_id)).await)
     }
 
     pub async fn insert_key(&self, key: &KeyRow) -> Result<(), sqlx::Error> {

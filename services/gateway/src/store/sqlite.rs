@@ -10,7 +10,7 @@ use sqlx::{
     sqlite::{SqliteConnectOptions, SqlitePoolOptions},
 };
 
-use super::{JobRow, JobStatus, KeyRow, NewJobRow, SearchHit, SearchQuery, SearchRow, Update};
+use super::{JobRow, JobStatus, KeyRow, NewJobRow, SearchHit, SearchQuery, SearchRow, Update, WebhookRow};
 
 #[derive(Clone)]
 pub struct SqliteStore {
@@ -169,6 +169,7 @@ impl SqliteStore {
 
     pub async fn delete(&self, id: &str) -> Result<bool, sqlx::Error> {
         sqlx::query("DELETE FROM search_segments WHERE job_id = ?1").bind(id).execute(&self.pool).await?;
+        sqlx::query("DELETE FROM webhook_attempts WHERE job_id = ?1").bind(id).execute(&self.pool).await?;
         let done = sqlx::query("DELETE FROM jobs WHERE id = ?1").bind(id).execute(&self.pool).await?;
         Ok(done.rows_affected() > 0)
     }
@@ -200,6 +201,31 @@ impl SqliteStore {
             .await?;
         }
         tx.commit().await
+    }
+
+    pub async fn record_webhook(&self, row: &WebhookRow) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "INSERT INTO webhook_attempts (job_id, number, at, url, http_status, delivered, last, error)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT DO NOTHING",
+        )
+        .bind(&row.job_id)
+        .bind(row.number)
+        .bind(row.at)
+        .bind(&row.url)
+        .bind(row.http_status)
+        .bind(row.delivered)
+        .bind(row.last)
+        .bind(&row.error)
+        .execute(&self.pool)
+        .await
+        .map(|_| ())
+    }
+
+    pub async fn webhook_attempts(&self, job_id: &str) -> Result<Vec<WebhookRow>, sqlx::Error> {
+        sqlx::query_as::<_, WebhookRow>("SELECT * FROM webhook_attempts WHERE job_id = ?1 ORDER BY number")
+            .bind(job_id)
+            .fetch_all(&self.pool)
+            .await
     }
 
     pub async fn search(&self, query: &SearchQuery<'_>) -> Result<Vec<SearchHit>, sqlx::Error> {

@@ -1,7 +1,7 @@
-//! Which addresses a download may reach: public addresses always; loopback,
-//! private, link-local and other special-purpose ranges only when
-//! `download.allow_networks` names them. Checked after DNS resolution, and
-//! the connection is pinned to the checked address.
+//! Which addresses a download (and a webhook) may reach: public addresses
+//! always; loopback, private, link-local and other special-purpose ranges
+//! only when `download.allow_networks` names them. Checked after DNS
+//! resolution, and the connection is pinned to the checked address.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -129,6 +129,37 @@ pub fn check(ip: IpAddr, allowed: &[Network]) -> Result<(), String> {
         )),
         None => Ok(()),
     }
+}
+
+/// Why a URL's host may not be reached.
+#[derive(Debug)]
+pub enum Unreachable {
+    /// DNS did not answer, or has no address for it (may pass).
+    Lookup(String),
+    /// An address is one the policy refuses (will not pass).
+    Refused(String),
+}
+
+/// `download.allow_networks` parsed; errors name the bad entry.
+pub fn networks(entries: &[String]) -> anyhow::Result<Vec<Network>> {
+    entries.iter().map(|n| n.parse().map_err(|e| anyhow::anyhow!("download.allow_networks: {e}"))).collect()
+}
+
+/// Resolves `url`'s host and checks every address against the policy;
+/// returns the address to connect to (pin the connection to it).
+pub async fn resolve(url: &url::Url, allowed: &[Network]) -> Result<std::net::SocketAddr, Unreachable> {
+    let host = url.host_str().ok_or_else(|| Unreachable::Refused("the URL has no host".into()))?;
+    let port = url.port_or_known_default().unwrap_or(80);
+    let host_for_lookup = host.trim_start_matches('[').trim_end_matches(']');
+    let addrs: Vec<std::net::SocketAddr> = tokio::net::lookup_host((host_for_lookup, port))
+        .await
+        .map_err(|e| Unreachable::Lookup(format!("cannot resolve host {host}: {e}")))?
+        .collect();
+    let first = *addrs.first().ok_or_else(|| Unreachable::Lookup(format!("host {host} has no addresses")))?;
+    for addr in &addrs {
+        check(addr.ip(), allowed).map_err(Unreachable::Refused)?;
+    }
+    Ok(first)
 }
 
 #[cfg(test)]

@@ -1,25 +1,36 @@
-//! The gateway's durable JetStream consumers (the job ledger, external
-//! submissions, dead-letter advisories): one loop that pulls until
-//! shutdown, hands each message to its handler and acks as the handler
-//! says. A stream error is logged and the loop goes on; the stream ending is
+//! Durable JetStream consumers of streams other than the stage queues (the
+//! gateway's ledger, external submissions and dead-letter advisories;
+//! notify's webhooks): one loop that pulls until shutdown, hands each
+//! message to its handler and acks as the handler says. A stream error is logged and the loop goes on; the stream ending is
 //! an error. Each consumer has a `max_deliver`: what it can never handle
 //! reaches the dead letters through JetStream's advisory.
 
 use std::{future::Future, time::Duration};
 
+use crate::bus::Bus;
 use async_nats::jetstream::{
     AckKind, Message,
     consumer::{AckPolicy, pull},
 };
 use futures::StreamExt;
-use steno_runtime::bus::Bus;
 use tokio_util::sync::CancellationToken;
+
+/// A durable consumer named `name` with explicit acks, a 30 s ack wait and
+/// `max_deliver`.
+pub fn durable(name: &str, max_deliver: i64) -> pull::Config {
+    pull::Config {
+        durable_name: Some(name.into()),
+        ack_policy: AckPolicy::Explicit,
+        ack_wait: Duration::from_secs(30),
+        max_deliver,
+        ..Default::default()
+    }
+}
 
 pub async fn consume<F, Fut>(
     bus: &Bus,
     stream: &str,
-    consumer: &str,
-    max_deliver: i64,
+    config: pull::Config,
     shutdown: CancellationToken,
     mut handle: F,
 ) -> anyhow::Result<()>
@@ -27,13 +38,6 @@ where
     F: FnMut(Message) -> Fut,
     Fut: Future<Output = (Message, AckKind)>,
 {
-    let config = pull::Config {
-        durable_name: Some(consumer.into()),
-        ack_policy: AckPolicy::Explicit,
-        ack_wait: Duration::from_secs(30),
-        max_deliver,
-        ..Default::default()
-    };
     let consumer = bus.ensure_consumer(stream, config).await?;
     let mut messages = consumer.stream().max_messages_per_batch(100).messages().await?;
     loop {
