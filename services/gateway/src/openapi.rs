@@ -11,7 +11,8 @@ use utoipa::{
 
 use crate::{
     jobs::Jobs,
-    search::{HitView, SearchPage},
+    search::SearchPage,
+    store::SearchHit,
     submission::SubmitJson,
     views::{EventView, JobView, OptionsView},
 };
@@ -40,7 +41,7 @@ use crate::{
         crate::openai::get_model,
     ),
     components(schemas(
-        JobView, OptionsView, EventView, JobEventStream, OpenAiStreamEvent, SubmitJson, SearchPage, HitView, ErrorBody, JobList, SpeakerList,
+        JobView, OptionsView, EventView, JobEventStream, OpenAiStreamEvent, SubmitJson, SearchPage, SearchHit, ErrorBody, JobList, SpeakerList,
         UploadForm, OpenAiError, OpenAiErrorDetail, TranscriptionForm, TranslationForm, OpenAiTranscription,
         Pending, ModelList, ModelObject, WebhookSecret, crate::webhooks::WebhooksView, crate::store::WebhookRow,
     )),

@@ -74,43 +74,9 @@ pub struct SearchParams {
     pub cursor: Option<String>,
 }
 
-/// A hit as the API shows it.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct HitView {
-    pub job_id: String,
-    /// The segment's index in the job's transcript.
-    pub segment: i64,
-    pub start_ms: i64,
-    pub end_ms: i64,
-    pub speaker: Option<String>,
-    pub speaker_name: Option<String>,
-    pub language: String,
-    /// The segment's text with the matched words in `<mark>…</mark>`
-    /// (not HTML-escaped: escape the rest before showing it as HTML).
-    pub snippet: String,
-    /// Higher is better.
-    pub score: f64,
-}
-
-impl From<SearchHit> for HitView {
-    fn from(hit: SearchHit) -> Self {
-        Self {
-            job_id: hit.job_id,
-            segment: hit.idx,
-            start_ms: hit.start_ms,
-            end_ms: hit.end_ms,
-            speaker: hit.speaker,
-            speaker_name: hit.speaker_name,
-            language: hit.language,
-            snippet: hit.snippet,
-            score: hit.rank,
-        }
-    }
-}
-
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SearchPage {
-    pub hits: Vec<HitView>,
+    pub hits: Vec<SearchHit>,
     pub next_cursor: Option<String>,
 }
 
@@ -150,6 +116,6 @@ impl Jobs {
         let mut hits = self.store.search(&query).await?;
         let next_cursor = (hits.len() > limit as usize).then(|| (offset + limit).to_string());
         hits.truncate(limit as usize);
-        Ok(SearchPage { hits: hits.into_iter().map(HitView::from).collect(), next_cursor })
+        Ok(SearchPage { hits, next_cursor })
     }
 }

@@ -109,18 +109,25 @@ pub struct SearchQuery<'a> {
     pub offset: i64,
 }
 
-/// A matching segment, best first; `snippet` is its text with the matched
-/// words in `<mark>…</mark>` (the text itself is not escaped).
-#[derive(Debug, Clone, sqlx::FromRow)]
+/// A matching segment, best first, as the API shows it.
+#[derive(Debug, Clone, sqlx::FromRow, Serialize, utoipa::ToSchema)]
 pub struct SearchHit {
     pub job_id: String,
+    /// The segment's index in the job's transcript.
+    #[serde(rename = "segment")]
+    #[schema(rename = "segment")]
     pub idx: i64,
     pub start_ms: i64,
     pub end_ms: i64,
     pub speaker: Option<String>,
     pub speaker_name: Option<String>,
     pub language: String,
+    /// The segment's text with the matched words in `<mark>…</mark>`
+    /// (not HTML-escaped: escape the rest before showing it as HTML).
     pub snippet: String,
+    /// Higher is better.
+    #[serde(rename = "score")]
+    #[schema(rename = "score")]
     pub rank: f64,
 }
 
