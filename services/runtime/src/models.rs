@@ -23,14 +23,18 @@ pub struct WhisperModel {
 }
 
 impl WhisperModels {
-    /// The `ggml-<name>.bin` files in `dir`, sorted by name.
-    pub fn installed(dir: &Path, default: &str) -> Self {
+    /// The `ggml-<name>.bin` files in `dir` but the VAD model `vad`,
+    /// sorted by name.
+    pub fn installed(dir: &Path, default: &str, vad: &Path) -> Self {
         let mut models: Vec<WhisperModel> = std::fs::read_dir(dir)
             .into_iter()
             .flatten()
             .flatten()
             .filter_map(|entry| {
                 let file = entry.file_name().into_string().ok()?;
+                if Path::new(&file) == vad || dir.join(&file) == vad {
+                    return None;
+                }
                 let name = file.strip_prefix("ggml-")?.strip_suffix(".bin")?.to_owned();
                 let metadata = entry.metadata().ok()?;
                 let created = metadata
@@ -53,13 +57,13 @@ mod tests {
     #[test]
     fn lists_ggml_files_by_name() {
         let dir = tempfile::tempdir().expect("tempdir");
-        for file in ["ggml-tiny.en.bin", "ggml-base.bin", "silero_vad.bin", "notes.txt"] {
+        for file in ["ggml-tiny.en.bin", "ggml-base.bin", "ggml-silero-vad.bin", "notes.txt"] {
             std::fs::write(dir.path().join(file), b"x").expect("write");
         }
-        let found = WhisperModels::installed(dir.path(), "tiny.en");
+        let found = WhisperModels::installed(dir.path(), "tiny.en", Path::new("ggml-silero-vad.bin"));
         let names: Vec<&str> = found.models.iter().map(|m| m.name.as_str()).collect();
         assert_eq!(names, ["base", "tiny.en"]);
         assert_eq!(found.default, "tiny.en");
-        assert!(WhisperModels::installed(&dir.path().join("missing"), "x").models.is_empty());
+        assert!(WhisperModels::installed(&dir.path().join("missing"), "x", Path::new("")).models.is_empty());
     }
 }

@@ -69,7 +69,7 @@ pub async fn answer_model_requests(client: async_nats::Client, config: Transcrib
     let mut requests = client.queue_subscribe(subjects::MODELS_SUBJECT, subjects::MODELS_QUEUE.to_owned()).await?;
     while let Some(request) = requests.next().await {
         let Some(reply) = request.reply else { continue };
-        let models = WhisperModels::installed(&config.models_dir, &config.default_model);
+        let models = WhisperModels::installed(&config.models_dir, &config.default_model, &config.vad_model);
         let body = serde_json::to_vec(&models)?;
         if let Err(e) = client.publish(reply, body.into()).await {
             tracing::debug!(error = %e, "answer a model listing");
