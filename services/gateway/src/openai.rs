@@ -75,15 +75,14 @@ pub fn is_openai_path(path: &str) -> bool {
 /// An error in OpenAI's shape; invalid parameters are `400`.
 pub fn error_response(e: ApiError) -> Response {
     let (kind, status) = match &e {
-        ApiError::BadRequest(_) | ApiError::Invalid { .. } | ApiError::TooLarge(_) | ApiError::Conflict(_) => {
+        ApiError::BadRequest(_) | ApiError::Invalid { .. } | ApiError::Conflict(_) => {
             ("invalid_request_error", StatusCode::BAD_REQUEST)
         }
-        ApiError::NotFound(_) => ("invalid_request_error", StatusCode::NOT_FOUND),
+        ApiError::NotFound(_) | ApiError::TooLarge(_) => ("invalid_request_error", e.http_status()),
         ApiError::Unauthenticated => ("authentication_error", e.http_status()),
         ApiError::TooManyRequests { .. } => ("rate_limit_error", e.http_status()),
         ApiError::Unavailable(_) | ApiError::Internal(_) => ("server_error", e.http_status()),
     };
-    let status = if matches!(e, ApiError::TooLarge(_)) { e.http_status() } else { status };
     let param = match &e {
         ApiError::Invalid { field, .. } => Some(*field),
         _ => None,
@@ -173,8 +172,7 @@ impl AudioForm {
                 form.file = Some((filename, spool(&mut field).await?));
                 continue;
             }
-            let value = field.text().await.map_err(bad)?;
-            let value = value.trim().to_owned();
+            let value = crate::rest::text_field(&mut field).await?.trim().to_owned();
             match (name.as_str(), task) {
                 ("model", _) => form.model = Some(value),
                 ("prompt", _) => form.prompt = Some(value),

@@ -186,7 +186,7 @@ pub async fn read_form<R>(
 }
 
 /// A multipart text field, at most [`MAX_FIELD_BYTES`].
-async fn text_field(field: &mut Field<'_>) -> Result<String, ApiError> {
+pub async fn text_field(field: &mut Field<'_>) -> Result<String, ApiError> {
     let name = field.name().unwrap_or_default().to_owned();
     let mut bytes = Vec::new();
     while let Some(chunk) = field.chunk().await.map_err(|e| ApiError::BadRequest(e.body_text()))? {
