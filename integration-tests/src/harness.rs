@@ -63,8 +63,18 @@ pub async fn metrics_at(port: u16) -> String {
     response.text().await.expect("metrics body")
 }
 
+/// A port free now and never handed out before in this process: tests run
+/// side by side in one process, and a port one test was given but has not
+/// bound yet must not go to another (whose service would then answer for it).
 pub fn free_port() -> u16 {
-    kit::free_port().expect("free port")
+    static GIVEN: std::sync::Mutex<std::collections::BTreeSet<u16>> =
+        std::sync::Mutex::new(std::collections::BTreeSet::new());
+    loop {
+        let port = kit::free_port().expect("free port");
+        if GIVEN.lock().map(|mut given| given.insert(port)).unwrap_or(true) {
+            return port;
+        }
+    }
 }
 
 /// The models `scripts/setup.sh` installed: the data directory's.
