@@ -45,6 +45,8 @@ pub struct Jobs {
     pub openai_wait: std::time::Duration,
     /// Replicas of buckets the gateway creates (`nats.replicas`).
     pub replicas: usize,
+    /// The webhook secrets bucket, opened (or created) on first use.
+    pub webhook_secrets: std::sync::Arc<tokio::sync::OnceCell<async_nats::jetstream::kv::Store>>,
 }
 
 impl Jobs {
@@ -57,6 +59,7 @@ impl Jobs {
             max_in_flight: gateway.max_jobs_in_flight,
             openai_wait: std::time::Duration::from_secs(gateway.openai_wait_secs),
             replicas: config.nats.replicas,
+            webhook_secrets: Default::default(),
             default_page_size: gateway.default_page_size,
             cues: (&config.export).into(),
             store,

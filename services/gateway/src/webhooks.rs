@@ -41,7 +41,7 @@ impl Jobs {
     }
 
     async fn signing_secret(&self, tenant: &str, rotate: bool) -> anyhow::Result<String> {
-        let secrets = webhook::secrets(&self.bus.js, self.replicas).await?;
+        let secrets = self.webhook_secrets.get_or_try_init(|| webhook::secrets(&self.bus.js, self.replicas)).await?;
         if !rotate && let Some(secret) = secrets.get(tenant).await? {
             return Ok(String::from_utf8(secret.to_vec())?);
         }
