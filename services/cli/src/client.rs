@@ -9,6 +9,7 @@ use std::{
 
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use serde_json::{Value, json};
+use steno_export::render::ExportFormat;
 
 /// How often a job is polled for progress.
 const POLL: Duration = Duration::from_millis(500);
@@ -226,6 +227,16 @@ pub fn output_names(inputs: &[String]) -> Vec<String> {
         names.push(name);
     }
     names
+}
+
+/// Refuses to print a binary format (PDF) on a terminal: it needs a file.
+pub fn check_printable(format: &str, path: Option<&PathBuf>) -> anyhow::Result<()> {
+    let binary = format.parse::<ExportFormat>().is_ok_and(|f| !f.is_text());
+    anyhow::ensure!(
+        !binary || path.is_some() || !std::io::stdout().is_terminal(),
+        "{format} is a binary file: give -o (or redirect stdout)"
+    );
+    Ok(())
 }
 
 /// Writes `bytes` to `path`, or to stdout when `path` is `None`.

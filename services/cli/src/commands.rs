@@ -122,6 +122,9 @@ pub async fn transcribe(
         out.is_some() || (inputs.len() == 1 && formats.len() == 1),
         "several inputs or formats need an output directory: -o DIR"
     );
+    for format in formats {
+        client::check_printable(format, out.as_ref())?;
+    }
     for input in inputs.iter().filter(|i| !client::is_url(i)) {
         anyhow::ensure!(std::path::Path::new(input).is_file(), "{input} is not a file or an http(s) URL");
     }
@@ -233,6 +236,7 @@ pub async fn jobs(ctx: &Context, command: JobsCommand) -> anyhow::Result<()> {
             return print(ctx, &json!({ "id": id, "deleted": true }), || format!("job {id} deleted"));
         }
         JobsCommand::Download { id, format, out } => {
+            client::check_printable(&format, out.as_ref())?;
             let file = match format.as_str() {
                 "rttm" => "speakers.rttm".to_owned(),
                 format => format!("transcript.{format}"),

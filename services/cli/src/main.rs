@@ -11,7 +11,8 @@ mod up;
 
 use std::{path::PathBuf, process::ExitCode};
 
-use clap::{Args, CommandFactory, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand, builder::PossibleValuesParser};
+use steno_export::render::ExportFormat;
 use steno_runtime::config::Config;
 
 #[derive(Parser)]
@@ -64,7 +65,7 @@ enum Command {
         #[arg(long, short)]
         out: Option<PathBuf>,
         /// Output formats (repeat for several).
-        #[arg(long = "format", short, default_value = "txt", value_parser = FORMATS)]
+        #[arg(long = "format", short, default_value = "txt", value_parser = format_names(&[]))]
         formats: Vec<String>,
         #[command(flatten)]
         options: commands::JobArgs,
@@ -105,7 +106,10 @@ enum Command {
     Completions { shell: clap_complete::Shell },
 }
 
-const FORMATS: [&str; 4] = ["srt", "vtt", "json", "txt"];
+/// The transcript formats the export stage writes, and `extra` names.
+fn format_names(extra: &[&'static str]) -> PossibleValuesParser {
+    ExportFormat::ALL.iter().map(|f| f.extension()).chain(extra.iter().copied()).collect::<Vec<_>>().into()
+}
 
 #[derive(Subcommand)]
 pub enum JobsCommand {
@@ -128,7 +132,7 @@ pub enum JobsCommand {
     /// Fetch a transcript (or `rttm`, the speaker turns) to a file or stdout.
     Download {
         id: String,
-        #[arg(long, short, default_value = "txt", value_parser = ["srt", "vtt", "json", "txt", "rttm"])]
+        #[arg(long, short, default_value = "txt", value_parser = format_names(&["rttm"]))]
         format: String,
         /// File to write (default: stdout).
         #[arg(long, short)]

@@ -1,6 +1,7 @@
 //! steno-export: renders a job's transcript into the formats it asked for
-//! (SRT, WebVTT, JSON, TXT; all four when it named none), each stored as
-//! `transcript.<ext>`. [`render`] holds the renderers and cue layout.
+//! (SRT, WebVTT, JSON, TXT, PDF; all five when it named none), each stored
+//! as `transcript.<ext>`. [`render`] holds the renderers, the cue and page
+//! layout, and the font the PDF embeds.
 
 pub mod render;
 
@@ -13,7 +14,7 @@ use steno_runtime::{
     transcript::Transcript,
 };
 
-use crate::render::{CueOptions, ExportFormat};
+use crate::render::{CueOptions, Document, ExportFormat};
 
 pub struct Export {
     cues: CueOptions,
@@ -32,7 +33,19 @@ pub fn export_format(format: Format) -> Option<ExportFormat> {
         Format::Vtt => Some(ExportFormat::Vtt),
         Format::Json => Some(ExportFormat::Json),
         Format::Txt => Some(ExportFormat::Txt),
+        Format::Pdf => Some(ExportFormat::Pdf),
         Format::Unspecified => None,
+    }
+}
+
+/// The proto format of an export format.
+pub fn proto_format(format: ExportFormat) -> Format {
+    match format {
+        ExportFormat::Srt => Format::Srt,
+        ExportFormat::Vtt => Format::Vtt,
+        ExportFormat::Json => Format::Json,
+        ExportFormat::Txt => Format::Txt,
+        ExportFormat::Pdf => Format::Pdf,
     }
 }
 
@@ -49,12 +62,13 @@ impl Stage for Export {
         let source = task.artifacts.as_ref().map(|a| a.transcript.as_str()).filter(|n| !n.is_empty());
         let transcript: Transcript =
             ctx.artifacts.get_json(&ctx.job_id, source.unwrap_or(artifacts::TRANSCRIPT)).await?;
+        let document = Document::new(&task.source_name, task.submitted_at_ms);
         let mut written = Vec::new();
         for format in formats {
             let name = artifacts::export_artifact(format.extension());
-            let body = render::render(&transcript, format, &self.cues)
-                .map_err(|e| StageError::permanent(format!("the transcript cannot be written as {format:?}: {e}")))?;
-            ctx.artifacts.put_bytes(&ctx.job_id, &name, body.as_bytes()).await?;
+            let body = render::render(&transcript, format, &self.cues, &document)
+                .map_err(|e| StageError::permanent(format!("the transcript cannot be written as {format}: {e}")))?;
+            ctx.artifacts.put_bytes(&ctx.job_id, &name, &body).await?;
             metrics::exported(format.extension());
             written.push(name);
         }
@@ -74,6 +88,14 @@ mod tests {
     };
 
     use super::*;
+
+    #[test]
+    fn proto_and_export_formats_map_both_ways() {
+        for format in ExportFormat::ALL {
+            assert_eq!(export_format(proto_format(format)), Some(format));
+        }
+        assert_eq!(export_format(Format::Unspecified), None);
+    }
 
     /// The stage itself, on a job whose transcript is in an in-memory store.
     #[tokio::test]
@@ -96,6 +118,35 @@ mod tests {
         assert_eq!(String::from_utf8_lossy(&srt), "1\n00:00:00,000 --> 00:00:01,500\nHello there.\n");
         let txt = ctx.artifacts.get_bytes(&job_id, "transcript.txt").await.expect("txt");
         assert_eq!(String::from_utf8_lossy(&txt).trim(), "Hello there.");
+    }
+
+    #[tokio::test]
+    async fn a_job_naming_no_formats_gets_all_five_and_its_pdf_is_headed_by_the_task() {
+        let job_id = JobId::parse("job-3").expect("id");
+        let ctx = JobContext::standalone(job_id.clone(), Artifacts::in_memory());
+        let segment = Segment { start_ms: 0, end_ms: 1500, text: "Hello there.".into(), ..Default::default() };
+        let transcript = Transcript { segments: vec![segment], ..Default::default() };
+        ctx.artifacts.put_json(&job_id, artifacts::TRANSCRIPT, &transcript).await.expect("put");
+        let task = StageTask {
+            job_id: "job-3".into(),
+            source_name: "interview.mp3".into(),
+            submitted_at_ms: 1_767_225_600_000,
+            ..Default::default()
+        };
+
+        let Ok(Output::Next(next)) = Export::new(&ExportConfig::default()).process(task, &ctx).await else {
+            panic!("export failed");
+        };
+        let exports = next.artifacts.expect("artifacts").exports;
+        assert_eq!(
+            exports,
+            ["transcript.srt", "transcript.vtt", "transcript.json", "transcript.txt", "transcript.pdf"]
+        );
+        let pdf = ctx.artifacts.get_bytes(&job_id, "transcript.pdf").await.expect("pdf");
+        assert!(pdf.starts_with(b"%PDF-"));
+        // The heading's title is also the document's metadata title (ASCII here, so literal).
+        let title = b"/Title (Transcript: interview.mp3)";
+        assert!(pdf.windows(title.len()).any(|w| w == title), "no title in the PDF");
     }
 
     #[tokio::test]

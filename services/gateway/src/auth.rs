@@ -49,6 +49,11 @@ impl Auth {
         Self { store, keys_required }
     }
 
+    /// Whether requests must carry a key (`gateway.auth = "keys"`).
+    pub fn keys_required(&self) -> bool {
+        self.keys_required
+    }
+
     /// The caller a credential (`Bearer <key>`, or the bare key) names. A
     /// missing, unknown or revoked key gets the same answer.
     pub async fn caller(&self, credential: Option<&str>) -> Result<Caller, ApiError> {

@@ -17,6 +17,9 @@ pub enum ApiError {
     Invalid { field: &'static str, message: String },
     #[error("{0}")]
     NotFound(String),
+    /// Refused whoever asks (a cross-site request): 403.
+    #[error("{0}")]
+    Forbidden(String),
     /// The job is in a state that does not allow this: 409.
     #[error("{0}")]
     Conflict(String),
@@ -48,6 +51,7 @@ impl ApiError {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Unauthenticated => StatusCode::UNAUTHORIZED,
@@ -61,6 +65,7 @@ impl ApiError {
         match self {
             Self::BadRequest(_) | Self::Invalid { .. } => tonic::Code::InvalidArgument,
             Self::NotFound(_) => tonic::Code::NotFound,
+            Self::Forbidden(_) => tonic::Code::PermissionDenied,
             Self::Conflict(_) => tonic::Code::FailedPrecondition,
             Self::TooLarge(_) => tonic::Code::OutOfRange,
             Self::Unauthenticated => tonic::Code::Unauthenticated,

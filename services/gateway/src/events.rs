@@ -1,6 +1,8 @@
 //! A job's events for a client: every event so far (or after a resume
 //! point), replayed from `STENO_EVENTS`, then live ones, ending after the
-//! terminal event: gRPC `Watch` and REST `GET /v1/jobs/{id}/events` (SSE).
+//! terminal event: gRPC `Watch` and REST `GET /v1/jobs/{id}/events` (SSE);
+//! and every job of a tenant's progress from now on (`GET /v1/events`, the
+//! web app's job list).
 
 use async_nats::jetstream::consumer::{DeliverPolicy, pull::OrderedConfig};
 use futures::{Stream, StreamExt};
@@ -70,6 +72,52 @@ impl Jobs {
             }
         });
         Ok(events)
+    }
+}
+
+impl Jobs {
+    /// The progress of every job of the caller's tenant (every tenant's for
+    /// an admin) from now, or from after `after`, without end: each job's
+    /// lifecycle events, not its transcribed text or webhook attempts.
+    pub async fn tenant_events(
+        &self,
+        caller: &Caller,
+        after: Option<u64>,
+    ) -> Result<impl Stream<Item = Result<(u64, JobEvent), ApiError>> + Send + use<>, ApiError> {
+        let permit = self.limits.open_watch(&caller.tenant)?;
+        let unavailable =
+            |e: &dyn std::fmt::Display| ApiError::unavailable("cannot read job events", &anyhow::anyhow!("{e}"));
+        let stream = self.bus.js.get_stream(subjects::EVENTS_STREAM).await.map_err(|e| unavailable(&e))?;
+        let consumer = stream
+            .create_consumer(OrderedConfig {
+                filter_subject: subjects::EVENTS_WILDCARD.into(),
+                deliver_policy: match after {
+                    Some(sequence) => DeliverPolicy::ByStartSequence { start_sequence: sequence + 1 },
+                    None => DeliverPolicy::New,
+                },
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| unavailable(&e))?;
+        let messages = consumer.messages().await.map_err(|e| unavailable(&e))?;
+        let scope = caller.scope().map(str::to_owned);
+        Ok(messages.filter_map(move |message| {
+            let _held = &permit;
+            let event = message.map_err(|e| unavailable(&e)).and_then(|m| {
+                let sequence = m.info().map_err(|e| unavailable(&e))?.stream_sequence;
+                let event = JobEvent::decode(m.payload.clone())
+                    .map_err(|e| ApiError::Internal(anyhow::anyhow!("bad event: {e}")))?;
+                Ok((sequence, event))
+            });
+            let wanted = match &event {
+                Ok((_, e)) => {
+                    scope.as_deref().is_none_or(|tenant| e.tenant == tenant)
+                        && !matches!(e.kind(), EventKind::Text | EventKind::Webhook)
+                }
+                Err(_) => true,
+            };
+            std::future::ready(wanted.then_some(event))
+        }))
     }
 }
 

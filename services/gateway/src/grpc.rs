@@ -192,10 +192,17 @@ impl Grpc {
             format => format,
         };
         let body = self.jobs.transcript(&caller, &ApiError::job_id(&request.id)?, format).await?;
+        // Text formats in `content`, binary ones (PDF) in `data`.
+        let (content, data) = if steno_export::export_format(format).is_some_and(|f| !f.is_text()) {
+            (String::new(), body)
+        } else {
+            (String::from_utf8_lossy(&body).into_owned(), Vec::new())
+        };
         Ok(Response::new(proto::TranscriptFile {
             format: format as i32,
             content_type: content_type(format).to_owned(),
-            content: String::from_utf8_lossy(&body).into_owned(),
+            content,
+            data,
         }))
     }
 }

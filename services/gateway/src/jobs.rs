@@ -20,7 +20,7 @@ use crate::{
     limits::Limits,
     store::{JobRow, JobStatus, NewJobRow, Store, Update},
     submission::{Source, Submission, SubmitJson, Via},
-    views::{OptionsView, format_extension, ready_formats},
+    views::{self, OptionsView, format_extension, ready_formats},
 };
 
 /// One page of jobs.
@@ -157,6 +157,8 @@ impl Jobs {
             tenant: row.tenant.clone(),
             attempt: 1,
             options: Some(options),
+            source_name: views::source_name(row),
+            submitted_at_ms: row.created_at.timestamp_millis(),
             ..Default::default()
         };
         match &row.source_url {

@@ -9,6 +9,8 @@
 //! - [`auth`]: API keys and the tenant ([`auth::Caller`]) each request acts for.
 //! - [`limits`]: per-tenant submission rate and open event streams.
 //! - [`events`]: a job's events replayed then live (gRPC `Watch`).
+//! - [`web`]: the web app (`/`), its assets and its session cookie.
+//! - [`transcripts`]: a job's transcript to read and correct, its audio.
 //! - [`speakers`]: naming a diarized job's speakers (re-renders its exports).
 //! - [`search`]: the search index over finished transcripts, per tenant.
 //! - [`webhooks`]: a job's webhook target, tenants' signing secrets, attempts.
@@ -39,5 +41,7 @@ pub mod speakers;
 pub mod startup;
 pub mod store;
 pub mod submission;
+pub mod transcripts;
 pub mod views;
+pub mod web;
 pub mod webhooks;

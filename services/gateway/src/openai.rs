@@ -80,6 +80,7 @@ pub fn error_response(e: ApiError) -> Response {
         }
         ApiError::NotFound(_) | ApiError::TooLarge(_) => ("invalid_request_error", e.http_status()),
         ApiError::Unauthenticated => ("authentication_error", e.http_status()),
+        ApiError::Forbidden(_) => ("permission_error", e.http_status()),
         ApiError::TooManyRequests { .. } => ("rate_limit_error", e.http_status()),
         ApiError::Unavailable(_) | ApiError::Internal(_) => ("server_error", e.http_status()),
     };

@@ -19,7 +19,7 @@ use crate::{
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "steno", description = "Self-hosted transcription: jobs, transcripts, speakers, search, and an OpenAI-compatible audio API. Every route but /openapi.json and /docs needs `Authorization: Bearer <key>`."),
+    info(title = "steno", description = "Self-hosted transcription: jobs, transcripts, speakers, search, and an OpenAI-compatible audio API. Every route but /openapi.json and /docs needs `Authorization: Bearer <key>` (or the web app's session cookie)."),
     paths(
         crate::rest::submit,
         crate::rest::list,
@@ -35,6 +35,11 @@ use crate::{
         crate::rest::webhooks,
         crate::rest::webhook_secret,
         crate::rest::rotate_webhook_secret,
+        crate::rest::tenant_events,
+        crate::rest::session,
+        crate::transcripts::transcript,
+        crate::transcripts::edit_segment,
+        crate::transcripts::audio,
         crate::openai::transcriptions,
         crate::openai::translations,
         crate::openai::list_models,
@@ -44,6 +49,8 @@ use crate::{
         JobView, OptionsView, EventView, JobEventStream, OpenAiStreamEvent, SubmitJson, SearchPage, SearchHit, ErrorBody, JobList, SpeakerList,
         UploadForm, OpenAiError, OpenAiErrorDetail, TranscriptionForm, TranslationForm, OpenAiTranscription,
         Pending, ModelList, ModelObject, WebhookSecret, crate::webhooks::WebhooksView, crate::store::WebhookRow,
+        crate::rest::SessionView, crate::transcripts::TranscriptView, crate::transcripts::SpeakerView,
+        crate::transcripts::SegmentView, crate::transcripts::WordView, crate::transcripts::SegmentText,
     )),
     modifiers(&BearerAuth),
     security(("bearer" = [])),
@@ -140,7 +147,7 @@ pub struct Speaker {
 pub struct UploadForm {
     pub language: Option<String>,
     pub model: Option<String>,
-    /// Comma-separated: srt, vtt, json, txt.
+    /// Comma-separated: srt, vtt, json, txt, pdf.
     pub formats: Option<String>,
     pub diarize: Option<bool>,
     pub job_id: Option<String>,

@@ -51,20 +51,32 @@ pub fn router(jobs: Jobs, max_upload_bytes: u64) -> Router {
         .route("/v1/jobs/{id}/{file}", get(transcript))
         .route("/v1/search", get(search))
         .route("/v1/jobs/{id}/webhooks", get(webhooks))
+        .route("/v1/events", get(tenant_events))
+        .route("/v1/session", get(session))
+        .merge(crate::transcripts::routes())
         .route("/v1/webhooks/secret", get(webhook_secret).post(rotate_webhook_secret))
         .merge(crate::openai::routes(max_upload_bytes))
         .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))
         .layer(middleware::from_fn_with_state(jobs.clone(), authenticate))
         .merge(crate::openapi::routes())
+        .merge(crate::web::routes())
         .layer(middleware::from_fn(record_metrics))
         .with_state(jobs)
 }
 
-/// Resolves the request's API key to the [`Caller`] the handlers act for;
-/// 401 without a valid one (in OpenAI's shape on its routes).
+/// Resolves the request's API key (the `Authorization` header, else the
+/// web app's session cookie) to the [`Caller`] the handlers act for; 401
+/// without a valid one (in OpenAI's shape on its routes). A request the
+/// cookie signs that changes anything must also carry the web app's CSRF
+/// header (403 without).
 async fn authenticate(State(jobs): State<Jobs>, mut request: Request, next: Next) -> Response {
-    let credential = request.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-    match jobs.authenticate(credential).await {
+    let headers = request.headers();
+    let header = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let cookie = header.is_none().then(|| crate::web::session_key(headers)).flatten();
+    if cookie.is_some() && !request.method().is_safe() && !crate::web::has_csrf_header(headers) {
+        return ApiError::Forbidden(crate::web::CSRF_REFUSAL.into()).into_response();
+    }
+    match jobs.authenticate(header.or(cookie).as_deref()).await {
         Ok(caller) => {
             request.extensions_mut().insert(caller);
             next.run(request).await
@@ -347,23 +359,66 @@ async fn events(
     JobPath(id): JobPath,
     headers: axum::http::HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<Event, std::convert::Infallible>>>, ApiError> {
-    let after = match headers.get("last-event-id") {
-        None => None,
-        Some(value) => Some(value.to_str().ok().and_then(|v| v.trim().parse::<u64>().ok()).ok_or_else(|| {
-            ApiError::invalid("Last-Event-ID", "must be the id (a number) of an event this stream sent")
-        })?),
-    };
-    let stream = jobs.events(&caller, &id, after).await?.map(|event| {
-        Ok(match event {
-            Ok((sequence, event)) => {
-                let view = EventView::new(sequence, &event);
-                let data = serde_json::to_string(&view).unwrap_or_default();
-                Event::default().id(sequence.to_string()).event(view.kind).data(data)
-            }
-            Err(e) => Event::default().event("error").data(serde_json::json!({ "error": e.to_string() }).to_string()),
-        })
-    });
+    let stream = jobs.events(&caller, &id, last_event_id(&headers)?).await?.map(sse_event);
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+/// `GET /v1/events`: the progress events of every job of the caller's
+/// tenant, from now (or after `Last-Event-ID`) on, as Server-Sent Events
+/// shaped as a job's; the stream does not end. Transcribed text and
+/// webhook attempts are left out (a job's own stream has them).
+#[utoipa::path(get, path = "/v1/events", tag = "jobs",
+    params(("Last-Event-ID" = Option<u64>, Header, description = "resume after this event")),
+    responses((status = 200, description = "Server-Sent Events, one per job event", content_type = "text/event-stream", body = crate::openapi::JobEventStream),
+        (status = 422, description = "a Last-Event-ID that is not an event's", body = crate::openapi::ErrorBody),
+        (status = 429, description = "too many event streams open", body = crate::openapi::ErrorBody),
+        (status = 401, description = "no valid API key", body = crate::openapi::ErrorBody), (status = 503, description = "NATS is not answering", body = crate::openapi::ErrorBody)))]
+async fn tenant_events(
+    State(jobs): State<Jobs>,
+    Extension(caller): Extension<Caller>,
+    headers: axum::http::HeaderMap,
+) -> Result<Sse<impl Stream<Item = Result<Event, std::convert::Infallible>>>, ApiError> {
+    let stream = jobs.tenant_events(&caller, last_event_id(&headers)?).await?;
+    Ok(Sse::new(stream.map(sse_event)).keep_alive(KeepAlive::default()))
+}
+
+/// The `Last-Event-ID` header, a number.
+fn last_event_id(headers: &axum::http::HeaderMap) -> Result<Option<u64>, ApiError> {
+    let Some(value) = headers.get("last-event-id") else { return Ok(None) };
+    let id = value.to_str().ok().and_then(|v| v.trim().parse::<u64>().ok());
+    id.map(Some)
+        .ok_or_else(|| ApiError::invalid("Last-Event-ID", "must be the id (a number) of an event this stream sent"))
+}
+
+/// One job event as a Server-Sent Event.
+fn sse_event(
+    event: Result<(u64, steno_runtime::proto::JobEvent), ApiError>,
+) -> Result<Event, std::convert::Infallible> {
+    Ok(match event {
+        Ok((sequence, event)) => {
+            let view = EventView::new(sequence, &event);
+            let data = serde_json::to_string(&view).unwrap_or_default();
+            Event::default().id(sequence.to_string()).event(view.kind).data(data)
+        }
+        Err(e) => Event::default().event("error").data(serde_json::json!({ "error": e.to_string() }).to_string()),
+    })
+}
+
+/// Who the request's key (or session) acts for.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct SessionView {
+    pub tenant: String,
+    pub admin: bool,
+    /// Whether the gateway asks for keys (`gateway.auth`); without, there is no signing in.
+    pub keys_required: bool,
+}
+
+/// `GET /v1/session`: the tenant the credential acts for.
+#[utoipa::path(get, path = "/v1/session", tag = "keys",
+    responses((status = 200, body = SessionView), (status = 401, description = "no valid API key", body = crate::openapi::ErrorBody),
+        (status = 503, description = "the ledger is not answering", body = crate::openapi::ErrorBody)))]
+async fn session(State(jobs): State<Jobs>, Extension(caller): Extension<Caller>) -> Json<SessionView> {
+    Json(SessionView { tenant: caller.tenant, admin: caller.admin, keys_required: jobs.auth.keys_required() })
 }
 
 /// `GET /v1/search?q=&speaker=&job=&language=&limit=&cursor=`: matching
@@ -417,11 +472,11 @@ async fn rotate_webhook_secret(
     Ok(Json(serde_json::json!({ "secret": jobs.webhook_secret(&caller, true).await? })))
 }
 
-/// `GET /v1/jobs/{id}/transcript.{srt,vtt,json,txt}` and `…/speakers.rttm`
+/// `GET /v1/jobs/{id}/transcript.{srt,vtt,json,txt,pdf}` and `…/speakers.rttm`
 #[utoipa::path(get, path = "/v1/jobs/{id}/{file}", tag = "jobs",
-    params(("id" = String, Path, description = "the job id"), ("file" = String, Path, description = "transcript.srt, transcript.vtt, transcript.json, transcript.txt or speakers.rttm")),
+    params(("id" = String, Path, description = "the job id"), ("file" = String, Path, description = "transcript.srt, transcript.vtt, transcript.json, transcript.txt, transcript.pdf or speakers.rttm")),
     responses((status = 200, description = "the file", content(
-            (String = "application/x-subrip"), (String = "text/vtt"), (String = "application/json"), (String = "text/plain"))),
+            (String = "application/x-subrip"), (String = "text/vtt"), (String = "application/json"), (String = "text/plain"), (Vec<u8> = "application/pdf"))),
         (status = 404, description = "no such job or file", body = crate::openapi::ErrorBody),
         (status = 409, description = "not completed (or not diarized, for speakers.rttm)", body = crate::openapi::ErrorBody), (status = 401, description = "no valid API key", body = crate::openapi::ErrorBody), (status = 503, description = "the ledger or NATS is not answering", body = crate::openapi::ErrorBody)))]
 async fn transcript(
@@ -436,7 +491,7 @@ async fn transcript(
     }
     let format = file.strip_prefix("transcript.").and_then(parse_format).ok_or_else(|| {
         ApiError::NotFound(format!(
-            "no such resource {file:?}; use transcript.srt, .vtt, .json or .txt, or speakers.rttm"
+            "no such resource {file:?}; use transcript.srt, .vtt, .json, .txt or .pdf, or speakers.rttm"
         ))
     })?;
     let body = jobs.transcript(&caller, &id, format).await?;

@@ -1,18 +1,24 @@
 //! Speakers of a finished, diarized job: list them, give them names, and
 //! read the turns as RTTM. A
 //! rename rewrites the diarized transcript and renders the job's exports
-//! again with the export stage's own renderers, so every download uses the
-//! names at once.
+//! again with the export stage's own renderers ([`Jobs::render_exports`])
+//! and its corrections, so every download uses the names at once.
 
 use std::collections::BTreeMap;
 
-use steno_export::render::{self, ExportFormat};
+use steno_export::render::{self, Document, ExportFormat};
 use steno_runtime::{
     JobId, artifacts,
     transcript::{Speaker, Transcript},
 };
 
-use crate::{auth::Caller, error::ApiError, jobs::Jobs, store::JobStatus};
+use crate::{
+    auth::Caller,
+    error::ApiError,
+    jobs::Jobs,
+    store::{JobRow, JobStatus},
+    views,
+};
 
 /// Longest speaker name, in characters.
 const MAX_NAME_CHARS: usize = 64;
@@ -37,17 +43,32 @@ impl Jobs {
         let internal = |e: anyhow::Error| ApiError::unavailable("cannot store the renamed transcript", &e);
         self.artifacts.put_json(id, artifacts::DIARIZED, &transcript).await.map_err(internal)?;
         let job = self.get(caller, id).await?;
+        // Exports and search (renamed speakers are found by their new
+        // names) keep the transcript's corrections.
+        let edited = crate::transcripts::apply(transcript.clone(), &self.edits(id).await?);
+        self.publish_transcript(&job, &edited).await?;
+        tracing::info!(job_id = %id, renamed = names.len(), "speakers renamed");
+        Ok(transcript.speakers)
+    }
+
+    /// Renders `transcript` again as every export `job` has (each
+    /// `transcript.<ext>` in its `exports`), headed as the export stage
+    /// heads them.
+    pub async fn render_exports(&self, job: &JobRow, transcript: &Transcript) -> Result<(), ApiError> {
+        let id = ApiError::job_id(&job.id)?;
+        let document = Document::new(&views::source_name(job), job.created_at.timestamp_millis());
         for name in job.exports.0.iter() {
             let Some(format) = name.strip_prefix("transcript.").and_then(|ext| ext.parse::<ExportFormat>().ok()) else {
                 continue;
             };
-            let body = render::render(&transcript, format, &self.cues).map_err(|e| ApiError::Internal(e.into()))?;
-            self.artifacts.put_bytes(id, name, body.as_bytes()).await.map_err(internal)?;
+            let body = render::render(transcript, format, &self.cues, &document)
+                .map_err(|e| ApiError::Internal(anyhow::Error::new(e).context(format!("render {name}"))))?;
+            self.artifacts
+                .put_bytes(&id, name, &body)
+                .await
+                .map_err(|e| ApiError::unavailable("cannot store the rendered transcript", &e))?;
         }
-        // Renamed speakers are found by their new names.
-        crate::search::index(&self.store, id.as_str(), &job.tenant, &transcript).await?;
-        tracing::info!(job_id = %id, renamed = names.len(), "speakers renamed");
-        Ok(transcript.speakers)
+        Ok(())
     }
 
     /// The job's speaker turns as RTTM.

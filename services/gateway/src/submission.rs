@@ -100,7 +100,7 @@ impl SubmitJson {
         let mut formats = Vec::new();
         for name in self.formats.iter().flatten() {
             let format = parse_format(name).ok_or_else(|| {
-                ApiError::invalid("formats", format!("unknown format {name:?} (expected srt, vtt, json or txt)"))
+                ApiError::invalid("formats", format!("unknown format {name:?} (expected srt, vtt, json, txt or pdf)"))
             })?;
             if !formats.contains(&(format as i32)) {
                 formats.push(format as i32);

@@ -2,6 +2,7 @@
 //! option and format names both use.
 
 use serde::{Deserialize, Serialize};
+use steno_export::render::ExportFormat;
 use steno_runtime::{
     proto::{self, Format, JobOptions, Stage},
     redact, subjects,
@@ -9,32 +10,28 @@ use steno_runtime::{
 
 use crate::store::JobRow;
 
+/// The format a name (`srt`, `pdf`, …; any case) stands for.
 pub fn parse_format(name: &str) -> Option<Format> {
-    match name.to_ascii_lowercase().as_str() {
-        "srt" => Some(Format::Srt),
-        "vtt" => Some(Format::Vtt),
-        "json" => Some(Format::Json),
-        "txt" => Some(Format::Txt),
-        _ => None,
-    }
+    name.parse::<ExportFormat>().ok().map(steno_export::proto_format)
 }
 
+/// The file extension of a format (`""` for unspecified).
 pub fn format_extension(format: Format) -> &'static str {
-    match format {
-        Format::Srt => "srt",
-        Format::Vtt => "vtt",
-        Format::Json => "json",
-        Format::Txt => "txt",
-        Format::Unspecified => "",
-    }
+    steno_export::export_format(format).map_or("", ExportFormat::extension)
 }
 
+/// The MIME type a transcript in `format` is served with.
 pub fn content_type(format: Format) -> &'static str {
-    match format {
-        Format::Srt => "application/x-subrip; charset=utf-8",
-        Format::Vtt => "text/vtt; charset=utf-8",
-        Format::Json => "application/json",
-        Format::Txt | Format::Unspecified => "text/plain; charset=utf-8",
+    steno_export::export_format(format).map_or("text/plain; charset=utf-8", ExportFormat::content_type)
+}
+
+/// What the job transcribed, as headings name it: the URL without
+/// user-info or query, or the uploaded file's name.
+pub fn source_name(row: &JobRow) -> String {
+    match (&row.source_url, &row.upload_name) {
+        (Some(url), _) => redact::url(url),
+        (None, Some(name)) => name.clone(),
+        (None, None) => String::new(),
     }
 }
 

@@ -24,6 +24,8 @@ pub const TRANSCRIPT: &str = "transcript.json";
 pub const DIARIZED: &str = "diarized.json";
 /// Speaker turns in RTTM.
 pub const SPEAKERS_RTTM: &str = "speakers.rttm";
+/// Corrections made to a finished transcript (the gateway's).
+pub const EDITS: &str = "edits.json";
 
 /// The audio of one part of a split job (`parts/0003.pcm`).
 pub fn part_audio(index: u32) -> String {

@@ -1,11 +1,14 @@
 //! Renderers that turn a [`Transcript`] into downloadable files:
-//! SRT and WebVTT subtitles, pretty JSON, and plain text.
+//! SRT and WebVTT subtitles, pretty JSON, plain text, and a PDF document.
 //!
 //! Subtitle formats share one cue layout ([`build_cues`]) so SRT and VTT
-//! always split text and time the same way.
+//! always split text and time the same way; text and PDF share one
+//! paragraph layout. The PDF's heading comes from a [`Document`].
 
 pub mod cues;
+mod document;
 mod json;
+mod pdf;
 mod srt;
 mod txt;
 mod vtt;
@@ -22,6 +25,8 @@ use serde::{Deserialize, Serialize};
 use steno_runtime::transcript::Transcript;
 
 pub use cues::{BREAK_PAUSE_MS, Cue, build_cues};
+pub use document::Document;
+pub use pdf::PdfError;
 
 /// The file formats the export service can produce.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -31,11 +36,12 @@ pub enum ExportFormat {
     Vtt,
     Json,
     Txt,
+    Pdf,
 }
 
 impl ExportFormat {
     /// Every format, in a stable order.
-    pub const ALL: [ExportFormat; 4] = [Self::Srt, Self::Vtt, Self::Json, Self::Txt];
+    pub const ALL: [ExportFormat; 5] = [Self::Srt, Self::Vtt, Self::Json, Self::Txt, Self::Pdf];
 
     /// File extension without the dot (also the name `FromStr` accepts).
     pub fn extension(self) -> &'static str {
@@ -44,6 +50,7 @@ impl ExportFormat {
             Self::Vtt => "vtt",
             Self::Json => "json",
             Self::Txt => "txt",
+            Self::Pdf => "pdf",
         }
     }
 
@@ -54,7 +61,13 @@ impl ExportFormat {
             Self::Vtt => "text/vtt; charset=utf-8",
             Self::Json => "application/json",
             Self::Txt => "text/plain; charset=utf-8",
+            Self::Pdf => "application/pdf",
         }
+    }
+
+    /// Whether the rendered file is UTF-8 text (every format but PDF).
+    pub fn is_text(self) -> bool {
+        self != Self::Pdf
     }
 }
 
@@ -70,7 +83,7 @@ pub struct ParseFormatError(pub String);
 
 impl fmt::Display for ParseFormatError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "unknown export format `{}` (expected one of: srt, vtt, json, txt)", self.0)
+        write!(f, "unknown export format `{}` (expected one of: srt, vtt, json, txt, pdf)", self.0)
     }
 }
 
@@ -79,7 +92,7 @@ impl std::error::Error for ParseFormatError {}
 impl FromStr for ExportFormat {
     type Err = ParseFormatError;
 
-    /// Accepts `srt`, `vtt`, `json`, `txt` (ASCII case-insensitive).
+    /// Accepts `srt`, `vtt`, `json`, `txt`, `pdf` (ASCII case-insensitive).
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Self::ALL
             .into_iter()
@@ -122,10 +135,19 @@ impl Default for CueOptions {
     }
 }
 
-/// Renders `t` in `format`. `opts` only affects SRT and VTT. Subtitles and
-/// text name speakers only when [`Transcript::labels_speakers`]; JSON always
-/// carries them. Only JSON can fail (the serializer's error).
-pub fn render(t: &Transcript, format: ExportFormat, opts: &CueOptions) -> Result<String, serde_json::Error> {
+/// Why a transcript could not be rendered.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error("JSON serialization failed: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error(transparent)]
+    Pdf(#[from] PdfError),
+}
+
+/// Renders `t` in `format` as the file's bytes. `opts` only affects SRT and
+/// VTT, `doc` only the PDF's heading. Subtitles, text and PDF name speakers
+/// only when [`Transcript::labels_speakers`]; JSON always carries them.
+pub fn render(t: &Transcript, format: ExportFormat, opts: &CueOptions, doc: &Document) -> Result<Vec<u8>, RenderError> {
     let unlabelled;
     let t = if format != ExportFormat::Json && !t.labels_speakers() && !t.speakers.is_empty() {
         unlabelled = without_speakers(t);
@@ -134,11 +156,19 @@ pub fn render(t: &Transcript, format: ExportFormat, opts: &CueOptions) -> Result
         t
     };
     Ok(match format {
-        ExportFormat::Srt => srt::render_srt(&build_cues(t, opts)),
-        ExportFormat::Vtt => vtt::render_vtt(&build_cues(t, opts)),
-        ExportFormat::Json => json::render_json(t)?,
-        ExportFormat::Txt => txt::render_txt(t),
+        ExportFormat::Srt => srt::render_srt(&build_cues(t, opts)).into_bytes(),
+        ExportFormat::Vtt => vtt::render_vtt(&build_cues(t, opts)).into_bytes(),
+        ExportFormat::Json => json::render_json(t)?.into_bytes(),
+        ExportFormat::Txt => txt::render_txt(t).into_bytes(),
+        ExportFormat::Pdf => pdf::render_pdf(t, doc)?,
     })
+}
+
+/// [`render`] for a text format, as a string, with no [`Document`].
+#[cfg(test)]
+pub(crate) fn render_text(t: &Transcript, format: ExportFormat, opts: &CueOptions) -> String {
+    let bytes = render(t, format, opts, &Document::default()).expect("render");
+    String::from_utf8(bytes).expect("text formats are UTF-8")
 }
 
 fn without_speakers(t: &Transcript) -> Transcript {
@@ -182,6 +212,8 @@ mod tests {
         let err = "docx".parse::<ExportFormat>().expect_err("unknown format");
         assert!(err.to_string().contains("`docx`"), "{err}");
         assert_eq!(ExportFormat::Vtt.content_type(), "text/vtt; charset=utf-8");
+        assert_eq!(ExportFormat::Pdf.content_type(), "application/pdf");
+        assert_eq!(ExportFormat::ALL.map(ExportFormat::is_text), [true, true, true, true, false]);
     }
 
     #[test]
@@ -218,10 +250,10 @@ mod tests {
         let mut t =
             Transcript { segments: vec![segment], speakers: vec![Speaker::numbered(0)], ..Transcript::default() };
         let opts = CueOptions::default();
-        assert_eq!(render(&t, ExportFormat::Txt, &opts).expect("render").trim(), "Hello.");
-        assert!(render(&t, ExportFormat::Json, &opts).expect("render").contains("\"speaker\": \"S1\""));
+        assert_eq!(render_text(&t, ExportFormat::Txt, &opts).trim(), "Hello.");
+        assert!(render_text(&t, ExportFormat::Json, &opts).contains("\"speaker\": \"S1\""));
         t.speakers[0].name = "Ann".into();
-        assert_eq!(render(&t, ExportFormat::Txt, &opts).expect("render").trim(), "Ann: Hello.");
-        assert!(render(&t, ExportFormat::Srt, &opts).expect("render").contains("Ann: Hello."));
+        assert_eq!(render_text(&t, ExportFormat::Txt, &opts).trim(), "Ann: Hello.");
+        assert!(render_text(&t, ExportFormat::Srt, &opts).contains("Ann: Hello."));
     }
 }

@@ -3,7 +3,7 @@
 use proptest::prelude::*;
 use steno_runtime::transcript::{Segment, Speaker, Transcript, Word};
 
-use super::{Cue, CueOptions, ExportFormat, build_cues, render, speaker_display_name};
+use super::{Cue, CueOptions, Document, ExportFormat, build_cues, render, render_text, speaker_display_name};
 
 const SPEAKER_IDS: [&str; 3] = ["S0", "S1", "S2"];
 
@@ -180,7 +180,7 @@ proptest! {
     #[test]
     fn srt_parses_back_to_the_cues(t in transcript(), opts in options()) {
         let cues = build_cues(&t, &opts);
-        let srt = render(&t, ExportFormat::Srt, &opts).expect("render");
+        let srt = render_text(&t, ExportFormat::Srt, &opts);
         let blocks: Vec<&str> = if srt.is_empty() { Vec::new() } else { srt.split("\n\n").collect() };
         prop_assert_eq!(blocks.len(), cues.len());
         for (i, (block, cue)) in blocks.iter().zip(&cues).enumerate() {
@@ -200,7 +200,7 @@ proptest! {
     #[test]
     fn vtt_parses_back_to_the_cues(t in transcript(), opts in options()) {
         let cues = build_cues(&t, &opts);
-        let vtt = render(&t, ExportFormat::Vtt, &opts).expect("render");
+        let vtt = render_text(&t, ExportFormat::Vtt, &opts);
         let body = vtt.strip_prefix("WEBVTT\n").expect("header");
         let blocks: Vec<&str> = match body.strip_prefix('\n') {
             Some(cues_text) => cues_text.split("\n\n").collect(),
@@ -224,17 +224,44 @@ proptest! {
 
     #[test]
     fn json_round_trips(t in transcript()) {
-        let json = render(&t, ExportFormat::Json, &CueOptions::default()).expect("render");
+        let json = render_text(&t, ExportFormat::Json, &CueOptions::default());
         let back: Transcript = serde_json::from_str(&json).expect("valid transcript JSON");
         prop_assert_eq!(back, t);
     }
 
     #[test]
     fn txt_keeps_every_word_in_order(t in transcript()) {
-        let txt = render(&t, ExportFormat::Txt, &CueOptions::default()).expect("render");
+        let txt = render_text(&t, ExportFormat::Txt, &CueOptions::default());
         let mut tokens = txt.split_whitespace();
         for (word, _) in expected_words(&t) {
             prop_assert!(tokens.any(|tok| tok == word), "missing {word:?} in {txt:?}");
         }
     }
+}
+
+proptest! {
+    // Each case runs pdftotext, so fewer of them.
+    #![proptest_config(ProptestConfig::with_cases(32))]
+
+    #[test]
+    fn pdf_keeps_every_word_in_order(t in transcript()) {
+        let pdf = render(&t, ExportFormat::Pdf, &CueOptions::default(), &Document::new("a.wav", 1)).expect("render");
+        prop_assert!(pdf.starts_with(b"%PDF-") && pdf.trim_ascii_end().ends_with(b"%%EOF"));
+        let Some(text) = pdf_text(&pdf) else { return Ok(()) };
+        let mut tokens = text.split_whitespace();
+        for (word, _) in expected_words(&t) {
+            prop_assert!(tokens.any(|tok| tok == word), "missing {word:?} in {text:?}");
+        }
+    }
+}
+
+/// The PDF's text as `pdftotext -layout` reads it (without `-layout` it
+/// joins a line ending in `-` to the next); `None` without poppler.
+fn pdf_text(pdf: &[u8]) -> Option<String> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("t.pdf");
+    std::fs::write(&path, pdf).expect("write pdf");
+    let output = std::process::Command::new("/usr/bin/pdftotext").arg("-layout").arg(&path).arg("-").output().ok()?;
+    assert!(output.status.success(), "pdftotext: {}", String::from_utf8_lossy(&output.stderr));
+    Some(String::from_utf8_lossy(&output.stdout).into_owned())
 }

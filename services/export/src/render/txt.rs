@@ -1,4 +1,4 @@
-//! Plain-text (`.txt`) writer.
+//! Plain-text (`.txt`) writer, and the paragraphs the PDF shares with it.
 
 use steno_runtime::transcript::{Segment, Transcript};
 
@@ -7,47 +7,66 @@ use super::speaker_display_name;
 /// A silence at least this long starts a new paragraph (without speakers).
 pub const PARAGRAPH_PAUSE_MS: u64 = 2000;
 
-/// Renders plain paragraphs separated by blank lines. When any segment has
-/// a speaker, each speaker turn (consecutive segments of one speaker) is one
-/// paragraph `Name: text`; otherwise segment texts are joined and a pause of
-/// at least [`PARAGRAPH_PAUSE_MS`] starts a new paragraph.
+/// One paragraph of text: a speaker turn, or (without speakers) the
+/// segments between pauses.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Paragraph<'t> {
+    /// Speaker id, when the segments name one.
+    pub speaker: Option<&'t str>,
+    /// Start of its first segment.
+    pub start_ms: u64,
+    /// Its segments' texts, whitespace collapsed, joined by spaces.
+    pub text: String,
+    /// End of its last segment.
+    end_ms: u64,
+}
+
+/// Renders plain paragraphs separated by blank lines (see [`paragraphs`]),
+/// each speaker turn as `Name: text`.
 pub fn render_txt(t: &Transcript) -> String {
+    let mut out = String::new();
+    for (i, paragraph) in paragraphs(t).iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        if let Some(id) = paragraph.speaker {
+            out.push_str(&speaker_display_name(t, id));
+            out.push_str(": ");
+        }
+        out.push_str(&paragraph.text);
+        out.push('\n');
+    }
+    out
+}
+
+/// The transcript's paragraphs. When any segment has a speaker, each
+/// speaker turn (consecutive segments of one speaker) is one paragraph;
+/// otherwise a pause of at least [`PARAGRAPH_PAUSE_MS`] starts a new one.
+/// Blank segments are left out.
+pub fn paragraphs(t: &Transcript) -> Vec<Paragraph<'_>> {
     let by_speaker = t.segments.iter().any(|s| s.speaker.is_some());
-    // (speaker id, text, last end) of each paragraph.
-    let mut paragraphs: Vec<(Option<&str>, String, u64)> = Vec::new();
+    let mut paragraphs: Vec<Paragraph<'_>> = Vec::new();
     for segment in &t.segments {
         let text = segment_text(segment);
         if text.is_empty() {
             continue;
         }
         let speaker = segment.speaker.as_deref();
-        let continues = match paragraphs.last() {
-            Some((prev, _, _)) if by_speaker => *prev == speaker,
-            Some((_, _, prev_end)) => segment.start_ms.saturating_sub(*prev_end) < PARAGRAPH_PAUSE_MS,
-            None => false,
-        };
         match paragraphs.last_mut() {
-            Some((_, para, end)) if continues => {
-                para.push(' ');
-                para.push_str(&text);
-                *end = (*end).max(segment.end_ms);
+            Some(last) if continues(last, segment, speaker, by_speaker) => {
+                last.text.push(' ');
+                last.text.push_str(&text);
+                last.end_ms = last.end_ms.max(segment.end_ms);
             }
-            _ => paragraphs.push((speaker, text, segment.end_ms)),
+            _ => paragraphs.push(Paragraph { speaker, start_ms: segment.start_ms, text, end_ms: segment.end_ms }),
         }
     }
-    let mut out = String::new();
-    for (i, (speaker, text, _)) in paragraphs.iter().enumerate() {
-        if i > 0 {
-            out.push('\n');
-        }
-        if let Some(id) = speaker {
-            out.push_str(&speaker_display_name(t, id));
-            out.push_str(": ");
-        }
-        out.push_str(text);
-        out.push('\n');
-    }
-    out
+    paragraphs
+}
+
+/// Whether `segment` belongs to the paragraph `last`.
+fn continues(last: &Paragraph<'_>, segment: &Segment, speaker: Option<&str>, by_speaker: bool) -> bool {
+    if by_speaker { last.speaker == speaker } else { segment.start_ms.saturating_sub(last.end_ms) < PARAGRAPH_PAUSE_MS }
 }
 
 /// The segment's text with whitespace collapsed (its words when text is blank).
@@ -81,6 +100,8 @@ mod tests {
             ..Transcript::default()
         };
         assert_eq!(render_txt(&t), "One. Two too.\n\nThree.\n");
+        let starts: Vec<u64> = paragraphs(&t).iter().map(|p| p.start_ms).collect();
+        assert_eq!(starts, [0, 6000]);
     }
 
     #[test]
