@@ -88,7 +88,7 @@ async fn killing_export_while_it_holds_a_task_loses_and_repeats_nothing() {
     system.start_service("export");
     let job = api.finished(&id, Duration::from_secs(120)).await;
     assert_eq!(job["status"], "completed", "{job}\n{}", system.logs());
-    assert_eq!(job["formats_ready"].as_array().map(Vec::len), Some(4), "{job}");
+    assert_eq!(job["formats_ready"].as_array().map(Vec::len), Some(5), "{job}");
     assert_eq!(system.completions().await.get(&id), Some(&1), "one completion");
     system.stop().await;
 }

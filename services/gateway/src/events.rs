@@ -15,6 +15,13 @@ use steno_runtime::{
 
 use crate::{auth::Caller, error::ApiError, jobs::Jobs};
 
+/// One event read from `STENO_EVENTS`: its sequence number and the event.
+type Sequenced = Result<(u64, JobEvent), ApiError>;
+
+fn unavailable(e: &dyn std::fmt::Display) -> ApiError {
+    ApiError::unavailable("cannot read job events", &anyhow::anyhow!("{e}"))
+}
+
 impl Jobs {
     /// The caller's job's events with their `STENO_EVENTS` sequence
     /// numbers (an SSE client's `Last-Event-ID`), from after `after` when
@@ -25,24 +32,10 @@ impl Jobs {
         caller: &Caller,
         id: &JobId,
         after: Option<u64>,
-    ) -> Result<impl Stream<Item = Result<(u64, JobEvent), ApiError>> + Send + use<>, ApiError> {
+    ) -> Result<impl Stream<Item = Sequenced> + Send + use<>, ApiError> {
         let job = self.get(caller, id).await?;
         let permit = self.limits.open_watch(&caller.tenant)?;
-        let unavailable =
-            |e: &dyn std::fmt::Display| ApiError::unavailable("cannot read job events", &anyhow::anyhow!("{e}"));
-        let stream = self.bus.js.get_stream(subjects::EVENTS_STREAM).await.map_err(|e| unavailable(&e))?;
-        let consumer = stream
-            .create_consumer(OrderedConfig {
-                filter_subject: subjects::job_events_filter(id),
-                deliver_policy: match after {
-                    Some(sequence) => DeliverPolicy::ByStartSequence { start_sequence: sequence + 1 },
-                    None => DeliverPolicy::All,
-                },
-                ..Default::default()
-            })
-            .await
-            .map_err(|e| unavailable(&e))?;
-        let messages = consumer.messages().await.map_err(|e| unavailable(&e))?;
+        let messages = self.read_events(subjects::job_events_filter(id), after, DeliverPolicy::All).await?;
         // A finished job whose events have aged out still ends the stream.
         let idle_limit = job.is_terminal().then_some(std::time::Duration::from_secs(2));
         let jobs = self.clone();
@@ -52,16 +45,10 @@ impl Jobs {
                 if ended {
                     return None;
                 }
-                let next = match idle_limit {
+                let event = match idle_limit {
                     Some(limit) => tokio::time::timeout(limit, messages.next()).await.ok()?,
                     None => messages.next().await,
                 }?;
-                let event = next.map_err(|e| unavailable(&e)).and_then(|m| {
-                    let sequence = m.info().map_err(|e| unavailable(&e))?.stream_sequence;
-                    let event = JobEvent::decode(m.payload.clone())
-                        .map_err(|e| ApiError::Internal(anyhow::anyhow!("bad event: {e}")))?;
-                    Ok((sequence, event))
-                });
                 let ended = event.as_ref().map_or(true, |(_, e)| is_terminal(e.kind()));
                 if let Ok((_, event)) = &event
                     && is_terminal(event.kind())
@@ -73,9 +60,7 @@ impl Jobs {
         });
         Ok(events)
     }
-}
 
-impl Jobs {
     /// The progress of every job of the caller's tenant (every tenant's for
     /// an admin) from now, or from after `after`, without end: each job's
     /// lifecycle events, not its transcribed text or webhook attempts.
@@ -83,40 +68,53 @@ impl Jobs {
         &self,
         caller: &Caller,
         after: Option<u64>,
-    ) -> Result<impl Stream<Item = Result<(u64, JobEvent), ApiError>> + Send + use<>, ApiError> {
+    ) -> Result<impl Stream<Item = Sequenced> + Send + use<>, ApiError> {
         let permit = self.limits.open_watch(&caller.tenant)?;
-        let unavailable =
-            |e: &dyn std::fmt::Display| ApiError::unavailable("cannot read job events", &anyhow::anyhow!("{e}"));
-        let stream = self.bus.js.get_stream(subjects::EVENTS_STREAM).await.map_err(|e| unavailable(&e))?;
-        let consumer = stream
-            .create_consumer(OrderedConfig {
-                filter_subject: subjects::EVENTS_WILDCARD.into(),
-                deliver_policy: match after {
-                    Some(sequence) => DeliverPolicy::ByStartSequence { start_sequence: sequence + 1 },
-                    None => DeliverPolicy::New,
-                },
-                ..Default::default()
-            })
-            .await
-            .map_err(|e| unavailable(&e))?;
-        let messages = consumer.messages().await.map_err(|e| unavailable(&e))?;
+        let messages = self.read_events(subjects::EVENTS_WILDCARD.into(), after, DeliverPolicy::New).await?;
         let scope = caller.scope().map(str::to_owned);
-        Ok(messages.filter_map(move |message| {
+        let jobs = self.clone();
+        let wanted = messages.filter(move |event| {
             let _held = &permit;
-            let event = message.map_err(|e| unavailable(&e)).and_then(|m| {
-                let sequence = m.info().map_err(|e| unavailable(&e))?.stream_sequence;
-                let event = JobEvent::decode(m.payload.clone())
-                    .map_err(|e| ApiError::Internal(anyhow::anyhow!("bad event: {e}")))?;
-                Ok((sequence, event))
+            let wanted = event.as_ref().map_or(true, |(_, e)| {
+                scope.as_deref().is_none_or(|tenant| e.tenant == tenant)
+                    && !matches!(e.kind(), EventKind::Text | EventKind::Webhook)
             });
-            let wanted = match &event {
-                Ok((_, e)) => {
-                    scope.as_deref().is_none_or(|tenant| e.tenant == tenant)
-                        && !matches!(e.kind(), EventKind::Text | EventKind::Webhook)
+            std::future::ready(wanted)
+        });
+        // As a job's own stream: a client that saw a job end reads it ended.
+        Ok(wanted.then(move |event| {
+            let jobs = jobs.clone();
+            async move {
+                if let Ok((_, e)) = &event
+                    && is_terminal(e.kind())
+                {
+                    ledger_caught_up(&jobs, &e.job_id).await;
                 }
-                Err(_) => true,
-            };
-            std::future::ready(wanted.then_some(event))
+                event
+            }
+        }))
+    }
+
+    /// `STENO_EVENTS` on `filter`, from after `after` or else by `policy`,
+    /// decoded, through an ordered consumer.
+    async fn read_events(
+        &self,
+        filter: String,
+        after: Option<u64>,
+        policy: DeliverPolicy,
+    ) -> Result<impl Stream<Item = Sequenced> + Send + use<>, ApiError> {
+        let stream = self.bus.js.get_stream(subjects::EVENTS_STREAM).await.map_err(|e| unavailable(&e))?;
+        let deliver_policy =
+            after.map_or(policy, |sequence| DeliverPolicy::ByStartSequence { start_sequence: sequence + 1 });
+        let config = OrderedConfig { filter_subject: filter, deliver_policy, ..Default::default() };
+        let consumer = stream.create_consumer(config).await.map_err(|e| unavailable(&e))?;
+        let messages = consumer.messages().await.map_err(|e| unavailable(&e))?;
+        Ok(messages.map(|message| {
+            let message = message.map_err(|e| unavailable(&e))?;
+            let sequence = message.info().map_err(|e| unavailable(&e))?.stream_sequence;
+            let event = JobEvent::decode(message.payload.clone())
+                .map_err(|e| ApiError::Internal(anyhow::anyhow!("bad event: {e}")))?;
+            Ok((sequence, event))
         }))
     }
 }
