@@ -47,15 +47,15 @@ impl Voice {
 }
 
 /// US male.
-const RMS: Voice = Voice::Flite("rms");
+pub const RMS: Voice = Voice::Flite("rms");
 /// US female.
-const SLT: Voice = Voice::Flite("slt");
+pub const SLT: Voice = Voice::Flite("slt");
 /// Scottish male.
-const AWB: Voice = Voice::Flite("awb");
+pub const AWB: Voice = Voice::Flite("awb");
 /// US male (the 16 kHz build; `kal` is 8 kHz).
-const KAL: Voice = Voice::Flite("kal16");
-const ESPEAK_F: Voice = Voice::Espeak("en-us+f3");
-const ESPEAK_M: Voice = Voice::Espeak("en-gb+m3");
+pub const KAL: Voice = Voice::Flite("kal16");
+pub const ESPEAK_F: Voice = Voice::Espeak("en-us+f3");
+pub const ESPEAK_M: Voice = Voice::Espeak("en-gb+m3");
 
 /// Clean sets: name → each conversation's voices, in speaker-label order.
 const SETS: &[(&str, &[&[Voice]])] = &[
@@ -131,6 +131,12 @@ pub fn conversation_set(name: &str) -> Vec<Conversation> {
 pub fn three_speaker_meeting() -> &'static Conversation {
     static MEETING: OnceLock<Conversation> = OnceLock::new();
     MEETING.get_or_init(|| build("meeting-3-speakers", &[RMS, SLT, AWB], (40, 50), false))
+}
+
+/// One voice reading for 12–16 s (sentences chosen by `name`), as a user
+/// would record to enrol a known speaker.
+pub fn voice_clip(name: &str, voice: Voice) -> Conversation {
+    build(name, &[voice], (12, 16), false)
 }
 
 #[derive(Serialize, Deserialize)]
@@ -209,6 +215,9 @@ fn synthesize_conversation(name: &str, voices: &[Voice], seconds: (u64, u64), ch
 /// The first turns introduce the speakers in label order; after that anyone
 /// but the current speaker, leaning towards whoever has said least.
 fn next_speaker(rng: &mut Rng, current: Option<usize>, talk: &[usize]) -> usize {
+    if talk.len() == 1 {
+        return 0;
+    }
     if let Some(unheard) = talk.iter().position(|&t| t == 0) {
         return unheard;
     }

@@ -18,6 +18,20 @@ async fn the_whole_system_runs_under_the_shipped_nats_config() {
     let media = serve_media().await;
     let api = system.api();
 
+    // A known voice: the gateway records it, diarize makes its print (and
+    // reads the voices again for the job below).
+    let form = reqwest::multipart::Form::new().text("name", "Ann");
+    let form = form.file("file", crate::fixtures::media_dir().join("speech.wav")).await.expect("read clip");
+    let enrolled = api.http.post(format!("{}/v1/speakers", api.base)).multipart(form).send().await.expect("enrol");
+    let voice: serde_json::Value = enrolled.json().await.expect("voice");
+    let voice = voice["id"].as_str().expect("voice id").to_owned();
+    crate::harness::wait_until("the voice to be enrolled", Duration::from_secs(120), || async {
+        let (_, body) = api.get(&format!("/v1/speakers/{voice}")).await;
+        assert!(!body.contains("\"failed\""), "{body}\n{}", system.logs());
+        body.contains("\"ready\"").then_some(())
+    })
+    .await;
+
     // Every stage, the ledger, webhooks, speakers, models and delete, under per-service users.
     // A webhook to a closed port: the gateway records it (and makes the
     // tenant's secret), notify tries it and reports the attempt.

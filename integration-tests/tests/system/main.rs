@@ -30,5 +30,6 @@ mod search;
 mod supervise;
 mod tenants;
 mod tracing;
+mod voices;
 mod web_app;
 mod webhooks;

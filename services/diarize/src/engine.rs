@@ -119,6 +119,28 @@ impl Diarizer {
         Ok(turns)
     }
 
+    /// One voice's print: the mean of the unit embeddings of every window
+    /// of speech in `samples` (16 kHz), made unit length, and how much
+    /// speech it came from in milliseconds. `None` without a window of speech.
+    pub fn voiceprint(&self, samples: &[f32]) -> Option<(Vec<f32>, u64)> {
+        let energies = frame_energies(samples);
+        let speech = detect_speech(&energies);
+        let (stream, segments) = segments(&speech);
+        let windows = place_windows(&segments);
+        if windows.is_empty() {
+            return None;
+        }
+        let embeddings = self.embed_windows(samples, &energies, &stream, &windows, &|| false);
+        let mut mean = vec![0.0f32; EMBEDDING];
+        for embedding in embeddings.chunks_exact(EMBEDDING) {
+            let norm = embedding.iter().map(|x| x * x).sum::<f32>().sqrt().max(f32::EPSILON);
+            mean.iter_mut().zip(embedding).for_each(|(m, x)| *m += x / norm);
+        }
+        let norm = mean.iter().map(|x| x * x).sum::<f32>().sqrt().max(f32::EPSILON);
+        mean.iter_mut().for_each(|m| *m /= norm);
+        Some((mean, stream.len() as u64 * crate::turns::FRAME_MS))
+    }
+
     /// Embeds each window, levelled to -30 dBFS by scaling its power mel
     /// frames by the inverse of its mean frame energy. Windows of one length
     /// are encoded as one batch. Returns `windows × EMBEDDING`.

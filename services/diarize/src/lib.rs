@@ -1,7 +1,9 @@
 //! steno-diarize: who spoke when. [`engine`] finds speaker turns in the
 //! job's 16 kHz audio (speech detection, GE2E speaker embeddings, spectral
 //! clustering); [`assign`] puts them on the transcript's words and segments;
-//! [`rttm`] writes the turns for scoring tools.
+//! [`known`] names the speakers whose voices the tenant enrolled (and an
+//! enrolment job makes a voice's print); [`rttm`] writes the turns for
+//! scoring tools.
 
 pub mod assign;
 pub mod checkpoint;
@@ -10,6 +12,7 @@ pub mod encoder;
 pub mod engine;
 pub mod frontend;
 mod gemm;
+pub mod known;
 pub mod rttm;
 pub mod turns;
 pub mod vad;
@@ -20,6 +23,7 @@ pub use engine::{Diarizer, SpeakerCount, Turn};
 use std::sync::Arc;
 
 use anyhow::Context;
+use async_nats::jetstream::kv;
 use steno_runtime::{
     artifacts,
     config::DiarizeConfig,
@@ -27,23 +31,120 @@ use steno_runtime::{
     proto::{Stage as StageKind, StageTask},
     stage::{JobContext, Output, Stage, StageError},
     transcript::Transcript,
+    voices,
 };
+
+/// Shortest and longest enrolment clip, in milliseconds (5–30 s, and a
+/// little over for a clip cut by hand).
+const ENROLMENT_MS: (u64, u64) = (5_000, 31_000);
+/// Least speech a voiceprint is made from, in milliseconds.
+const MIN_PRINT_SPEECH_MS: u64 = 3_000;
 
 pub struct Diarize {
     diarizer: Arc<Diarizer>,
     max_speakers: usize,
+    /// The known voices; `None` runs without them (no enrolment, no names).
+    voices: Option<kv::Store>,
+    known_voice_threshold: f32,
 }
 
 impl Diarize {
     /// Loads the speaker encoder now, so a missing model stops the service at
     /// start rather than failing jobs.
     pub fn new(config: &DiarizeConfig) -> anyhow::Result<Self> {
+        Self::with_voices(config, None)
+    }
+
+    /// As [`Diarize::new`], naming speakers from (and enrolling into) `voices`.
+    pub fn with_voices(config: &DiarizeConfig, voices: Option<kv::Store>) -> anyhow::Result<Self> {
         let path = &config.model_path;
         let diarizer = Diarizer::load(path).with_context(|| {
             format!("load the speaker encoder {} (scripts/fetch-speaker-model.sh writes it)", path.display())
         })?;
         tracing::info!(model = %path.display(), max_speakers = config.max_speakers, "diarizer ready");
-        Ok(Self { diarizer: Arc::new(diarizer), max_speakers: config.max_speakers })
+        Ok(Self {
+            diarizer: Arc::new(diarizer),
+            max_speakers: config.max_speakers,
+            voices,
+            known_voice_threshold: config.known_voice_threshold,
+        })
+    }
+
+    /// An enrolment job: the print of the one voice in its audio, stored
+    /// in the voice the gateway recorded.
+    async fn enrol(&self, task: StageTask, ctx: &JobContext, voice_id: &str) -> Result<Output, StageError> {
+        let store = self.voices.as_ref().ok_or_else(|| {
+            StageError::Retryable(anyhow::anyhow!("this diarizer has no voices bucket; another may enrol the voice"))
+        })?;
+        let Some(mut voice) = voices::get(store, &task.tenant, voice_id).await? else {
+            return Err(StageError::permanent(format!("voice {voice_id} was deleted before it was enrolled")));
+        };
+        let (shortest, longest) = ENROLMENT_MS;
+        if !(shortest..=longest).contains(&task.duration_ms) {
+            return Err(StageError::permanent(format!(
+                "an enrolment clip must be 5 to 30 s long; this one is {:.1} s",
+                task.duration_ms as f64 / 1000.0
+            )));
+        }
+        let samples = ctx.artifacts.get_audio(&ctx.job_id).await?;
+        let diarizer = self.diarizer.clone();
+        let print = tokio::task::spawn_blocking(move || diarizer.voiceprint(&samples))
+            .await
+            .map_err(|e| anyhow::anyhow!("voiceprint task panicked: {e}"))?;
+        match print {
+            Some((print, speech_ms)) if speech_ms >= MIN_PRINT_SPEECH_MS => {
+                (voice.print, voice.speech_ms) = (print, speech_ms);
+            }
+            other => {
+                let speech = other.map_or(0, |(_, ms)| ms) as f64 / 1000.0;
+                return Err(StageError::permanent(format!(
+                    "the clip holds {speech:.1} s of speech; a voice needs at least {} s of one person talking",
+                    MIN_PRINT_SPEECH_MS / 1000
+                )));
+            }
+        }
+        voices::put(store, &task.tenant, &voice).await?;
+        tracing::info!(voice = voice_id, speech_ms = voice.speech_ms, "voice enrolled");
+        Ok(task.into())
+    }
+
+    /// Gives the transcript's speakers whose voices match the tenant's
+    /// known voices those voices' names. Known voices that cannot be read
+    /// leave the speakers unnamed (logged), not the job failed.
+    async fn name_known_voices(
+        &self,
+        tenant: &str,
+        samples: Arc<Vec<f32>>,
+        turns: &[Turn],
+        order: &[usize],
+        transcript: &mut Transcript,
+    ) {
+        let Some(store) = &self.voices else { return };
+        let known = match voices::list(store, tenant).await {
+            Ok(known) if known.iter().any(|v| !v.print.is_empty()) => known,
+            Ok(_) => return,
+            Err(e) => {
+                tracing::warn!(error = format!("{e:#}"), "known voices unreadable; speakers left unnamed");
+                return;
+            }
+        };
+        let (diarizer, turns, order) = (self.diarizer.clone(), turns.to_vec(), order.to_vec());
+        let prints = tokio::task::spawn_blocking(move || {
+            let print = |&speaker: &usize| {
+                let part = known::speaker_samples(&samples, &turns, speaker);
+                diarizer.voiceprint(&part).filter(|(_, ms)| *ms >= MIN_PRINT_SPEECH_MS).map(|(print, _)| print)
+            };
+            order.iter().map(print).collect::<Vec<_>>()
+        })
+        .await;
+        let Ok(prints) = prints else { return };
+        let matched = known::match_voices(&prints, &known, self.known_voice_threshold);
+        for (speaker, voice) in transcript.speakers.iter_mut().zip(matched) {
+            if let Some(voice) = voice.map(|v| &known[v]) {
+                tracing::info!(speaker = %speaker.id, voice = %voice.id, "a known voice");
+                speaker.name.clone_from(&voice.name);
+            }
+        }
     }
 }
 
@@ -52,24 +153,28 @@ impl Stage for Diarize {
 
     async fn process(&self, mut task: StageTask, ctx: &JobContext) -> Result<Output, StageError> {
         let options = task.options.clone().unwrap_or_default();
+        if !options.enrol_voice.is_empty() {
+            return self.enrol(task, ctx, &options.enrol_voice).await;
+        }
         let given = |n: u32| Some(n as usize).filter(|&n| n > 0);
         let min = given(options.min_speakers);
         // The service's bound gives way to a job that asks for more.
         let max = given(options.max_speakers).unwrap_or(self.max_speakers.max(min.unwrap_or(1)));
         let count = SpeakerCount { exact: given(options.num_speakers), min, max: Some(max) };
         let mut transcript: Transcript = ctx.artifacts.get_json(&ctx.job_id, artifacts::TRANSCRIPT).await?;
-        let samples = ctx.artifacts.get_audio(&ctx.job_id).await?;
+        let samples = Arc::new(ctx.artifacts.get_audio(&ctx.job_id).await?);
         let audio_seconds = samples.len() as f64 / 16_000.0;
 
-        let (diarizer, clock) = (self.diarizer.clone(), std::time::Instant::now());
+        let (diarizer, clock, audio) = (self.diarizer.clone(), std::time::Instant::now(), samples.clone());
         // A cancelled job stops the computation between batches of windows.
         let cancelled = ctx.cancellation();
         let turns =
-            tokio::task::spawn_blocking(move || diarizer.diarize_until(&samples, count, &|| cancelled.is_cancelled()))
+            tokio::task::spawn_blocking(move || diarizer.diarize_until(&audio, count, &|| cancelled.is_cancelled()))
                 .await
                 .map_err(|e| anyhow::anyhow!("diarization task panicked: {e}"))?
                 .map_err(|e| StageError::permanent(format!("diarization failed: {e:#}")))?;
         let order = assign::label(&mut transcript, &turns);
+        self.name_known_voices(&task.tenant, samples, &turns, &order, &mut transcript).await;
         metrics::diarized(transcript.speakers.len(), audio_seconds, clock.elapsed().as_secs_f64());
 
         let rttm = rttm::render(ctx.job_id.as_str(), &turns, |speaker| {

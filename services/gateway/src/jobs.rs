@@ -47,6 +47,8 @@ pub struct Jobs {
     pub replicas: usize,
     /// The webhook secrets bucket, opened (or created) on first use.
     pub webhook_secrets: std::sync::Arc<tokio::sync::OnceCell<async_nats::jetstream::kv::Store>>,
+    /// The known voices bucket, opened (or made) on first use.
+    pub voices: std::sync::Arc<tokio::sync::OnceCell<async_nats::jetstream::kv::Store>>,
 }
 
 impl Jobs {
@@ -60,6 +62,7 @@ impl Jobs {
             openai_wait: std::time::Duration::from_secs(gateway.openai_wait_secs),
             replicas: config.nats.replicas,
             webhook_secrets: Default::default(),
+            voices: Default::default(),
             default_page_size: gateway.default_page_size,
             cues: (&config.export).into(),
             store,
@@ -97,8 +100,20 @@ impl Jobs {
         media: &mut (impl tokio::io::AsyncRead + Unpin + Send),
         via: Via,
     ) -> Result<(JobRow, bool), ApiError> {
+        self.submit_validated_upload(caller, spec.validate()?, filename, media, via).await
+    }
+
+    /// [`Jobs::submit_upload`] of a submission already validated (and
+    /// perhaps given options no client may set).
+    pub async fn submit_validated_upload(
+        &self,
+        caller: &Caller,
+        submission: Submission,
+        filename: &str,
+        media: &mut (impl tokio::io::AsyncRead + Unpin + Send),
+        via: Via,
+    ) -> Result<(JobRow, bool), ApiError> {
         crate::submission::refuse_nul("filename", filename)?;
-        let submission = spec.validate()?;
         if let Some(existing) = self.existing(caller, &submission).await? {
             return Ok((existing, false));
         }

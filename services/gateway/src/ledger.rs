@@ -116,7 +116,8 @@ async fn apply(store: &Store, objects: &Artifacts, event: &JobEvent) -> Result<(
     let changed = store.update(&event.job_id, update).await?;
     if let (Some(status), Some(job)) = (terminal, changed) {
         metrics::job_finished(status.name(), &job.submitted_via);
-        if status == JobStatus::Completed {
+        // An enrolment makes a voiceprint, not a transcript.
+        if status == JobStatus::Completed && job.submitted_via != crate::submission::Via::Speakers.as_str() {
             let transcript = Some(artifacts.transcript.as_str()).filter(|t| !t.is_empty());
             let transcript = transcript.unwrap_or(steno_runtime::artifacts::TRANSCRIPT);
             search::index_completed(store, objects, &job.id, &job.tenant, transcript).await;

@@ -11,6 +11,7 @@
 //! - [`events`]: a job's events replayed then live (gRPC `Watch`).
 //! - [`web`]: the web app (`/`), its assets and its session cookie.
 //! - [`transcripts`]: a job's transcript to read and correct, its audio.
+//! - [`voices`]: known voices (`/v1/speakers`): enrolment, list, delete.
 //! - [`speakers`]: naming a diarized job's speakers (re-renders its exports).
 //! - [`search`]: the search index over finished transcripts, per tenant.
 //! - [`webhooks`]: a job's webhook target, tenants' signing secrets, attempts.
@@ -43,5 +44,6 @@ pub mod store;
 pub mod submission;
 pub mod transcripts;
 pub mod views;
+pub mod voices;
 pub mod web;
 pub mod webhooks;

@@ -92,6 +92,26 @@ pub fn error_response(e: ApiError) -> Response {
     e.response_with(status, body)
 }
 
+/// Every name in `known_speaker_names[]` must be a voice the tenant has
+/// enrolled and is ready: diarized jobs name every such voice they hear.
+async fn known_speakers_enrolled(jobs: &Jobs, caller: &Caller, names: &[String]) -> Result<(), ApiError> {
+    if names.is_empty() {
+        return Ok(());
+    }
+    let voices = jobs.voices(caller).await?;
+    for name in names {
+        if !voices.iter().any(|v| v.status == "ready" && &v.name == name) {
+            return Err(ApiError::invalid(
+                "known_speaker_names",
+                format!(
+                    "no enrolled voice is named {name:?}: enrol it with POST /v1/speakers (a name and a 5-30 s clip)"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// A handler's result answered in OpenAI's shape.
 struct OpenAi(Result<Response, ApiError>);
 
@@ -157,6 +177,8 @@ struct AudioForm {
     temperature: Option<f32>,
     response_format: Option<String>,
     keywords: Vec<String>,
+    /// Enrolled voices (`POST /v1/speakers`) the request names.
+    known_speakers: Vec<String>,
     words: bool,
     segments: bool,
     stream: bool,
@@ -195,6 +217,13 @@ impl AudioForm {
                         ));
                     }
                 },
+                ("known_speaker_names[]" | "known_speaker_names", Task::Transcribe) => form.known_speakers.push(value),
+                ("known_speaker_references[]" | "known_speaker_references", Task::Transcribe) => {
+                    return Err(ApiError::invalid(
+                        "known_speaker_references",
+                        "steno keeps known voices instead: enrol each once with POST /v1/speakers (a name and a 5-30 s clip), then name it in known_speaker_names[]",
+                    ));
+                }
                 // Accepted for compatibility; steno always cuts at speech pauses.
                 ("chunking_strategy" | "include[]", Task::Transcribe) => {}
                 (other, _) => {
@@ -268,6 +297,7 @@ async fn audio(jobs: Jobs, caller: Caller, multipart: Form, task: Task) -> Resul
         ));
     }
     let diarized = format == ResponseFormat::DiarizedJson;
+    known_speakers_enrolled(&jobs, &caller, &form.known_speakers).await?;
     let model = form.model.filter(|m| !DEFAULT_MODEL_ALIASES.contains(&m.as_str()));
     let mut formats = vec!["json".to_owned()];
     match format {

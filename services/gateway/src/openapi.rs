@@ -40,6 +40,10 @@ use crate::{
         crate::transcripts::transcript,
         crate::transcripts::edit_segment,
         crate::transcripts::audio,
+        crate::voices::enrol,
+        crate::voices::list,
+        crate::voices::show,
+        crate::voices::remove,
         crate::openai::transcriptions,
         crate::openai::translations,
         crate::openai::list_models,
@@ -51,6 +55,7 @@ use crate::{
         Pending, ModelList, ModelObject, WebhookSecret, crate::webhooks::WebhooksView, crate::store::WebhookRow,
         crate::rest::SessionView, crate::transcripts::TranscriptView, crate::transcripts::SpeakerView,
         crate::transcripts::SegmentView, crate::transcripts::WordView, crate::transcripts::SegmentText,
+        EnrolForm, crate::voices::VoiceView, crate::voices::VoiceList,
     )),
     modifiers(&BearerAuth),
     security(("bearer" = [])),
@@ -156,6 +161,15 @@ pub struct UploadForm {
     pub file: String,
 }
 
+/// `POST /v1/speakers`: the voice's name, then 5–30 s of the person talking alone.
+#[allow(dead_code)] // a schema only
+#[derive(ToSchema)]
+pub struct EnrolForm {
+    pub name: String,
+    #[schema(format = Binary, content_media_type = "application/octet-stream")]
+    pub file: String,
+}
+
 /// An error in OpenAI's shape.
 #[derive(Serialize, ToSchema)]
 pub struct OpenAiError {
@@ -191,6 +205,10 @@ pub struct TranscriptionForm {
     #[schema(rename = "timestamp_granularities[]")]
     pub timestamp_granularities: Option<Vec<String>>,
     pub stream: Option<bool>,
+    /// Names of voices the tenant enrolled (`POST /v1/speakers`); every
+    /// enrolled voice is named in diarized jobs, these must exist.
+    #[schema(rename = "known_speaker_names[]")]
+    pub known_speaker_names: Option<Vec<String>>,
 }
 
 /// `POST /v1/audio/translations`, as OpenAI's.

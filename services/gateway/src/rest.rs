@@ -54,6 +54,7 @@ pub fn router(jobs: Jobs, max_upload_bytes: u64) -> Router {
         .route("/v1/events", get(tenant_events))
         .route("/v1/session", get(session))
         .merge(crate::transcripts::routes())
+        .merge(crate::voices::routes(max_upload_bytes))
         .route("/v1/webhooks/secret", get(webhook_secret).post(rotate_webhook_secret))
         .merge(crate::openai::routes(max_upload_bytes))
         .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))

@@ -95,6 +95,15 @@ impl Jobs {
     }
 }
 
+/// A speaker name as subtitles can show it: trimmed, at most 64
+/// characters, no line breaks or angle brackets (may be empty).
+pub fn printable_name(name: &str) -> Option<&str> {
+    let name = name.trim();
+    let printable =
+        name.chars().count() <= MAX_NAME_CHARS && !name.chars().any(|c| c.is_control() || c == '<' || c == '>');
+    printable.then_some(name)
+}
+
 /// Sets display names; every id must exist and every name be printable in
 /// subtitles (no line breaks or angle brackets, at most 64 characters).
 fn apply_names(speakers: &mut [Speaker], names: &BTreeMap<String, String>) -> Result<(), ApiError> {
@@ -109,13 +118,12 @@ fn apply_names(speakers: &mut [Speaker], names: &BTreeMap<String, String>) -> Re
                 format!("no speaker {id:?} in this job (it has {})", known.join(", ")),
             ));
         };
-        let name = name.trim();
-        if name.chars().count() > MAX_NAME_CHARS || name.chars().any(|c| c.is_control() || c == '<' || c == '>') {
-            return Err(ApiError::invalid(
+        let name = printable_name(name).ok_or_else(|| {
+            ApiError::invalid(
                 "speakers",
                 format!("name for {id} must be at most {MAX_NAME_CHARS} characters, without line breaks or < >"),
-            ));
-        }
+            )
+        })?;
         speakers[position].name = if name.is_empty() { format!("Speaker {}", position + 1) } else { name.to_owned() };
     }
     Ok(())

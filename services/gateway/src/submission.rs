@@ -59,6 +59,8 @@ pub enum Via {
     OpenAi,
     Grpc,
     Nats,
+    /// `POST /v1/speakers`: a voice's enrolment.
+    Speakers,
 }
 
 impl Via {
@@ -68,6 +70,7 @@ impl Via {
             Via::OpenAi => "openai",
             Via::Grpc => "grpc",
             Via::Nats => "nats",
+            Via::Speakers => "speakers",
         }
     }
 }
@@ -148,6 +151,7 @@ impl SubmitJson {
                 min_speakers,
                 max_speakers,
                 webhook_url,
+                enrol_voice: String::new(),
             },
         })
     }

@@ -63,6 +63,9 @@ pub struct OptionsView {
     pub max_speakers: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub webhook_url: Option<String>,
+    /// The known voice an enrolment job (`POST /v1/speakers`) makes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enrol_voice: Option<String>,
 }
 
 fn yes() -> bool {
@@ -86,6 +89,7 @@ impl From<&JobOptions> for OptionsView {
             min_speakers: Some(o.min_speakers).filter(|&n| n > 0),
             max_speakers: Some(o.max_speakers).filter(|&n| n > 0),
             webhook_url: Some(o.webhook_url.clone()).filter(|u| !u.is_empty()),
+            enrol_voice: Some(o.enrol_voice.clone()).filter(|v| !v.is_empty()),
         }
     }
 }
@@ -107,6 +111,7 @@ impl OptionsView {
             min_speakers: self.min_speakers.unwrap_or(0),
             max_speakers: self.max_speakers.unwrap_or(0),
             webhook_url: self.webhook_url.clone().unwrap_or_default(),
+            enrol_voice: self.enrol_voice.clone().unwrap_or_default(),
         }
     }
 }

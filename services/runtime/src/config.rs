@@ -310,11 +310,19 @@ pub struct DiarizeConfig {
     pub model_path: PathBuf,
     /// Most speakers the automatic count may find (a job's own bounds win).
     pub max_speakers: usize,
+    /// Least cosine similarity between a speaker's voiceprint and a known
+    /// voice's for the speaker to take the voice's name.
+    pub known_voice_threshold: f32,
 }
 
 impl Default for DiarizeConfig {
     fn default() -> Self {
-        Self { ops_addr: ([0, 0, 0, 0], 9404).into(), model_path: "models/resemblyzer-ge2e.pt".into(), max_speakers: 8 }
+        Self {
+            ops_addr: ([0, 0, 0, 0], 9404).into(),
+            model_path: "models/resemblyzer-ge2e.pt".into(),
+            max_speakers: 8,
+            known_voice_threshold: 0.85,
+        }
     }
 }
 

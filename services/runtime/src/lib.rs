@@ -14,6 +14,7 @@
 //! - [`trace`]: W3C trace context in NATS headers.
 //! - [`service`]: what every service `main` shares.
 //! - [`webhook`]: a job's webhook target and the tenants' signing secrets.
+//! - [`voices`]: the tenants' known voices (enrolled speakers).
 //! - [`transcript`]: the transcript document stages exchange; [`models`]: the
 //!   whisper models a transcriber offers.
 
@@ -36,6 +37,7 @@ pub mod subjects;
 pub mod telemetry;
 pub mod trace;
 pub mod transcript;
+pub mod voices;
 pub mod webhook;
 pub mod worker;
 

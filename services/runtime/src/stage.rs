@@ -164,9 +164,13 @@ impl ProgressReporter {
 pub fn next_stage(current: StageKind, options: Option<&JobOptions>) -> Option<StageKind> {
     // Diarization is on unless the job turned it off.
     let diarize = options.is_none_or(|o| o.diarize != Some(false));
+    // An enrolment only needs its audio's voiceprint.
+    let enrolment = options.is_some_and(|o| !o.enrol_voice.is_empty());
     match current {
         StageKind::Unspecified => Some(StageKind::Download),
         StageKind::Download => Some(StageKind::Transcode),
+        StageKind::Transcode if enrolment => Some(StageKind::Diarize),
+        StageKind::Diarize if enrolment => None,
         StageKind::Transcode => Some(StageKind::Transcribe),
         StageKind::Transcribe if diarize => Some(StageKind::Diarize),
         StageKind::Transcribe | StageKind::Diarize => Some(StageKind::Export),
@@ -186,5 +190,8 @@ mod tests {
         assert_eq!(next_stage(StageKind::Transcribe, Some(&diarized)), Some(StageKind::Diarize));
         assert_eq!(next_stage(StageKind::Diarize, Some(&diarized)), Some(StageKind::Export));
         assert_eq!(next_stage(StageKind::Export, Some(&diarized)), None);
+        let enrolment = JobOptions { enrol_voice: "v_1".into(), ..Default::default() };
+        assert_eq!(next_stage(StageKind::Transcode, Some(&enrolment)), Some(StageKind::Diarize));
+        assert_eq!(next_stage(StageKind::Diarize, Some(&enrolment)), None);
     }
 }

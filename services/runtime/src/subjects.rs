@@ -218,6 +218,16 @@ pub fn webhook_key(job_id: &JobId) -> String {
 /// KV bucket of each tenant's webhook signing secret (`whsec_…`), keyed by
 /// tenant; written by the gateway, read by notify.
 pub const WEBHOOK_SECRETS_BUCKET: &str = "steno-webhook-secrets";
+/// KV bucket of the tenants' known voices (`<tenant>.<voice id>`, a
+/// [`crate::voices::Voice`]): the gateway enrols and lists them, diarize
+/// writes their prints and recognises them.
+pub const VOICES_BUCKET: &str = "steno-voices";
+
+/// Key of a tenant's known voice in [`VOICES_BUCKET`].
+pub fn voice_key(tenant: &str, voice_id: &str) -> String {
+    format!("{tenant}.{voice_id}")
+}
+
 /// Durable consumer notify delivers webhooks from, shared by its replicas.
 pub const NOTIFY_CONSUMER: &str = "notify";
 

@@ -18,11 +18,16 @@
 //! `STENO_BENCH_TRIES` (a row that others disturbed is tried again, up to 3
 //! times in all, keeping the fastest), `STENO_BENCH_OUT`.
 //!
+//! The report ends with where the transcribe stage's time goes on a
+//! 5-minute clip (`profile.rs`); `-- --profile` runs only that, into
+//! `target/bench/transcribe-profile.md`.
+//!
 //! `--make-clips DIR` only writes the clips (`<name>.pcm`, `<name>.txt`) into
 //! DIR, for a machine without flite (`scripts/cuda/build.sh`).
 
 mod clips;
 mod machine;
+mod profile;
 mod report;
 mod run_one;
 #[path = "../../../../integration-tests/src/wer.rs"]
@@ -110,6 +115,15 @@ fn main() -> anyhow::Result<()> {
         return run_one::run(&run_one::Args::parse(&args[2..])?);
     }
     let settings = Settings::from_env()?;
+    if args.iter().any(|a| a == "--profile") {
+        let table = profile_table(&settings)?;
+        println!("\n{table}");
+        let out = settings.out.with_file_name("transcribe-profile.md");
+        std::fs::create_dir_all(out.parent().context("report directory")?).context("create report directory")?;
+        std::fs::write(&out, &table).context("write profile")?;
+        eprintln!("wrote {}", out.display());
+        return Ok(());
+    }
     let machine_at_start = machine::snapshot();
     eprintln!("machine at start: {machine_at_start}");
 
@@ -178,7 +192,11 @@ fn main() -> anyhow::Result<()> {
         long_beam: settings.long_beam,
         failures,
     };
-    let markdown = report::render(&context, &clips, &rows);
+    let mut markdown = report::render(&context, &clips, &rows);
+    match profile_table(&settings) {
+        Ok(table) => markdown.push_str(&format!("\n{table}")),
+        Err(e) => markdown.push_str(&format!("\nThe profile failed: {e:#}\n")),
+    }
     println!("\n{markdown}");
     if let Some(dir) = settings.out.parent() {
         std::fs::create_dir_all(dir).context("create report directory")?;
@@ -186,6 +204,12 @@ fn main() -> anyhow::Result<()> {
     std::fs::write(&settings.out, &markdown).context("write report")?;
     eprintln!("wrote {}", settings.out.display());
     Ok(())
+}
+
+/// The transcribe stage's time split into its parts, on a 5-minute clip.
+fn profile_table(settings: &Settings) -> anyhow::Result<String> {
+    machine::wait_for_quiet(settings.quiet_wait);
+    profile::run(&clips::clip("5min", 300.0, 4)?, &settings.models_dir, settings.threads)
 }
 
 /// Other processes using more than this many cores during a row disturb it
