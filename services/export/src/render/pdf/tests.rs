@@ -1,7 +1,6 @@
 //! The PDF read back the way a user's tools read it: `pdftotext` (poppler)
 //! must find the words, speakers, timestamps, heading and page numbers.
 
-use std::path::Path;
 use std::process::Command;
 
 use steno_runtime::transcript::{Segment, Speaker, Transcript};
@@ -38,20 +37,16 @@ fn document() -> Document {
     Document::new("https://media.example.org/podcasts/entrevista%20final.mp3", 1_772_618_400_000)
 }
 
-/// The PDF's text as `pdftotext -layout` extracts it, or `None` (with a
-/// note) on a machine without poppler.
-fn extract_text(pdf: &[u8]) -> Option<String> {
-    if !Path::new(PDFTOTEXT).exists() {
-        eprintln!("skipped: {PDFTOTEXT} is not installed (apt-get install poppler-utils)");
-        return None;
-    }
+/// The PDF's text as `pdftotext -layout` extracts it (poppler-utils, which
+/// `scripts/setup.sh --dev` installs).
+fn extract_text(pdf: &[u8]) -> String {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("transcript.pdf");
     std::fs::write(&path, pdf).expect("write pdf");
     let output = Command::new(PDFTOTEXT).arg("-layout").arg(&path).arg("-").output().expect("run pdftotext");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success() && stderr.trim().is_empty(), "pdftotext: {stderr}");
-    Some(String::from_utf8(output.stdout).expect("pdftotext writes UTF-8"))
+    String::from_utf8(output.stdout).expect("pdftotext writes UTF-8")
 }
 
 /// Collapses runs of spaces, as `-layout` pads columns.
@@ -63,7 +58,7 @@ fn squeeze(text: &str) -> String {
 fn text_speakers_timestamps_and_heading_extract_as_written() {
     let pdf = render_pdf(&two_speakers(), &document()).expect("pdf");
     assert!(pdf.starts_with(b"%PDF-"), "not a PDF");
-    let Some(text) = extract_text(&pdf) else { return };
+    let text = extract_text(&pdf);
     let text = squeeze(&text);
     for expected in [
         "Transcript: entrevista final.mp3",
@@ -94,7 +89,7 @@ fn a_long_transcript_flows_onto_numbered_pages_and_keeps_every_word() {
         .collect();
     let t = Transcript { segments, duration_ms: 1_200_000, ..two_speakers() };
     let pdf = render_pdf(&t, &document()).expect("pdf");
-    let Some(text) = extract_text(&pdf) else { return };
+    let text = extract_text(&pdf);
     let pages: Vec<&str> = text.split('\u{c}').filter(|p| !p.trim().is_empty()).collect();
     assert!(pages.len() >= 4, "{} pages", pages.len());
     for (i, page) in pages.iter().enumerate() {
@@ -113,7 +108,7 @@ fn a_long_transcript_flows_onto_numbered_pages_and_keeps_every_word() {
 #[test]
 fn an_empty_transcript_is_still_a_valid_one_page_document() {
     let pdf = render_pdf(&Transcript::default(), &Document::default()).expect("pdf");
-    let Some(text) = extract_text(&pdf) else { return };
+    let text = extract_text(&pdf);
     let text = squeeze(&text);
     assert!(text.contains("Transcript"), "{text}");
     assert!(text.contains("No speech was transcribed."), "{text}");
@@ -131,7 +126,7 @@ fn unlabelled_speakers_characters_without_glyphs_and_long_words_still_render() {
         ..Segment::default()
     }];
     let pdf = render(&t, ExportFormat::Pdf, &CueOptions::default(), &Document::new("talk.wav", 0)).expect("pdf");
-    let Some(text) = extract_text(&pdf) else { return };
+    let text = extract_text(&pdf);
     let text = squeeze(&text);
     assert!(!text.contains("Speaker 1"), "a lone unnamed speaker is not labelled:\n{text}");
     assert!(!text.contains("Speakers"), "{text}");
