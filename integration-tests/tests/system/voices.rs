@@ -2,7 +2,8 @@
 //! their own are named in another recording where they talk with a third
 //! voice, which stays `Speaker N`; a clip too long fails with the reason;
 //! another tenant neither sees the voices nor gets them in its jobs;
-//! deleting a voice deletes its clip.
+//! deleting a voice deletes its clip. Bob is enrolled and the voices
+//! listed with the `steno voices` CLI.
 
 use std::{collections::BTreeMap, path::Path, time::Duration};
 
@@ -12,10 +13,19 @@ use crate::{
     api::Api,
     conversations::{self, Conversation, RMS, SLT},
     fixtures::media_dir,
-    harness::{System, wait_until},
+    harness::{System, bin_dir, wait_until},
 };
 
 const WAIT: Duration = Duration::from_secs(300);
+
+fn steno(system: &System, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(bin_dir().join("steno"))
+        .args(["--server", &system.http, "--api-key", &system.api_key])
+        .args(args)
+        .env_remove("STENO_HOME")
+        .output()
+        .expect("run steno")
+}
 
 async fn enrol(api: &Api, name: &str, clip: &Path) -> Value {
     let form = reqwest::multipart::Form::new().text("name", name.to_owned());
@@ -69,9 +79,13 @@ async fn voices_enrolled_from_one_recording_are_named_in_another() {
     assert_eq!(meeting.voices, [RMS, SLT, conversations::AWB]);
 
     let alice = enrol(&api, "Alice", &conversations::voice_clip("enrol-slt", SLT).wav).await;
-    let bob = enrol(&api, "Bob", &conversations::voice_clip("enrol-rms", RMS).wav).await;
     assert_eq!(alice["status"], "enrolling", "{alice}");
     let long = enrol(&api, "Too long", &media_dir().join("long.wav")).await;
+    // Bob from the CLI, which waits until the voice is ready.
+    let bob_clip = conversations::voice_clip("enrol-rms", RMS).wav;
+    let bob = steno(&system, &["voices", "enrol", "Bob", bob_clip.to_str().expect("path"), "--json"]);
+    assert!(bob.status.success(), "steno voices enrol: {}", String::from_utf8_lossy(&bob.stderr));
+    let bob: Value = serde_json::from_slice(&bob.stdout).expect("voice JSON");
     let (alice, bob) =
         (settled(&api, alice["id"].as_str().expect("id")).await, settled(&api, bob["id"].as_str().expect("id")).await);
     for voice in [&alice, &bob] {
@@ -120,8 +134,8 @@ async fn voices_enrolled_from_one_recording_are_named_in_another() {
     assert_eq!(deleted.status().as_u16(), 204);
     let (status, _) = api.get(&format!("/v1/jobs/{}", bob["job_id"].as_str().expect("job"))).await;
     assert_eq!(status, 404);
-    let (_, body) = api.get("/v1/speakers").await;
-    let listed: Value = serde_json::from_str(&body).expect("list JSON");
+    let listed = steno(&system, &["voices", "list", "--json"]);
+    let listed: Value = serde_json::from_slice(&listed.stdout).expect("list JSON");
     let ids: Vec<&str> =
         listed["speakers"].as_array().expect("speakers").iter().filter_map(|v| v["id"].as_str()).collect();
     assert_eq!(ids, [alice["id"].as_str().expect("id"), long["id"].as_str().expect("id")]);

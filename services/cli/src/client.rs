@@ -99,6 +99,13 @@ impl Api {
         Ok(self.send(request).await?.json().await?)
     }
 
+    /// Enrols the voice `name` from the clip at `path`; the voice document.
+    pub async fn enrol(&self, name: &str, path: &Path) -> anyhow::Result<Value> {
+        let form = reqwest::multipart::Form::new().text("name", name.to_owned());
+        let form = form.file("file", path).await.map_err(|e| anyhow::anyhow!("read {}: {e}", path.display()))?;
+        Ok(self.send(self.http.post(format!("{}/v1/speakers", self.server)).multipart(form)).await?.json().await?)
+    }
+
     /// Polls job `id` until it ends, moving `bar`; the final document.
     pub async fn follow(&self, id: &str, bar: &Progress) -> anyhow::Result<Value> {
         loop {

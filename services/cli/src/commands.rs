@@ -9,7 +9,7 @@ use steno_cli::{keys, kit, models, system::System};
 use steno_runtime::config::Config;
 
 use crate::{
-    Global, JobsCommand, KeysCommand, ModelsCommand,
+    Global, JobsCommand, KeysCommand, ModelsCommand, VoicesCommand,
     client::{self, Api, JobEnded, Progress},
 };
 
@@ -322,6 +322,41 @@ pub async fn speakers(ctx: &Context, id: &str, names: &[String]) -> anyhow::Resu
             .collect::<Vec<_>>()
             .join("\n")
     })
+}
+
+/// `steno voices enrol|list|delete`: the tenant's known voices.
+pub async fn voices(ctx: &Context, command: VoicesCommand) -> anyhow::Result<()> {
+    let api = ctx.api()?;
+    let line = |v: &Value| {
+        let field = |name: &str| v[name].as_str().unwrap_or("-").to_owned();
+        let detail = v["error"].as_str().map(|e| format!("\t{e}")).unwrap_or_default();
+        format!("{}\t{}\t{}{detail}", field("id"), field("name"), field("status"))
+    };
+    match command {
+        VoicesCommand::Enrol { name, clip } => {
+            let voice = api.enrol(&name, &clip).await?;
+            let path = format!("/v1/speakers/{}", voice["id"].as_str().unwrap_or_default());
+            let voice = loop {
+                let voice = api.get(&path).await?;
+                if voice["status"] != "enrolling" {
+                    break voice;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            };
+            print(ctx, &voice, || line(&voice))?;
+            anyhow::ensure!(voice["status"] == "ready", "the voice was not enrolled: {}", voice["error"]);
+            Ok(())
+        }
+        VoicesCommand::List => {
+            let answer = api.get("/v1/speakers").await?;
+            let voices = answer["speakers"].as_array().cloned().unwrap_or_default();
+            print(ctx, &answer, || voices.iter().map(line).collect::<Vec<_>>().join("\n"))
+        }
+        VoicesCommand::Delete { id } => {
+            api.delete(&format!("/v1/speakers/{id}")).await?;
+            print(ctx, &json!({ "id": id, "deleted": true }), || format!("voice {id} deleted"))
+        }
+    }
 }
 
 /// `steno webhooks secret [--rotate]`: the tenant's signing secret.

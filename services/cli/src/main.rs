@@ -85,6 +85,12 @@ enum Command {
         #[arg(value_name = "LABEL=NAME")]
         names: Vec<String>,
     },
+    /// Known voices, named in every diarized job of the tenant:
+    /// `steno voices enrol NAME CLIP`, `list`, `delete ID`.
+    Voices {
+        #[command(subcommand)]
+        command: VoicesCommand,
+    },
     /// Manage API keys in the ledger (`gateway.database_url`; by default the
     /// embedded one in the data directory).
     Keys {
@@ -138,6 +144,17 @@ pub enum JobsCommand {
         #[arg(long, short)]
         out: Option<PathBuf>,
     },
+}
+
+#[derive(Subcommand)]
+pub enum VoicesCommand {
+    /// Enrol a voice from a 5-30 s clip of the person talking alone; waits
+    /// until it is ready (or says why it failed).
+    Enrol { name: String, clip: PathBuf },
+    /// The tenant's voices.
+    List,
+    /// Forget a voice (and delete its clip).
+    Delete { id: String },
 }
 
 #[derive(Subcommand)]
@@ -235,6 +252,7 @@ async fn run(command: Command, global: &Global, config: Config) -> anyhow::Resul
         }
         Command::Jobs { command } => commands::jobs(&ctx, command).await,
         Command::Speakers { id, names } => commands::speakers(&ctx, &id, &names).await,
+        Command::Voices { command } => commands::voices(&ctx, command).await,
         Command::Keys { command } => commands::keys(&ctx, command).await,
         Command::Webhooks { command: WebhooksCommand::Secret { rotate } } => {
             commands::webhook_secret(&ctx, rotate).await

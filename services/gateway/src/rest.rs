@@ -1,7 +1,9 @@
 //! The REST API (axum): submit, read, list and cancel jobs, follow their
-//! events (Server-Sent Events), and fetch transcripts. Every route needs an API key (`Authorization: Bearer`) and
-//! acts for its tenant; JSON bodies are bounded at 64 KiB, uploads at
-//! `gateway.max_upload_bytes`.
+//! events (Server-Sent Events), and fetch transcripts; it merges the
+//! transcript, voice and OpenAI routes, and serves the web app and the
+//! OpenAPI document. Every API route needs an API key (`Authorization:
+//! Bearer`, or the web app's session cookie) and acts for its tenant; JSON
+//! bodies are bounded at 64 KiB, uploads at `gateway.max_upload_bytes`.
 
 use axum::{
     Extension, Json, Router,

@@ -211,6 +211,27 @@ pub struct DeadLetter<'a> {
     pub stranded: bool,
 }
 
+/// A KV bucket of one value a key (file storage), created if missing.
+pub async fn open_bucket(
+    js: &async_nats::jetstream::Context,
+    bucket: &str,
+    replicas: usize,
+) -> anyhow::Result<async_nats::jetstream::kv::Store> {
+    match js.get_key_value(bucket).await {
+        Ok(store) => Ok(store),
+        Err(_) => js
+            .create_key_value(async_nats::jetstream::kv::Config {
+                bucket: bucket.into(),
+                history: 1,
+                storage: async_nats::jetstream::stream::StorageType::File,
+                num_replicas: replicas,
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| anyhow::anyhow!("create KV bucket {bucket}: {e}")),
+    }
+}
+
 /// Convenience constructor for events.
 pub fn event(job_id: &str, kind: EventKind, stage: Stage) -> JobEvent {
     JobEvent { job_id: job_id.to_owned(), kind: kind.into(), stage: stage.into(), ..Default::default() }

@@ -5,7 +5,7 @@
 //! the print from the enrolment job's audio, and names the speakers of a
 //! tenant's jobs whose voices match one.
 
-use async_nats::jetstream::{self, kv, stream};
+use async_nats::jetstream::{self, kv};
 use futures::TryStreamExt;
 use serde::{Deserialize, Serialize};
 
@@ -29,19 +29,7 @@ pub struct Voice {
 
 /// The voices bucket, made on first use.
 pub async fn bucket(js: &jetstream::Context, replicas: usize) -> anyhow::Result<kv::Store> {
-    match js.get_key_value(subjects::VOICES_BUCKET).await {
-        Ok(store) => Ok(store),
-        Err(_) => js
-            .create_key_value(kv::Config {
-                bucket: subjects::VOICES_BUCKET.into(),
-                history: 1,
-                storage: stream::StorageType::File,
-                num_replicas: replicas,
-                ..Default::default()
-            })
-            .await
-            .map_err(|e| anyhow::anyhow!("create KV bucket {}: {e}", subjects::VOICES_BUCKET)),
-    }
+    crate::bus::open_bucket(js, subjects::VOICES_BUCKET, replicas).await
 }
 
 /// One voice of `tenant`; `None` when there is none by that id.
