@@ -92,6 +92,9 @@ async fn voices_enrolled_from_one_recording_are_named_in_another() {
         assert_eq!(voice["status"], "ready", "{voice}");
         assert!(voice["speech_seconds"].as_f64().is_some_and(|s| s >= 5.0), "{voice}");
     }
+    // An enrolment job makes a print, not a transcript.
+    let (status, body) = api.get(&format!("/v1/jobs/{}/transcript", alice["job_id"].as_str().expect("job"))).await;
+    assert!(status == 404 && body.contains("has no transcript"), "{status} {body}");
     let long = settled(&api, long["id"].as_str().expect("id")).await;
     assert_eq!(long["status"], "failed", "{long}");
     assert!(long["error"].as_str().is_some_and(|e| e.contains("5 to 30 s")), "{long}");

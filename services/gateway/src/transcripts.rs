@@ -151,7 +151,14 @@ impl Jobs {
         let transcript = match self.artifacts.get_json(id, artifacts::DIARIZED).await {
             Ok(transcript) => transcript,
             Err(artifacts::ArtifactError::NotFound(_)) => {
-                self.artifacts.get_json(id, artifacts::TRANSCRIPT).await.map_err(read)?
+                match self.artifacts.get_json(id, artifacts::TRANSCRIPT).await {
+                    Ok(transcript) => transcript,
+                    // A voice's enrolment makes none.
+                    Err(artifacts::ArtifactError::NotFound(_)) => {
+                        return Err(ApiError::NotFound(format!("job {id} has no transcript")));
+                    }
+                    Err(e) => return Err(read(e)),
+                }
             }
             Err(e) => return Err(read(e)),
         };
