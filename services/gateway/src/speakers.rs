@@ -12,13 +12,7 @@ use steno_runtime::{
     transcript::{Speaker, Transcript},
 };
 
-use crate::{
-    auth::Caller,
-    error::ApiError,
-    jobs::Jobs,
-    store::{JobRow, JobStatus},
-    views,
-};
+use crate::{auth::Caller, error::ApiError, jobs::Jobs, store::JobRow, views};
 
 /// Longest speaker name, in characters.
 const MAX_NAME_CHARS: usize = 64;
@@ -26,7 +20,7 @@ const MAX_NAME_CHARS: usize = 64;
 impl Jobs {
     /// The speakers of a completed job, in order of first appearance.
     pub async fn speakers(&self, caller: &Caller, id: &JobId) -> Result<Vec<Speaker>, ApiError> {
-        let transcript = self.diarized_transcript(caller, id).await?;
+        let (_, transcript) = self.diarized_transcript(caller, id).await?;
         Ok(transcript.speakers)
     }
 
@@ -38,11 +32,10 @@ impl Jobs {
         id: &JobId,
         names: &BTreeMap<String, String>,
     ) -> Result<Vec<Speaker>, ApiError> {
-        let mut transcript = self.diarized_transcript(caller, id).await?;
+        let (job, mut transcript) = self.diarized_transcript(caller, id).await?;
         apply_names(&mut transcript.speakers, names)?;
         let internal = |e: anyhow::Error| ApiError::unavailable("cannot store the renamed transcript", &e);
         self.artifacts.put_json(id, artifacts::DIARIZED, &transcript).await.map_err(internal)?;
-        let job = self.get(caller, id).await?;
         // Exports and search (renamed speakers are found by their new
         // names) keep the transcript's corrections.
         let edited = crate::transcripts::apply(transcript.clone(), &self.edits(id).await?);
@@ -77,16 +70,12 @@ impl Jobs {
         self.artifacts.get_bytes(id, artifacts::SPEAKERS_RTTM).await.map_err(|e| ApiError::Internal(e.into()))
     }
 
-    async fn diarized_transcript(&self, caller: &Caller, id: &JobId) -> Result<Transcript, ApiError> {
-        let job = self.get(caller, id).await?;
-        if job.status != JobStatus::Completed {
-            return Err(ApiError::Conflict(format!(
-                "job {id} is {}; speakers are named once it completes",
-                job.status
-            )));
-        }
+    /// The completed job and its diarized transcript (409 for a job that
+    /// was not diarized).
+    async fn diarized_transcript(&self, caller: &Caller, id: &JobId) -> Result<(JobRow, Transcript), ApiError> {
+        let job = self.completed(caller, id).await?;
         match self.artifacts.get_json(id, artifacts::DIARIZED).await {
-            Ok(transcript) => Ok(transcript),
+            Ok(transcript) => Ok((job, transcript)),
             Err(artifacts::ArtifactError::NotFound(_)) => {
                 Err(ApiError::Conflict(format!("job {id} was not diarized (it was submitted with diarize: false)")))
             }

@@ -48,30 +48,11 @@ fn file_name(source: &str) -> Option<String> {
         && matches!(url.scheme(), "http" | "https")
     {
         let segment = url.path_segments().and_then(|mut segments| segments.rfind(|s| !s.is_empty()));
-        return segment.map(percent_decode).or_else(|| url.host_str().map(str::to_owned));
+        return segment
+            .map(|s| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned())
+            .or_else(|| url.host_str().map(str::to_owned));
     }
     source.rsplit(['/', '\\']).find(|s| !s.trim().is_empty()).map(str::to_owned)
-}
-
-/// Decodes `%XX` escapes (invalid UTF-8 becomes U+FFFD; a stray `%` stays).
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let escaped = bytes.get(i + 1..i + 3).and_then(|hex| std::str::from_utf8(hex).ok());
-        match escaped.filter(|_| bytes[i] == b'%').and_then(|hex| u8::from_str_radix(hex, 16).ok()) {
-            Some(byte) => {
-                out.push(byte);
-                i += 3;
-            }
-            None => {
-                out.push(bytes[i]);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]
