@@ -2,11 +2,15 @@
 //! turns (2, 3 and 4 speakers, two male voices; each clean and through a
 //! telephone-like channel): diarization error rate with a 0.25 s collar, its
 //! parts, and wall time per audio minute, with the speaker count left to the
-//! engine. Prints markdown tables and writes them to
+//! engine. Then long recordings (the clean conversations back to back, 12
+//! minutes of six voices, repeated to 1, 10 and 60 minutes, streamed to the diarizer a block at a time as the stage
+//! reads the object store): wall time, real-time factor, the process's peak
+//! memory during each, and DER. Prints markdown tables and writes them to
 //! `<target dir>/bench/diarization.md`; asserts nothing about time.
 //!
 //! `scripts/fetch-speaker-model.sh && cargo bench -p integration-tests --bench diarization`
-//! (`STENO_DIARIZE_MODEL` names another model file).
+//! (`STENO_DIARIZE_MODEL` names another model file; `STENO_BENCH_LONG_MINUTES=1,10`
+//! other lengths, `0` none).
 
 use integration_tests::conversations;
 use std::{
@@ -21,7 +25,7 @@ use conversations::{
     CHANNEL_SUFFIX, Conversation, RefTurn,
     der::{COLLAR_MS, ErrorTimes, error_times},
 };
-use steno_diarize::{Diarizer, SpeakerCount};
+use steno_diarize::{AudioSource, Diarizer, SpeakerCount};
 
 /// One conversation's result.
 struct Scored {
@@ -74,6 +78,7 @@ fn main() -> anyhow::Result<()> {
     );
     report += &file_table(&results);
     report += &totals_table(&results);
+    report += &long_table(&diarizer)?;
     println!("\n{report}");
 
     let out = Path::new(env!("CARGO_TARGET_TMPDIR")).parent().unwrap_or(Path::new(".")).join("bench");
@@ -158,6 +163,126 @@ fn percentages(errors: ErrorTimes) -> String {
         der.false_alarm * 100.0,
         der.confusion * 100.0
     )
+}
+
+/// Silence between the repeats of a long recording, in samples (3 s).
+const REPEAT_GAP: usize = 48_000;
+
+/// A conversation repeated with [`REPEAT_GAP`] between the copies, `samples`
+/// long, made a block at a time: the bench holds one copy, as the stage
+/// holds one block.
+struct Repeated<'a> {
+    conversation: &'a [f32],
+    samples: usize,
+}
+
+impl AudioSource for Repeated<'_> {
+    fn read(&self, each: &mut dyn FnMut(&[f32]) -> anyhow::Result<()>) -> anyhow::Result<()> {
+        let period = self.conversation.len() + REPEAT_GAP;
+        let mut block = Vec::with_capacity(16_000);
+        for start in (0..self.samples).step_by(16_000) {
+            block.clear();
+            block.extend(
+                (start..self.samples.min(start + 16_000))
+                    .map(|i| self.conversation.get(i % period).copied().unwrap_or(0.0)),
+            );
+            each(&block)?;
+        }
+        Ok(())
+    }
+}
+
+/// The clean conversations back to back (with [`REPEAT_GAP`] between), as
+/// one meeting of every voice they use: its samples and its turns, with
+/// each voice one speaker. Repeated, the same
+/// conversation recurs only every 12 minutes or so.
+fn clean_meeting() -> (Vec<f32>, Vec<RefTurn>) {
+    let mut voices: Vec<conversations::Voice> = Vec::new();
+    let (mut samples, mut turns) = (Vec::new(), Vec::new());
+    for set in conversations::set_names().iter().filter(|s| !s.ends_with(CHANNEL_SUFFIX)) {
+        for conversation in conversations::conversation_set(set) {
+            if !samples.is_empty() {
+                samples.resize(samples.len() + REPEAT_GAP, 0.0);
+            }
+            let offset_ms = samples.len() as u64 / 16;
+            samples.extend(conversation.samples());
+            for t in &conversation.turns {
+                let voice = conversation.voices[t.speaker];
+                let speaker = voices.iter().position(|&v| v == voice).unwrap_or_else(|| {
+                    voices.push(voice);
+                    voices.len() - 1
+                });
+                turns.push(RefTurn { start_ms: t.start_ms + offset_ms, end_ms: t.end_ms + offset_ms, speaker });
+            }
+        }
+    }
+    (samples, turns)
+}
+
+/// The long recordings: each length diarized on its own, the process's
+/// peak resident memory reset before each.
+fn long_table(diarizer: &Diarizer) -> anyhow::Result<String> {
+    let minutes: Vec<u64> = std::env::var("STENO_BENCH_LONG_MINUTES")
+        .unwrap_or_else(|_| "1,10,60".into())
+        .split(',')
+        .filter_map(|m| m.trim().parse().ok())
+        .filter(|&m| m > 0)
+        .collect();
+    let mut table = String::from(
+        "\n| long recording | wall s | × real time | peak RSS MiB | speakers true/found | DER % | miss % | FA % | confusion % |\n\
+         | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n",
+    );
+    if minutes.is_empty() {
+        return Ok(String::new());
+    }
+    let (meeting, turns) = clean_meeting();
+    let period_ms = (meeting.len() + REPEAT_GAP) as u64 / 16;
+    for m in minutes {
+        let total_ms = m * 60_000;
+        let audio = Repeated { conversation: &meeting, samples: total_ms as usize * 16 };
+        // Writing 5 resets the peak resident set size (VmHWM) to the current one.
+        std::fs::write("/proc/self/clear_refs", "5").context("reset the peak RSS")?;
+        let clock = Instant::now();
+        let diarization = diarizer.run(&audio, SpeakerCount::default(), &|| false)?;
+        let wall_s = clock.elapsed().as_secs_f64();
+        let peak_mib = peak_rss_kib()? as f64 / 1024.0;
+        let reference: Vec<RefTurn> = (0..total_ms.div_ceil(period_ms))
+            .flat_map(|k| {
+                turns.iter().map(move |t| RefTurn {
+                    start_ms: t.start_ms + k * period_ms,
+                    end_ms: (t.end_ms + k * period_ms).min(total_ms),
+                    speaker: t.speaker,
+                })
+            })
+            .filter(|t| t.start_ms < t.end_ms)
+            .collect();
+        let hypothesis: Vec<RefTurn> = diarization
+            .turns
+            .iter()
+            .map(|t| RefTurn { start_ms: t.start_ms, end_ms: t.end_ms, speaker: t.speaker })
+            .collect();
+        let found = diarization.turns.iter().map(|t| t.speaker).collect::<BTreeSet<_>>().len();
+        let errors = error_times(&reference, &hypothesis, COLLAR_MS);
+        eprintln!("{m} min: {wall_s:.1} s, {peak_mib:.0} MiB peak, {found} speakers");
+        let _ = writeln!(
+            table,
+            "| {m} min | {wall_s:.1} | {:.0}× | {peak_mib:.0} | {}/{found} | {} |",
+            total_ms as f64 / 1000.0 / wall_s,
+            reference.iter().map(|t| t.speaker).collect::<BTreeSet<_>>().len(),
+            percentages(errors),
+        );
+    }
+    Ok(table)
+}
+
+/// The process's peak resident set size since it was last reset.
+fn peak_rss_kib() -> anyhow::Result<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").context("read /proc/self/status")?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .context("no VmHWM in /proc/self/status")
 }
 
 fn loadavg() -> String {

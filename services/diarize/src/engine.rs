@@ -4,7 +4,11 @@
 //! the full windows (spectral; agglomerative under about 40 s of speech),
 //! shorter windows joining the nearest cluster → per-frame labels from the
 //! nearest window → pauses under 0.5 s bridged → smoothed turns, clipped
-//! to the audio's length.
+//! to the audio's length, and each speaker's voiceprint.
+//!
+//! The audio is read twice from an [`AudioSource`], a block at a time, and
+//! never held: the first pass keeps a frame energy per 10 ms, the second
+//! only the mel frames the next windows need.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -14,9 +18,9 @@ use anyhow::{Context, bail};
 use crate::checkpoint::read_model_state;
 use crate::cluster::{cluster, nearest_centroid};
 use crate::encoder::{EMBEDDING, Encoder};
-use crate::frontend::{MelFrontend, N_MELS, SAMPLE_RATE};
-use crate::turns::{fill_pauses, frames_to_turns};
-use crate::vad::{bridge_pauses, detect_speech, frame_energies};
+use crate::frontend::{Framer, MelFrontend, MelScratch, N_MELS, SAMPLE_RATE};
+use crate::turns::{FRAME_MS, fill_pauses, frames_to_turns};
+use crate::vad::{bridge_pauses, detect_speech, frame_energy};
 use crate::windows::{Window, label_frames, place_windows, segments};
 
 /// Mean square of a -30 dBFS signal (Resemblyzer's `audio_norm_target_dBFS`).
@@ -58,6 +62,40 @@ impl SpeakerCount {
     }
 }
 
+/// Audio the diarizer reads from the start, a block at a time, twice: once
+/// for speech detection and once for the windows' mel frames. Only what
+/// the current frames need is held, so memory does not grow with the audio.
+pub trait AudioSource {
+    /// Hands `each` the audio's 16 kHz samples in order, a block at a time,
+    /// and stops at the first error either returns.
+    fn read(&self, each: &mut dyn FnMut(&[f32]) -> anyhow::Result<()>) -> anyhow::Result<()>;
+}
+
+/// Audio in memory, handed out in blocks as a stream would be.
+impl AudioSource for &[f32] {
+    fn read(&self, each: &mut dyn FnMut(&[f32]) -> anyhow::Result<()>) -> anyhow::Result<()> {
+        self.chunks(SAMPLE_RATE).try_for_each(each)
+    }
+}
+
+/// Who spoke when, and what each speaker sounds like.
+#[derive(Debug, Clone, Default)]
+pub struct Diarization {
+    pub turns: Vec<Turn>,
+    /// For each turn speaker (`Turn::speaker`), its voiceprint.
+    pub prints: Vec<Voiceprint>,
+    /// The audio's length.
+    pub duration_ms: u64,
+}
+
+/// A voice: the mean of the unit embeddings of its windows, made unit
+/// length (empty without a window), and how much speech it came from.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Voiceprint {
+    pub print: Vec<f32>,
+    pub speech_ms: u64,
+}
+
 /// A loaded speaker encoder and the pipeline around it.
 pub struct Diarizer {
     encoder: Encoder,
@@ -78,109 +116,195 @@ impl Diarizer {
     /// samples: 16 kHz mono f32 in [-1, 1]. Returns the speaker turns. Empty vec if no speech.
     /// Must be callable from several threads (&self).
     pub fn diarize(&self, samples: &[f32], count: SpeakerCount) -> anyhow::Result<Vec<Turn>> {
-        self.diarize_until(samples, count, &|| false)
+        Ok(self.run(&samples, count, &|| false)?.turns)
     }
 
-    /// As [`Diarizer::diarize`], giving up (with an error) as soon as
-    /// `stop` says so; it is asked between batches of windows.
-    pub fn diarize_until(
+    /// Diarizes `audio`, giving up (with an error) as soon as `stop` says
+    /// so; it is asked between blocks and between batches of windows.
+    pub fn run(
         &self,
-        samples: &[f32],
+        audio: &dyn AudioSource,
         count: SpeakerCount,
         stop: &dyn Fn() -> bool,
-    ) -> anyhow::Result<Vec<Turn>> {
+    ) -> anyhow::Result<Diarization> {
         let (min_k, max_k) = count.range()?;
-        let energies = frame_energies(samples);
+        let mut energies = Vec::new();
+        let mut framer = Framer::default();
+        let mut each = |_: usize, frame: &[f32]| energies.push(frame_energy(frame));
+        audio.read(&mut |block| {
+            framer.push(block, &mut each);
+            go_on(stop)
+        })?;
+        let samples = framer.finish(&mut each);
+        let duration_ms = (samples as u64 * 1000).div_ceil(SAMPLE_RATE as u64);
         let speech = detect_speech(&energies);
         let (stream, segments) = segments(&speech);
         if stream.is_empty() {
-            return Ok(Vec::new());
+            return Ok(Diarization { duration_ms, ..Diarization::default() });
         }
         let windows = place_windows(&segments);
+        let embeddings = self.embed_windows(audio, &energies, &stream, &windows, stop)?;
+        let window_labels = match windows.len() {
+            0 | 1 => vec![0; windows.len()],
+            _ => cluster_windows(&embeddings, &windows, min_k, max_k),
+        };
         let mut frame_labels = match windows.len() {
             // Only snippets under 0.5 s: too little to tell voices apart.
             0 => speech.iter().map(|&s| s.then_some(0)).collect(),
-            1 => label_frames(&stream, &segments, &windows, &[0], speech.len()),
-            _ => {
-                let embeddings = self.embed_windows(samples, &energies, &stream, &windows, stop);
-                anyhow::ensure!(!stop(), "diarization stopped: the job was cancelled");
-                let labels = cluster_windows(&embeddings, &windows, min_k, max_k);
-                label_frames(&stream, &segments, &windows, &labels, speech.len())
-            }
+            _ => label_frames(&stream, &segments, &windows, &window_labels, speech.len()),
         };
+        let mut speech_frames: BTreeMap<usize, u64> = BTreeMap::new();
+        for &label in frame_labels.iter().flatten() {
+            *speech_frames.entry(label).or_default() += 1;
+        }
         fill_pauses(&mut frame_labels, &bridge_pauses(&speech));
-        let mut turns = frames_to_turns(&frame_labels);
+        let (mut turns, order) = frames_to_turns(&frame_labels);
+        let windows_of = |label: usize| {
+            embeddings.chunks_exact(EMBEDDING).zip(&window_labels).filter(move |&(_, &l)| l == label).map(|(e, _)| e)
+        };
+        let prints = order
+            .iter()
+            .map(|&label| Voiceprint {
+                print: mean_direction(windows_of(label)),
+                speech_ms: speech_frames.get(&label).copied().unwrap_or(0) * FRAME_MS,
+            })
+            .collect();
         // The last 10 ms frame can reach past the final sample.
-        let duration_ms = (samples.len() as u64 * 1000).div_ceil(SAMPLE_RATE as u64);
         turns.retain_mut(|t| {
             t.end_ms = t.end_ms.min(duration_ms);
             t.start_ms < t.end_ms
         });
-        Ok(turns)
+        Ok(Diarization { turns, prints, duration_ms })
     }
 
-    /// One voice's print: the mean of the unit embeddings of every window
-    /// of speech in `samples` (16 kHz), made unit length, and how much
-    /// speech it came from in milliseconds. `None` without a window of speech.
-    pub fn voiceprint(&self, samples: &[f32]) -> Option<(Vec<f32>, u64)> {
-        let energies = frame_energies(samples);
-        let speech = detect_speech(&energies);
-        let (stream, segments) = segments(&speech);
-        let windows = place_windows(&segments);
-        if windows.is_empty() {
-            return None;
-        }
-        let embeddings = self.embed_windows(samples, &energies, &stream, &windows, &|| false);
-        let mut mean = vec![0.0f32; EMBEDDING];
-        for embedding in embeddings.chunks_exact(EMBEDDING) {
-            let norm = embedding.iter().map(|x| x * x).sum::<f32>().sqrt().max(f32::EPSILON);
-            mean.iter_mut().zip(embedding).for_each(|(m, x)| *m += x / norm);
-        }
-        let norm = mean.iter().map(|x| x * x).sum::<f32>().sqrt().max(f32::EPSILON);
-        mean.iter_mut().for_each(|m| *m /= norm);
-        Some((mean, stream.len() as u64 * crate::turns::FRAME_MS))
+    /// One voice's print from all the speech in `audio` (an enrolment
+    /// clip); `None` without a window of speech.
+    pub fn voiceprint(&self, audio: &dyn AudioSource) -> anyhow::Result<Option<Voiceprint>> {
+        let one = SpeakerCount { exact: Some(1), ..SpeakerCount::default() };
+        let print = self.run(audio, one, &|| false)?.prints.into_iter().next();
+        Ok(print.filter(|p| !p.print.is_empty()))
     }
 
     /// Embeds each window, levelled to -30 dBFS by scaling its power mel
-    /// frames by the inverse of its mean frame energy. Windows of one length
-    /// are encoded as one batch. Returns `windows × EMBEDDING`.
-    /// Stops early (the rest left zero) once `stop` says so.
+    /// frames by the inverse of its mean frame energy, reading `audio`
+    /// again and keeping only the mel frames from the first window not yet
+    /// gathered. Windows of one length are encoded as batches of up to
+    /// `WINDOWS_PER_CALL`. Returns `windows × EMBEDDING`.
     fn embed_windows(
         &self,
-        samples: &[f32],
+        audio: &dyn AudioSource,
         energies: &[f64],
         stream: &[usize],
         windows: &[Window],
         stop: &dyn Fn() -> bool,
-    ) -> Vec<f32> {
-        let mel = self.frontend.power_mel(samples);
-        let mut by_len: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
-        for (i, w) in windows.iter().enumerate() {
-            by_len.entry(w.len).or_default().push(i);
+    ) -> anyhow::Result<Vec<f32>> {
+        let mut gather = Gatherer {
+            diarizer: self,
+            energies,
+            stream,
+            windows,
+            scratch: self.frontend.scratch(),
+            mel: Vec::new(),
+            base: 0,
+            ready: 0,
+            batches: BTreeMap::new(),
+            out: vec![0.0f32; windows.len() * EMBEDDING],
+        };
+        let mut framer = Framer::default();
+        let mut each = |f: usize, frame: &[f32]| gather.frame(f, frame);
+        audio.read(&mut |block| {
+            framer.push(block, &mut each);
+            go_on(stop)
+        })?;
+        framer.finish(&mut each);
+        anyhow::ensure!(
+            gather.ready == windows.len(),
+            "the audio ended before its last window; it changed while being read"
+        );
+        let lengths: Vec<usize> = gather.batches.keys().copied().collect();
+        for len in lengths {
+            gather.embed(len);
         }
-        let mut out = vec![0.0f32; windows.len() * EMBEDDING];
-        for (len, members) in by_len {
-            for chunk in members.chunks(WINDOWS_PER_CALL) {
-                if stop() {
-                    return out;
-                }
-                let mut batch = Vec::with_capacity(chunk.len() * len * N_MELS);
-                for &i in chunk {
-                    let span = &stream[windows[i].start..][..len];
-                    let power = span.iter().map(|&f| energies[f]).sum::<f64>() / len as f64;
-                    let gain = if power > 0.0 { (TARGET_POWER / power) as f32 } else { 1.0 };
-                    for &f in span {
-                        batch.extend(mel[f * N_MELS..][..N_MELS].iter().map(|m| m * gain));
-                    }
-                }
-                let embedded = self.encoder.embed(&batch, chunk.len(), len, self.threads);
-                for (&i, e) in chunk.iter().zip(embedded.chunks_exact(EMBEDDING)) {
-                    out[i * EMBEDDING..][..EMBEDDING].copy_from_slice(e);
-                }
-            }
-        }
-        out
+        Ok(gather.out)
     }
+}
+
+/// An error once `stop` says the work is no longer wanted.
+fn go_on(stop: &dyn Fn() -> bool) -> anyhow::Result<()> {
+    anyhow::ensure!(!stop(), "diarization stopped: the job was cancelled");
+    Ok(())
+}
+
+/// The second pass's state: mel frames from audio frame `base` on, and
+/// the gathered windows waiting to be encoded.
+struct Gatherer<'a> {
+    diarizer: &'a Diarizer,
+    energies: &'a [f64],
+    stream: &'a [usize],
+    windows: &'a [Window],
+    scratch: MelScratch,
+    mel: Vec<f32>,
+    base: usize,
+    /// The first window not yet gathered.
+    ready: usize,
+    /// By window length: the windows gathered and their levelled mel frames.
+    batches: BTreeMap<usize, (Vec<usize>, Vec<f32>)>,
+    out: Vec<f32>,
+}
+
+impl Gatherer<'_> {
+    fn frame(&mut self, f: usize, samples: &[f32]) {
+        let Some(next) = self.windows.get(self.ready) else { return };
+        if f < self.stream[next.start] {
+            return;
+        }
+        if self.mel.is_empty() {
+            self.base = f;
+        }
+        let at = self.mel.len();
+        self.mel.resize(at + N_MELS, 0.0);
+        self.diarizer.frontend.frame_mel(samples, &mut self.scratch, &mut self.mel[at..]);
+        // A window's frames are consecutive in the audio (it lies in one segment).
+        while let Some(w) = self.windows.get(self.ready).filter(|w| self.stream[w.start] + w.len <= f + 1) {
+            let span = &self.energies[self.stream[w.start]..][..w.len];
+            let power = span.iter().sum::<f64>() / w.len as f64;
+            let gain = if power > 0.0 { (TARGET_POWER / power) as f32 } else { 1.0 };
+            let (members, batch) = self.batches.entry(w.len).or_default();
+            members.push(self.ready);
+            let from = (self.stream[w.start] - self.base) * N_MELS;
+            batch.extend(self.mel[from..][..w.len * N_MELS].iter().map(|m| m * gain));
+            if members.len() == WINDOWS_PER_CALL {
+                self.embed(w.len);
+            }
+            self.ready += 1;
+        }
+        let keep_from = self.windows.get(self.ready).map_or(usize::MAX, |w| self.stream[w.start]);
+        let drop = keep_from.saturating_sub(self.base).min(self.mel.len() / N_MELS);
+        self.mel.drain(..drop * N_MELS);
+        self.base += drop;
+    }
+
+    /// Encodes the windows of length `len` gathered so far.
+    fn embed(&mut self, len: usize) {
+        let Some((members, batch)) = self.batches.remove(&len) else { return };
+        let embedded = self.diarizer.encoder.embed(&batch, members.len(), len, self.diarizer.threads);
+        for (&i, e) in members.iter().zip(embedded.chunks_exact(EMBEDDING)) {
+            self.out[i * EMBEDDING..][..EMBEDDING].copy_from_slice(e);
+        }
+    }
+}
+
+/// The mean of unit vectors `rows`, made unit length; empty for no rows.
+fn mean_direction<'a>(rows: impl Iterator<Item = &'a [f32]>) -> Vec<f32> {
+    let mut mean = Vec::new();
+    for row in rows {
+        mean.resize(row.len(), 0.0);
+        let norm = row.iter().map(|x| x * x).sum::<f32>().sqrt().max(f32::EPSILON);
+        mean.iter_mut().zip(row).for_each(|(m, x): (&mut f32, &f32)| *m += x / norm);
+    }
+    let norm = mean.iter().map(|x| x * x).sum::<f32>().sqrt().max(f32::EPSILON);
+    mean.iter_mut().for_each(|m| *m /= norm);
+    mean
 }
 
 /// Clusters the full-length windows, then gives each shorter window the
@@ -250,6 +374,59 @@ mod tests {
         }
         let bad = SpeakerCount { min: Some(3), max: Some(2), ..Default::default() };
         assert!(diarizer.diarize(&samples, bad).is_err());
+    }
+
+    /// Audio handed out in blocks of uneven, small sizes.
+    struct Ragged<'a>(&'a [f32]);
+
+    impl AudioSource for Ragged<'_> {
+        fn read(&self, each: &mut dyn FnMut(&[f32]) -> anyhow::Result<()>) -> anyhow::Result<()> {
+            let mut rest = self.0;
+            for size in [1, 399, 7, 1600, 160, 12_345].into_iter().cycle() {
+                if rest.is_empty() {
+                    return Ok(());
+                }
+                let (block, after) = rest.split_at(size.min(rest.len()));
+                each(block)?;
+                rest = after;
+            }
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn blocks_of_any_size_give_the_same_diarization_and_prints() {
+        let diarizer = toy_diarizer();
+        let mut samples = Vec::new();
+        for seconds in [2.5, 0.3, 1.0, 4.0, 0.7] {
+            samples.extend(tone(seconds));
+            samples.extend(vec![0.0; 8_000]);
+        }
+        let count = SpeakerCount { min: Some(2), max: Some(3), ..Default::default() };
+        let whole = diarizer.run(&samples.as_slice(), count, &|| false).expect("in one go");
+        let ragged = diarizer.run(&Ragged(&samples), count, &|| false).expect("in ragged blocks");
+        assert_eq!(whole.turns, ragged.turns);
+        assert_eq!(whole.duration_ms, 11_000);
+        assert_eq!(whole.prints.len(), whole.turns.iter().map(|t| t.speaker + 1).max().unwrap_or(0));
+        for (a, b) in whole.prints.iter().zip(&ragged.prints) {
+            assert_eq!(a.speech_ms, b.speech_ms);
+            assert!(a.print.iter().zip(&b.print).all(|(x, y)| (x - y).abs() < 1e-5));
+            let norm = a.print.iter().map(|x| x * x).sum::<f32>().sqrt();
+            assert!((norm - 1.0).abs() < 1e-4, "print norm {norm}");
+        }
+        // Every speech frame is some speaker's.
+        let speech: u64 = whole.prints.iter().map(|p| p.speech_ms).sum();
+        assert!((7_000..=9_000).contains(&speech), "{speech} ms of speech");
+    }
+
+    #[test]
+    fn a_voiceprint_needs_a_window_of_speech_and_a_stop_stops() {
+        let diarizer = toy_diarizer();
+        let print = diarizer.voiceprint(&tone(3.0).as_slice()).expect("print").expect("speech");
+        assert!(print.print.len() == EMBEDDING && (2_900..=3_000).contains(&print.speech_ms), "{print:?}");
+        assert_eq!(diarizer.voiceprint(&vec![0.0; 48_000].as_slice()).expect("silence"), None);
+        let err = diarizer.run(&tone(3.0).as_slice(), SpeakerCount::default(), &|| true).expect_err("stopped");
+        assert!(err.to_string().contains("cancelled"), "{err}");
     }
 
     #[test]

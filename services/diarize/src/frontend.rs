@@ -50,35 +50,111 @@ impl MelFrontend {
         1 + n / HOP
     }
 
-    /// The power mel spectrogram, `frame_count(samples.len())` rows of
-    /// `N_MELS`, flattened row-major.
-    pub fn power_mel(&self, samples: &[f32]) -> Vec<f32> {
-        let frames = Self::frame_count(samples.len());
-        let mut out = vec![0.0f32; frames * N_MELS];
-        let mut input = self.fft.make_input_vec();
-        let mut spectrum = self.fft.make_output_vec();
-        let mut scratch = self.fft.make_scratch_vec();
-        let mut power = vec![0.0f32; N_BINS];
-        let pad = N_FFT / 2;
-        for (f, mel) in out.chunks_exact_mut(N_MELS).enumerate() {
-            // Frame f covers padded samples [f*HOP, f*HOP + N_FFT), i.e.
-            // original samples starting at f*HOP - pad; outside is zero.
-            for (i, x) in input.iter_mut().enumerate() {
-                let at = (f * HOP + i).checked_sub(pad);
-                *x = at.and_then(|a| samples.get(a)).map_or(0.0, |s| s * self.window[i]);
-            }
-            if self.fft.process_with_scratch(&mut input, &mut spectrum, &mut scratch).is_err() {
-                continue; // only fails on wrong buffer lengths, which make_*_vec rules out
-            }
-            for (p, c) in power.iter_mut().zip(&spectrum) {
-                *p = Complex::norm_sqr(c);
-            }
-            for (m, filter) in mel.iter_mut().zip(&self.filters) {
-                let bins = &power[filter.start..filter.start + filter.weights.len()];
-                *m = bins.iter().zip(&filter.weights).map(|(p, w)| p * w).sum();
-            }
+    /// Buffers for [`MelFrontend::frame_mel`], one set per thread.
+    pub fn scratch(&self) -> MelScratch {
+        MelScratch {
+            input: self.fft.make_input_vec(),
+            spectrum: self.fft.make_output_vec(),
+            fft: self.fft.make_scratch_vec(),
+            power: vec![0.0; N_BINS],
         }
+    }
+
+    /// One frame's `N_MELS` power mel values into `out`, from its `N_FFT`
+    /// samples (a [`Framer`] frame).
+    pub fn frame_mel(&self, frame: &[f32], scratch: &mut MelScratch, out: &mut [f32]) {
+        for ((x, s), w) in scratch.input.iter_mut().zip(frame).zip(&self.window) {
+            *x = s * w;
+        }
+        if self.fft.process_with_scratch(&mut scratch.input, &mut scratch.spectrum, &mut scratch.fft).is_err() {
+            return; // only fails on wrong buffer lengths, which make_*_vec rules out
+        }
+        for (p, c) in scratch.power.iter_mut().zip(&scratch.spectrum) {
+            *p = Complex::norm_sqr(c);
+        }
+        for (m, filter) in out.iter_mut().zip(&self.filters) {
+            let bins = &scratch.power[filter.start..filter.start + filter.weights.len()];
+            *m = bins.iter().zip(&filter.weights).map(|(p, w)| p * w).sum();
+        }
+    }
+
+    /// The power mel spectrogram of audio in memory, `frame_count(samples.len())`
+    /// rows of `N_MELS`, flattened row-major.
+    pub fn power_mel(&self, samples: &[f32]) -> Vec<f32> {
+        let mut out = Vec::with_capacity(Self::frame_count(samples.len()) * N_MELS);
+        let mut scratch = self.scratch();
+        let mut each = |_: usize, frame: &[f32]| {
+            let at = out.len();
+            out.resize(at + N_MELS, 0.0);
+            self.frame_mel(frame, &mut scratch, &mut out[at..]);
+        };
+        let mut framer = Framer::default();
+        framer.push(samples, &mut each);
+        framer.finish(&mut each);
         out
+    }
+}
+
+/// FFT buffers for [`MelFrontend::frame_mel`].
+pub struct MelScratch {
+    input: Vec<f32>,
+    spectrum: Vec<Complex<f32>>,
+    fft: Vec<Complex<f32>>,
+    power: Vec<f32>,
+}
+
+/// Cuts audio that arrives a block at a time into the front end's frames:
+/// frame `i` is the `N_FFT` samples centred on sample `i × HOP`, zeros
+/// outside the audio (librosa's centred framing, padding included). Between
+/// blocks it holds under one frame of samples.
+#[derive(Default)]
+pub struct Framer {
+    /// Samples from audio index `offset` on.
+    held: Vec<f32>,
+    offset: usize,
+    /// Samples pushed so far.
+    total: usize,
+    /// The next frame to hand out.
+    next: usize,
+    frame: Vec<f32>,
+}
+
+impl Framer {
+    /// Takes the next block, handing `each` every frame it completes (index, samples).
+    pub fn push(&mut self, block: &[f32], each: &mut impl FnMut(usize, &[f32])) {
+        self.held.extend_from_slice(block);
+        self.total += block.len();
+        while self.next * HOP + N_FFT / 2 <= self.total {
+            self.emit(each);
+        }
+        let keep_from = (self.next * HOP).saturating_sub(N_FFT / 2).max(self.offset);
+        self.held.drain(..keep_from - self.offset);
+        self.offset = keep_from;
+    }
+
+    /// Hands out the last frames (padded with zeros); returns the number of
+    /// samples the audio had.
+    pub fn finish(mut self, each: &mut impl FnMut(usize, &[f32])) -> usize {
+        while self.next < MelFrontend::frame_count(self.total) {
+            self.emit(each);
+        }
+        self.total
+    }
+
+    fn emit(&mut self, each: &mut impl FnMut(usize, &[f32])) {
+        self.frame.resize(N_FFT, 0.0);
+        let first = (self.next * HOP) as isize - (N_FFT / 2) as isize;
+        for (i, x) in self.frame.iter_mut().enumerate() {
+            let at = first + i as isize;
+            *x = usize::try_from(at)
+                .ok()
+                .filter(|&a| a < self.total)
+                .and_then(|a| self.held.get(a.checked_sub(self.offset)?))
+                .copied()
+                .unwrap_or(0.0);
+        }
+        each(self.next, &self.frame);
+        self.next += 1;
     }
 }
 
@@ -155,6 +231,27 @@ mod tests {
             let area: f32 = row.iter().sum::<f32>() * 40.0;
             assert!((area - 1.0).abs() < 0.05, "area {area}");
         }
+    }
+
+    #[test]
+    fn frames_are_centred_padded_and_independent_of_the_blocks() {
+        let samples: Vec<f32> = (0..1_000).map(|i| i as f32).collect();
+        let mut whole = Vec::new();
+        let mut framer = Framer::default();
+        framer.push(&samples, &mut |i, f: &[f32]| whole.push((i, f.to_vec())));
+        assert_eq!(framer.finish(&mut |i, f: &[f32]| whole.push((i, f.to_vec()))), 1_000);
+        assert_eq!(whole.len(), MelFrontend::frame_count(1_000));
+        // Frame 0: 200 zeros, then samples 0..200; frame 6: samples 760..1000, then zeros.
+        assert_eq!((whole[0].1[199], whole[0].1[200], whole[0].1[399]), (0.0, 0.0, 199.0));
+        assert_eq!((whole[6].1[0], whole[6].1[239], whole[6].1[240]), (760.0, 999.0, 0.0));
+        let mut pieces = Vec::new();
+        let mut framer = Framer::default();
+        for block in samples.chunks(37) {
+            framer.push(block, &mut |i, f: &[f32]| pieces.push((i, f.to_vec())));
+            assert!(framer.held.len() <= N_FFT + 37, "holds {} samples", framer.held.len());
+        }
+        framer.finish(&mut |i, f: &[f32]| pieces.push((i, f.to_vec())));
+        assert_eq!(whole, pieces);
     }
 
     #[test]

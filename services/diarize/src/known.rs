@@ -1,29 +1,10 @@
 //! Known voices: which of a job's speakers is a voice its tenant enrolled
-//! (`POST /v1/speakers`). Each speaker's voiceprint (from up to
-//! [`MAX_PRINT_MS`] of its turns) is compared with every enrolled print by
-//! cosine similarity; the most similar pairs at or above the threshold are
+//! (`POST /v1/speakers`). Each speaker's voiceprint (the mean direction
+//! of its windows' embeddings, [`crate::Voiceprint`]) is compared with every
+//! enrolled print by cosine similarity; the most similar pairs at or above the threshold are
 //! taken first, each voice and each speaker at most once.
 
 use steno_runtime::voices::Voice;
-
-use crate::engine::Turn;
-
-/// Most speech of one speaker a voiceprint is made from.
-pub const MAX_PRINT_MS: u64 = 60_000;
-
-/// The samples of `speaker`'s turns, up to [`MAX_PRINT_MS`] of them.
-pub fn speaker_samples(samples: &[f32], turns: &[Turn], speaker: usize) -> Vec<f32> {
-    let at = |ms: u64| (ms as usize * 16).min(samples.len());
-    let mut out = Vec::new();
-    for turn in turns.iter().filter(|t| t.speaker == speaker) {
-        if out.len() >= at(MAX_PRINT_MS) {
-            break;
-        }
-        out.extend_from_slice(&samples[at(turn.start_ms)..at(turn.end_ms)]);
-    }
-    out.truncate(MAX_PRINT_MS as usize * 16);
-    out
-}
 
 /// For each speaker's print (`None`: too little speech), the index of the
 /// known voice it is, if any.
@@ -74,18 +55,5 @@ mod tests {
         assert_eq!(match_voices(&prints, &voices, 0.85), [None, Some(0), Some(1), None]);
         assert_eq!(match_voices(&prints, &voices, 0.99), [None, None, Some(1), None]);
         assert_eq!(match_voices(&prints, &[], 0.5), [None, None, None, None]);
-    }
-
-    #[test]
-    fn a_speakers_samples_come_from_its_turns_only() {
-        let samples: Vec<f32> = (0..16_000).map(|i| i as f32).collect();
-        let turns = [
-            Turn { start_ms: 0, end_ms: 100, speaker: 0 },
-            Turn { start_ms: 100, end_ms: 300, speaker: 1 },
-            Turn { start_ms: 300, end_ms: 400, speaker: 0 },
-        ];
-        let mine = speaker_samples(&samples, &turns, 0);
-        assert_eq!(mine.len(), 3200);
-        assert_eq!((mine[0], mine[1600]), (0.0, 4800.0));
     }
 }

@@ -18,14 +18,15 @@ pub mod turns;
 pub mod vad;
 pub mod windows;
 
-pub use engine::{Diarizer, SpeakerCount, Turn};
+pub use engine::{AudioSource, Diarization, Diarizer, SpeakerCount, Turn, Voiceprint};
 
 use std::sync::Arc;
 
 use anyhow::Context;
 use async_nats::jetstream::kv;
 use steno_runtime::{
-    artifacts,
+    JobId,
+    artifacts::{self, ArtifactError, Artifacts},
     config::DiarizeConfig,
     metrics,
     proto::{Stage as StageKind, StageTask},
@@ -86,17 +87,14 @@ impl Diarize {
                 task.duration_ms as f64 / 1000.0
             )));
         }
-        let samples = ctx.artifacts.get_audio(&ctx.job_id).await?;
-        let diarizer = self.diarizer.clone();
-        let print = tokio::task::spawn_blocking(move || diarizer.voiceprint(&samples))
-            .await
-            .map_err(|e| anyhow::anyhow!("voiceprint task panicked: {e}"))?;
-        match print {
-            Some((print, speech_ms)) if speech_ms >= MIN_PRINT_SPEECH_MS => {
-                (voice.print, voice.speech_ms) = (print, speech_ms);
+        let (diarizer, audio) = (self.diarizer.clone(), StoredAudio::of(ctx));
+        let print = tokio::task::spawn_blocking(move || diarizer.voiceprint(&audio)).await.map_err(panicked)?;
+        match print.map_err(failed)? {
+            Some(print) if print.speech_ms >= MIN_PRINT_SPEECH_MS => {
+                (voice.print, voice.speech_ms) = (print.print, print.speech_ms);
             }
             other => {
-                let speech = other.map_or(0, |(_, ms)| ms) as f64 / 1000.0;
+                let speech = other.map_or(0, |p| p.speech_ms) as f64 / 1000.0;
                 return Err(StageError::permanent(format!(
                     "the clip holds {speech:.1} s of speech; a voice needs at least {} s of one person talking",
                     MIN_PRINT_SPEECH_MS / 1000
@@ -109,16 +107,10 @@ impl Diarize {
     }
 
     /// Gives the transcript's speakers whose voices match the tenant's
-    /// known voices those voices' names. Known voices that cannot be read
-    /// leave the speakers unnamed (logged), not the job failed.
-    async fn name_known_voices(
-        &self,
-        tenant: &str,
-        samples: Arc<Vec<f32>>,
-        turns: &[Turn],
-        order: &[usize],
-        transcript: &mut Transcript,
-    ) {
+    /// known voices those voices' names; `prints` are theirs in the
+    /// transcript's order. Known voices that cannot be read leave the
+    /// speakers unnamed (logged), not the job failed.
+    async fn name_known_voices(&self, tenant: &str, prints: &[Option<Vec<f32>>], transcript: &mut Transcript) {
         let Some(store) = &self.voices else { return };
         let known = match voices::list(store, tenant).await {
             Ok(known) if known.iter().any(|v| !v.print.is_empty()) => known,
@@ -128,17 +120,7 @@ impl Diarize {
                 return;
             }
         };
-        let (diarizer, turns, order) = (self.diarizer.clone(), turns.to_vec(), order.to_vec());
-        let prints = tokio::task::spawn_blocking(move || {
-            let print = |&speaker: &usize| {
-                let part = known::speaker_samples(&samples, &turns, speaker);
-                diarizer.voiceprint(&part).filter(|(_, ms)| *ms >= MIN_PRINT_SPEECH_MS).map(|(print, _)| print)
-            };
-            order.iter().map(print).collect::<Vec<_>>()
-        })
-        .await;
-        let Ok(prints) = prints else { return };
-        let matched = known::match_voices(&prints, &known, self.known_voice_threshold);
+        let matched = known::match_voices(prints, &known, self.known_voice_threshold);
         for (speaker, voice) in transcript.speakers.iter_mut().zip(matched) {
             if let Some(voice) = voice.map(|v| &known[v]) {
                 tracing::info!(speaker = %speaker.id, voice = %voice.id, "a known voice");
@@ -146,6 +128,53 @@ impl Diarize {
             }
         }
     }
+}
+
+/// The job's audio in the object store, read a block at a time on the
+/// blocking thread the diarizer runs on.
+struct StoredAudio {
+    artifacts: Artifacts,
+    job_id: JobId,
+    runtime: tokio::runtime::Handle,
+}
+
+impl StoredAudio {
+    /// Ten seconds of samples.
+    const BLOCK: usize = 160_000;
+
+    fn of(ctx: &JobContext) -> Self {
+        Self {
+            artifacts: ctx.artifacts.clone(),
+            job_id: ctx.job_id.clone(),
+            runtime: tokio::runtime::Handle::current(),
+        }
+    }
+}
+
+impl AudioSource for StoredAudio {
+    fn read(&self, each: &mut dyn FnMut(&[f32]) -> anyhow::Result<()>) -> anyhow::Result<()> {
+        let mut reader = self.runtime.block_on(self.artifacts.audio_reader(&self.job_id, artifacts::AUDIO))?;
+        loop {
+            let block = self.runtime.block_on(reader.read(Self::BLOCK))?;
+            if block.is_empty() {
+                return Ok(());
+            }
+            each(&block)?;
+        }
+    }
+}
+
+/// A diarizer's error as the stage's: the audio unreadable is an
+/// artifact's error (retried unless malformed); anything else fails the job.
+fn failed(e: anyhow::Error) -> StageError {
+    match e.downcast::<ArtifactError>() {
+        Ok(e) => e.into(),
+        Err(e) => StageError::permanent(format!("diarization failed: {e:#}")),
+    }
+}
+
+fn panicked(e: tokio::task::JoinError) -> StageError {
+    anyhow::anyhow!("diarization task panicked: {e}").into()
 }
 
 impl Stage for Diarize {
@@ -162,19 +191,25 @@ impl Stage for Diarize {
         let max = given(options.max_speakers).unwrap_or(self.max_speakers.max(min.unwrap_or(1)));
         let count = SpeakerCount { exact: given(options.num_speakers), min, max: Some(max) };
         let mut transcript: Transcript = ctx.artifacts.get_json(&ctx.job_id, artifacts::TRANSCRIPT).await?;
-        let samples = Arc::new(ctx.artifacts.get_audio(&ctx.job_id).await?);
-        let audio_seconds = samples.len() as f64 / 16_000.0;
-
-        let (diarizer, clock, audio) = (self.diarizer.clone(), std::time::Instant::now(), samples.clone());
-        // A cancelled job stops the computation between batches of windows.
+        let (diarizer, clock, audio) = (self.diarizer.clone(), std::time::Instant::now(), StoredAudio::of(ctx));
+        // A cancelled job stops the computation between blocks of audio.
         let cancelled = ctx.cancellation();
-        let turns =
-            tokio::task::spawn_blocking(move || diarizer.diarize_until(&audio, count, &|| cancelled.is_cancelled()))
+        let diarization =
+            tokio::task::spawn_blocking(move || diarizer.run(&audio, count, &|| cancelled.is_cancelled()))
                 .await
-                .map_err(|e| anyhow::anyhow!("diarization task panicked: {e}"))?
-                .map_err(|e| StageError::permanent(format!("diarization failed: {e:#}")))?;
+                .map_err(panicked)?
+                .map_err(failed)?;
+        let turns = diarization.turns;
         let order = assign::label(&mut transcript, &turns);
-        self.name_known_voices(&task.tenant, samples, &turns, &order, &mut transcript).await;
+        let prints: Vec<Option<Vec<f32>>> = order
+            .iter()
+            .map(|&speaker| {
+                let print = diarization.prints.get(speaker)?;
+                (print.speech_ms >= MIN_PRINT_SPEECH_MS && !print.print.is_empty()).then(|| print.print.clone())
+            })
+            .collect();
+        self.name_known_voices(&task.tenant, &prints, &mut transcript).await;
+        let audio_seconds = diarization.duration_ms as f64 / 1000.0;
         metrics::diarized(transcript.speakers.len(), audio_seconds, clock.elapsed().as_secs_f64());
 
         let rttm = rttm::render(ctx.job_id.as_str(), &turns, |speaker| {

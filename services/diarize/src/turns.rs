@@ -19,8 +19,9 @@ struct Piece {
 
 /// `labels[i]` is the speaker of frame `i`, `None` outside speech. Returns
 /// turns after smoothing short flips and merging touching pieces of one
-/// speaker, with speakers renumbered by first appearance.
-pub fn frames_to_turns(labels: &[Option<usize>]) -> Vec<Turn> {
+/// speaker, with speakers renumbered by first appearance, and the label
+/// each turn speaker had.
+pub fn frames_to_turns(labels: &[Option<usize>]) -> (Vec<Turn>, Vec<usize>) {
     let mut pieces = pieces(labels);
     smooth_flips(&mut pieces);
     let mut order: Vec<usize> = Vec::new();
@@ -36,7 +37,7 @@ pub fn frames_to_turns(labels: &[Option<usize>]) -> Vec<Turn> {
             _ => turns.push(Turn { start_ms, end_ms, speaker }),
         }
     }
-    turns
+    (turns, order)
 }
 
 /// Labels the unlabelled frames that `speech` marks (pauses bridged after
@@ -122,7 +123,9 @@ mod tests {
     #[test]
     fn renumbers_by_first_appearance_and_keeps_gaps() {
         let labels = frames(&[(10, None), (100, Some(3)), (40, None), (80, Some(1)), (60, Some(3))]);
-        assert_eq!(frames_to_turns(&labels), vec![turn(100, 1100, 0), turn(1500, 2300, 1), turn(2300, 2900, 0)]);
+        let (turns, order) = frames_to_turns(&labels);
+        assert_eq!(turns, vec![turn(100, 1100, 0), turn(1500, 2300, 1), turn(2300, 2900, 0)]);
+        assert_eq!(order, vec![3, 1]);
     }
 
     #[test]
@@ -137,7 +140,7 @@ mod tests {
             (200, Some(0)),
             (10, Some(2)), // flip at the end of a run, touching one side
         ]);
-        assert_eq!(frames_to_turns(&labels), vec![turn(0, 2300, 0), turn(2600, 2900, 1), turn(3200, 5300, 0)]);
+        assert_eq!(frames_to_turns(&labels).0, vec![turn(0, 2300, 0), turn(2600, 2900, 1), turn(3200, 5300, 0)]);
     }
 
     #[test]
@@ -151,7 +154,7 @@ mod tests {
 
     #[test]
     fn no_speech_no_turns() {
-        assert!(frames_to_turns(&[None; 50]).is_empty());
-        assert!(frames_to_turns(&[]).is_empty());
+        assert!(frames_to_turns(&[None; 50]).0.is_empty());
+        assert!(frames_to_turns(&[]).0.is_empty());
     }
 }

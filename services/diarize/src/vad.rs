@@ -11,7 +11,7 @@
 //! windows stay inside. Pauses under 500 ms are then bridged for the turns
 //! (`bridge_pauses`), as a pause inside a turn is part of it.
 
-use crate::frontend::{HOP, MelFrontend, N_FFT};
+use crate::frontend::{Framer, N_FFT};
 
 const FLOOR_PERCENTILE: f64 = 0.05;
 const LEVEL_PERCENTILE: f64 = 0.95;
@@ -23,24 +23,19 @@ const MAX_GAP_FRAMES: usize = 30;
 const TURN_GAP_FRAMES: usize = 50;
 const MIN_SPEECH_FRAMES: usize = 15;
 
-/// Mean square of each frame's 400-sample span (zeros outside the signal).
+/// Mean square of a frame's 400 samples.
+pub fn frame_energy(frame: &[f32]) -> f64 {
+    frame.iter().map(|&s| f64::from(s) * f64::from(s)).sum::<f64>() / N_FFT as f64
+}
+
+/// [`frame_energy`] of each frame of audio in memory.
 pub fn frame_energies(samples: &[f32]) -> Vec<f64> {
-    // Prefix sums of squares make each frame O(1).
-    let mut prefix = Vec::with_capacity(samples.len() + 1);
-    prefix.push(0.0f64);
-    let mut acc = 0.0f64;
-    for &s in samples {
-        acc += f64::from(s) * f64::from(s);
-        prefix.push(acc);
-    }
-    (0..MelFrontend::frame_count(samples.len()))
-        .map(|i| {
-            let centre = i * HOP;
-            let lo = centre.saturating_sub(N_FFT / 2).min(samples.len());
-            let hi = (centre + N_FFT / 2).min(samples.len());
-            (prefix[hi] - prefix[lo]) / N_FFT as f64
-        })
-        .collect()
+    let mut energies = Vec::new();
+    let mut each = |_: usize, frame: &[f32]| energies.push(frame_energy(frame));
+    let mut framer = Framer::default();
+    framer.push(samples, &mut each);
+    framer.finish(&mut each);
+    energies
 }
 
 /// Which frames are speech, from `frame_energies`.

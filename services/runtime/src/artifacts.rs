@@ -137,11 +137,6 @@ impl Artifacts {
         self.put_bytes(job_id, artifact, &bytes).await
     }
 
-    /// The job's normalised audio ([`AUDIO`]) as samples in -1..1.
-    pub async fn get_audio(&self, job_id: &JobId) -> Result<Vec<f32>, ArtifactError> {
-        Ok(pcm_samples(&self.get_bytes(job_id, AUDIO).await?))
-    }
-
     /// Audio in [`AUDIO`]'s format (the job's, or a part's) to read a
     /// block at a time.
     pub async fn audio_reader(&self, job_id: &JobId, artifact: &str) -> Result<AudioReader, ArtifactError> {
