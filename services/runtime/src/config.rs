@@ -283,6 +283,9 @@ pub struct TranscribeConfig {
     pub max_loaded_models: usize,
     /// Most MiB of model files held loaded at once; 0 = no limit.
     pub max_loaded_mb: u64,
+    /// Encode a piece shorter than whisper's 30 s window at its own length
+    /// (whisper.cpp's `audio_ctx`) rather than padded to 30 s.
+    pub fit_encoder: bool,
 }
 
 impl Default for TranscribeConfig {
@@ -298,6 +301,7 @@ impl Default for TranscribeConfig {
             part_secs: 120,
             max_loaded_models: 4,
             max_loaded_mb: 0,
+            fit_encoder: true,
         }
     }
 }

@@ -36,6 +36,7 @@ use crate::{
 pub struct Transcribe {
     models: Arc<Models>,
     threads: usize,
+    fit_encoder: bool,
     /// Audio longer than this many samples is split into parts; 0 = never.
     split_after: u64,
     part_samples: usize,
@@ -56,6 +57,7 @@ impl Transcribe {
         Ok(Self {
             models: Arc::new(models),
             threads,
+            fit_encoder: config.fit_encoder,
             split_after: samples(config.split_after_secs) as u64,
             part_samples: samples(config.part_secs),
         })
@@ -104,6 +106,7 @@ impl Stage for Transcribe {
         let clock = std::time::Instant::now();
         let mut request = whisper::Request::new(&options, self.threads);
         request.cancelled = ctx.cancellation();
+        request.fit_encoder = self.fit_encoder;
         let request = Arc::new(request);
         let mut transcript = transcribe_in_pieces(&model, self.models.vad(), request, audio, ctx).await?;
         metrics::transcribed(&model.name, transcript.duration_ms as f64 / 1000.0, clock.elapsed().as_secs_f64());

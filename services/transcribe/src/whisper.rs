@@ -31,6 +31,9 @@ pub struct Request {
     pub prompt: String,
     pub translate: bool,
     pub word_timestamps: bool,
+    /// Sizes the encoder to a piece shorter than whisper's 30 s window
+    /// (whisper.cpp's `audio_ctx`) rather than encoding 30 s every time.
+    pub fit_encoder: bool,
     /// With no `language`, the one detected in the job's first piece: the
     /// later pieces are decoded in it too (as openai-whisper decides once
     /// from the first 30 s), so one job is not transcribed in several.
@@ -58,6 +61,7 @@ impl Request {
             prompt,
             translate: options.translate,
             word_timestamps: options.word_timestamps.unwrap_or(true),
+            fit_encoder: false,
             detected: OnceLock::new(),
             cancelled: CancellationToken::new(),
         }
@@ -111,6 +115,9 @@ pub fn transcribe_with(
     let language = request.decode_language(model.english_only());
     params.set_language(Some(language));
     params.set_token_timestamps(request.word_timestamps);
+    if let Some(positions) = fitted_audio_ctx(samples.len()).filter(|_| request.fit_encoder) {
+        params.set_audio_ctx(positions);
+    }
     // Guards against repetition loops and invented text, stated rather than
     // left to the library's defaults: no text carried in from an earlier
     // piece; non-speech tokens and blanks suppressed; a window whose
@@ -151,6 +158,15 @@ pub fn transcribe_with(
         segments.iter_mut().for_each(|s| s.words.clear());
     }
     Ok(Transcript { language, duration_ms: samples.len() as u64 * 1000 / SAMPLE_RATE, segments, speakers: Vec::new() })
+}
+
+/// The encoder positions (20 ms each; 1500 make whisper's 30 s window) that
+/// a piece of `samples` needs, with a second to spare, rounded up to 64;
+/// `None` when that is the whole window.
+fn fitted_audio_ctx(samples: usize) -> Option<i32> {
+    const FULL: usize = 1500;
+    let positions = (samples.div_ceil(320) + 50).next_multiple_of(64);
+    (positions < FULL).then_some(positions as i32)
 }
 
 /// A text token as whisper.cpp reports it (times in milliseconds).
@@ -285,6 +301,15 @@ mod tests {
             start_ms,
             end_ms: start_ms + 100,
         }
+    }
+
+    #[test]
+    fn the_encoder_fits_a_piece_with_a_second_to_spare() {
+        assert_eq!(fitted_audio_ctx(52_560), Some(256), "3.3 s: 165 positions + 50");
+        assert_eq!(fitted_audio_ctx(0), Some(64));
+        assert_eq!(fitted_audio_ctx(28 * 16_000), Some(1472));
+        assert_eq!(fitted_audio_ctx(29 * 16_000), None, "the whole window");
+        assert_eq!(fitted_audio_ctx(30 * 16_000), None);
     }
 
     #[test]

@@ -23,15 +23,19 @@ pub enum Tweak {
     OneThread,
     /// steno with a job's `word_timestamps: false` (no DTW, no token times).
     NoWordTimes,
+    /// steno with every piece encoded as a whole 30 s window
+    /// (`transcribe.fit_encoder = false`).
+    FullWindow,
 }
 
 impl Tweak {
-    const ALL: [(Tweak, &'static str); 5] = [
+    const ALL: [(Tweak, &'static str); 6] = [
         (Tweak::None, "-"),
         (Tweak::FlashAttn, "flash-attn"),
         (Tweak::StenoParams, "steno-params"),
         (Tweak::OneThread, "1-thread"),
         (Tweak::NoWordTimes, "no-word-times"),
+        (Tweak::FullWindow, "full-window"),
     ];
 
     pub fn name(self) -> &'static str {
@@ -151,7 +155,8 @@ fn steno(args: &Args, pcm: &[u8]) -> anyhow::Result<Outcome> {
         word_timestamps: Some(word_timestamps),
         ..Default::default()
     };
-    let request = whisper::Request::new(&options, args.threads);
+    let mut request = whisper::Request::new(&options, args.threads);
+    request.fit_encoder = config.fit_encoder && args.tweak != Tweak::FullWindow;
     let (progress, _watch) = tokio::sync::watch::channel(0.0_f32);
     let (mut seconds, mut text) = (Vec::new(), String::new());
     for _ in 0..args.repeat {

@@ -1,0 +1,80 @@
+//! A piece shorter than whisper's 30 s window encoded at its own length
+//! (`transcribe.fit_encoder`, whisper.cpp's `audio_ctx`) gives the same
+//! words at the same times as one encoded as the whole window. Real
+//! whisper.cpp with tiny.en (scripts/fetch-test-model.sh) on flite speech.
+
+use std::{path::Path, process::Command};
+
+use steno_runtime::{
+    config::{TranscribeConfig, data_home},
+    proto::JobOptions,
+    stage::ProgressReporter,
+    transcript::Word,
+};
+use steno_transcribe::{models::Models, transcribe_samples, whisper};
+
+/// `text` read by flite, as 16 kHz samples.
+fn speech(text: &str, dir: &Path) -> Vec<f32> {
+    let wav = dir.join("speech.wav");
+    let status = Command::new("flite").args(["-voice", "slt", "-t", text, "-o"]).arg(&wav).status().expect("run flite");
+    assert!(status.success(), "flite failed");
+    let output = Command::new("ffmpeg")
+        .args(["-nostdin", "-loglevel", "error", "-i"])
+        .arg(&wav)
+        .args(["-ac", "1", "-ar", "16000", "-f", "s16le", "-"])
+        .output()
+        .expect("run ffmpeg");
+    assert!(output.status.success(), "ffmpeg failed");
+    output.stdout.chunks_exact(2).map(|b| f32::from(i16::from_le_bytes([b[0], b[1]])) / 32768.0).collect()
+}
+
+fn words_of(samples: &[f32], models: &Models, fit_encoder: bool) -> Vec<Word> {
+    let model = models.get("tiny.en", true).expect("tiny.en");
+    let mut request = whisper::Request::new(&JobOptions { model: "tiny.en".into(), ..Default::default() }, 2);
+    request.fit_encoder = fit_encoder;
+    let (progress, _watch) = tokio::sync::watch::channel(0.0_f32);
+    let transcript =
+        transcribe_samples(&model, None, samples, &request, ProgressReporter::new(progress)).expect("transcribe");
+    transcript.segments.into_iter().flat_map(|s| s.words).collect()
+}
+
+#[test]
+fn a_short_piece_encoded_at_its_length_keeps_its_words_and_their_times() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut samples = speech("Please send the quarterly report to the finance team.", dir.path());
+    let pause_at_ms = samples.len() as u64 / 16;
+    samples.extend(vec![0.0; 32_000]);
+    samples.extend(speech("The meeting moved to Thursday afternoon.", dir.path()));
+    let models = Models::new(&TranscribeConfig {
+        models_dir: data_home().join("models"),
+        vad_model: "".into(),
+        use_gpu: false,
+        ..Default::default()
+    });
+
+    let full = words_of(&samples, &models, false);
+    let fitted = words_of(&samples, &models, true);
+    // Punctuation may differ ("team," or "team."); the words may not.
+    let text = |words: &[Word]| {
+        let bare = |w: &Word| w.text.chars().filter(|c| c.is_alphanumeric()).collect::<String>().to_lowercase();
+        words.iter().map(bare).collect::<Vec<_>>().join(" ")
+    };
+    assert_eq!(text(&fitted), text(&full));
+    assert!(text(&fitted).contains("quarterly report") && text(&fitted).contains("thursday"), "{}", text(&fitted));
+    // DTW places a word to within a few hundred ms either way; on this clip
+    // the two differ by 70 ms a word on average and 320 ms at most.
+    let apart: Vec<u64> = full
+        .iter()
+        .zip(&fitted)
+        .map(|(a, b)| a.start_ms.abs_diff(b.start_ms).max(a.end_ms.abs_diff(b.end_ms)))
+        .collect();
+    let mean = apart.iter().sum::<u64>() / apart.len() as u64;
+    assert!(mean <= 120 && apart.iter().all(|&ms| ms <= 400), "word times apart by {apart:?} ms");
+    assert!(fitted.windows(2).all(|w| w[0].end_ms <= w[1].start_ms), "fitted word times overlap: {fitted:?}");
+    let meeting = fitted.iter().find(|w| w.text.to_lowercase().contains("meeting")).expect("the second sentence");
+    assert!(
+        meeting.start_ms >= pause_at_ms + 1_500,
+        "\"meeting\" at {} ms, the pause starts at {pause_at_ms} ms",
+        meeting.start_ms
+    );
+}
