@@ -3,7 +3,9 @@
 //! words at the same times as one encoded as the whole window. Real
 //! whisper.cpp with tiny.en (scripts/fetch-test-model.sh) on flite speech.
 
-use std::{path::Path, process::Command};
+mod common;
+
+use common::speech;
 
 use steno_runtime::{
     config::{TranscribeConfig, data_home},
@@ -12,21 +14,6 @@ use steno_runtime::{
     transcript::Word,
 };
 use steno_transcribe::{models::Models, transcribe_samples, whisper};
-
-/// `text` read by flite, as 16 kHz samples.
-fn speech(text: &str, dir: &Path) -> Vec<f32> {
-    let wav = dir.join("speech.wav");
-    let status = Command::new("flite").args(["-voice", "slt", "-t", text, "-o"]).arg(&wav).status().expect("run flite");
-    assert!(status.success(), "flite failed");
-    let output = Command::new("ffmpeg")
-        .args(["-nostdin", "-loglevel", "error", "-i"])
-        .arg(&wav)
-        .args(["-ac", "1", "-ar", "16000", "-f", "s16le", "-"])
-        .output()
-        .expect("run ffmpeg");
-    assert!(output.status.success(), "ffmpeg failed");
-    output.stdout.chunks_exact(2).map(|b| f32::from(i16::from_le_bytes([b[0], b[1]])) / 32768.0).collect()
-}
 
 fn words_of(samples: &[f32], models: &Models, fit_encoder: bool) -> Vec<Word> {
     let model = models.get("tiny.en", true).expect("tiny.en");

@@ -2,27 +2,16 @@
 //! pieces: loud noise between two sentences is dropped with it and kept by
 //! the loudness detector alone, while the speech is kept by both.
 
-use std::{path::Path, process::Command, sync::Arc};
+mod common;
+
+use std::sync::Arc;
+
+use common::speech;
 
 use steno_transcribe::{
     pieces::{Piecer, SAMPLE_RATE},
     vad::Vad,
 };
-
-/// `text` read by flite, as 16 kHz samples.
-fn speech(text: &str, dir: &Path) -> Vec<f32> {
-    let wav = dir.join("speech.wav");
-    let status = Command::new("flite").args(["-voice", "slt", "-t", text, "-o"]).arg(&wav).status().expect("run flite");
-    assert!(status.success(), "flite failed");
-    let output = Command::new("ffmpeg")
-        .args(["-nostdin", "-loglevel", "error", "-i"])
-        .arg(&wav)
-        .args(["-ac", "1", "-ar", "16000", "-f", "s16le", "-"])
-        .output()
-        .expect("run ffmpeg");
-    assert!(output.status.success(), "ffmpeg failed");
-    output.stdout.chunks_exact(2).map(|b| f32::from(i16::from_le_bytes([b[0], b[1]])) / 32768.0).collect()
-}
 
 /// White noise at about -20 dBFS, from a fixed seed.
 fn noise(seconds: usize) -> Vec<f32> {
