@@ -120,7 +120,7 @@ impl Diarizer {
     }
 
     /// Diarizes `audio`, giving up (with an error) as soon as `stop` says
-    /// so; it is asked between blocks and between batches of windows.
+    /// so; it is asked after every block of audio, in both passes.
     pub fn run(
         &self,
         audio: &dyn AudioSource,
