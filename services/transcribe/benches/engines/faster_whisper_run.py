@@ -1,9 +1,11 @@
 """One faster-whisper (CTranslate2) transcription for the `engines` bench.
 
 Prints one JSON line: {"text", "seconds" (one per repeat), "load_seconds",
-"peak_rss_kb", "cpu_ticks"}. Settings match steno's whisper.cpp call:
+"peak_rss_kb", "cpu_ticks"}. Settings match bare whisper.cpp's call:
 no VAD, no conditioning on the previous window (whisper.cpp's `no_context`
-default), English, temperature 0 with the usual fallback.
+default), English, temperature 0 with the usual fallback; with
+`--word-timestamps --vad-filter`, word times and Silero VAD as the steno
+rows have.
 """
 
 import argparse
@@ -37,6 +39,8 @@ def main():
     parser.add_argument("--beam-size", type=int, required=True)
     parser.add_argument("--threads", type=int, required=True)
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--word-timestamps", action="store_true")
+    parser.add_argument("--vad-filter", action="store_true")
     args = parser.parse_args()
 
     with open(args.audio, "rb") as f:
@@ -55,7 +59,8 @@ def main():
             samples,
             language="en",
             beam_size=args.beam_size,
-            vad_filter=False,
+            vad_filter=args.vad_filter,
+            word_timestamps=args.word_timestamps,
             condition_on_previous_text=False,
         )
         text = " ".join(s.text.strip() for s in segments)  # decoding happens here

@@ -146,8 +146,8 @@ fn main() -> anyhow::Result<()> {
         setup("steno", "tiny.en", Tweak::None, false),
         // Like for like with bare whisper.cpp: a job without word times.
         setup("steno", "tiny.en", Tweak::NoWordTimes, false),
-        // Before `transcribe.fit_encoder`: every piece encoded as 30 s.
-        setup("steno", "tiny.en", Tweak::FullWindow, false),
+        // `transcribe.fit_encoder = true`: each piece encoded at its length.
+        setup("steno", "tiny.en", Tweak::FitEncoder, false),
         setup("whisper.cpp", "tiny.en", Tweak::None, false),
         // Where steno's time goes: whisper.cpp with steno's parameters.
         setup("whisper.cpp", "tiny.en", Tweak::StenoParams, false),
@@ -161,6 +161,8 @@ fn main() -> anyhow::Result<()> {
     ];
     if settings.faster_whisper.is_some() {
         setups.push(setup("faster-whisper", "int8", Tweak::None, false));
+        // Like for like with the steno rows.
+        setups.push(setup("faster-whisper", "int8", Tweak::LikeSteno, false));
         setups.push(setup("faster-whisper", "float32", Tweak::None, false));
     }
 
@@ -258,6 +260,9 @@ fn measure(settings: &Settings, setup: &Setup, beams: u32, clip: &Clip) -> anyho
         command.arg(python).arg(script).args(["--model", ct2_model, "--audio", &pcm]);
         command.args(["--compute-type", setup.model, "--beam-size", &beams.to_string()]);
         command.args(["--threads", &settings.threads.to_string(), "--repeat", &repeat.to_string()]);
+        if setup.tweak == Tweak::LikeSteno {
+            command.args(["--word-timestamps", "--vad-filter"]);
+        }
     } else {
         let args = run_one::Args {
             engine: setup.engine.to_owned(),

@@ -95,8 +95,6 @@ pub fn run(clip: &Clip, models_dir: &Path, threads: usize) -> anyhow::Result<Str
     let vad = fastest(|| vad_model.speech(&samples).map(drop).map_err(anyhow::Error::msg))?;
     let (pieces, piece_seconds) = pieces(&models, &samples);
     let model = models.get(MODEL, true).map_err(anyhow::Error::msg)?;
-    // Every piece encoded as 30 s, as the encoder row above measures it
-    // (`transcribe.fit_encoder = false`).
     let request = whisper::Request::new(&JobOptions { model: MODEL.into(), ..Default::default() }, threads);
     let (progress, _watch) = tokio::sync::watch::channel(0.0_f32);
     let stage = fastest(|| {

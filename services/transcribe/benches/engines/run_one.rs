@@ -23,19 +23,22 @@ pub enum Tweak {
     OneThread,
     /// steno with a job's `word_timestamps: false` (no DTW, no token times).
     NoWordTimes,
-    /// steno with every piece encoded as a whole 30 s window
-    /// (`transcribe.fit_encoder = false`).
-    FullWindow,
+    /// steno with each piece's encoder fitted to its length
+    /// (`transcribe.fit_encoder = true`).
+    FitEncoder,
+    /// faster-whisper with word times and its Silero VAD, as steno runs.
+    LikeSteno,
 }
 
 impl Tweak {
-    const ALL: [(Tweak, &'static str); 6] = [
+    const ALL: [(Tweak, &'static str); 7] = [
         (Tweak::None, "-"),
         (Tweak::FlashAttn, "flash-attn"),
         (Tweak::StenoParams, "steno-params"),
         (Tweak::OneThread, "1-thread"),
         (Tweak::NoWordTimes, "no-word-times"),
-        (Tweak::FullWindow, "full-window"),
+        (Tweak::FitEncoder, "fit-encoder"),
+        (Tweak::LikeSteno, "word-times+vad"),
     ];
 
     pub fn name(self) -> &'static str {
@@ -156,7 +159,7 @@ fn steno(args: &Args, pcm: &[u8]) -> anyhow::Result<Outcome> {
         ..Default::default()
     };
     let mut request = whisper::Request::new(&options, args.threads);
-    request.fit_encoder = config.fit_encoder && args.tweak != Tweak::FullWindow;
+    request.fit_encoder = config.fit_encoder || args.tweak == Tweak::FitEncoder;
     let (progress, _watch) = tokio::sync::watch::channel(0.0_f32);
     let (mut seconds, mut text) = (Vec::new(), String::new());
     for _ in 0..args.repeat {
