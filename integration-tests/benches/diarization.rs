@@ -1,16 +1,21 @@
 //! Diarization accuracy and speed on generated conversations with known
-//! turns (2, 3 and 4 speakers, two male voices; each clean and through a
-//! telephone-like channel): diarization error rate with a 0.25 s collar, its
-//! parts, and wall time per audio minute, with the speaker count left to the
-//! engine. Then long recordings (the clean conversations back to back, 12
-//! minutes of six voices, repeated to 1, 10 and 60 minutes, streamed to the diarizer a block at a time as the stage
+//! turns and words (2 to 6 speakers, two male voices, pitch- and
+//! speed-changed voices, one speaker holding the floor, short interjections,
+//! 10-minute meetings; each clean and through a telephone-like channel with
+//! noise): the speaker count found, diarization error rate with a 0.25 s
+//! collar and its parts, the word-level speaker error (each word given the
+//! speaker talking most during it, as the stage labels a transcript), and
+//! wall time per audio minute, with the speaker count left to the engine.
+//! Then long recordings (the first four sets' clean conversations back to
+//! back, 12 minutes of six voices, repeated to 1, 10 and 60 minutes,
+//! streamed to the diarizer a block at a time as the stage
 //! reads the object store): wall time, real-time factor, the process's peak
 //! memory during each, and DER. Prints markdown tables and writes them to
 //! `<target dir>/bench/diarization.md`; asserts nothing about time.
 //!
 //! `scripts/fetch-speaker-model.sh && cargo bench -p integration-tests --bench diarization`
-//! (`STENO_DIARIZE_MODEL` names another model file; `STENO_BENCH_LONG_MINUTES=1,10`
-//! other lengths, `0` none).
+//! (`STENO_DIARIZE_MODEL` names another model file; `STENO_BENCH_SETS=5-speakers,unequal-channel`
+//! only those sets; `STENO_BENCH_LONG_MINUTES=1,10` other lengths, `0` none).
 
 use integration_tests::conversations;
 use std::{
@@ -22,10 +27,11 @@ use std::{
 
 use anyhow::Context;
 use conversations::{
-    CHANNEL_SUFFIX, Conversation, RefTurn,
-    der::{COLLAR_MS, ErrorTimes, error_times},
+    BASIC_SETS, CHANNEL_SUFFIX, Conversation, RefTurn,
+    der::{COLLAR_MS, ErrorTimes, error_times, word_errors},
 };
-use steno_diarize::{AudioSource, Diarizer, SpeakerCount};
+use steno_diarize::{AudioSource, Diarizer, SpeakerCount, Turn};
+use steno_runtime::transcript::{Segment, Transcript, Word};
 
 /// One conversation's result.
 struct Scored {
@@ -33,6 +39,8 @@ struct Scored {
     conversation: Conversation,
     found: usize,
     errors: ErrorTimes,
+    /// Words given the wrong speaker, and all words.
+    word_errors: (usize, usize),
     wall_s: f64,
 }
 
@@ -43,8 +51,11 @@ fn main() -> anyhow::Result<()> {
         .with_context(|| format!("load {} (run scripts/fetch-speaker-model.sh)", model.display()))?;
 
     let clock = Instant::now();
+    let only = std::env::var("STENO_BENCH_SETS").unwrap_or_default();
+    let only: Vec<&str> = only.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
     let sets: Vec<(String, Vec<Conversation>)> = conversations::set_names()
         .into_iter()
+        .filter(|set| only.is_empty() || only.contains(&set.as_str()))
         .map(|set| (set.clone(), conversations::conversation_set(&set)))
         .collect();
     let generation_s = clock.elapsed().as_secs_f64();
@@ -61,8 +72,16 @@ fn main() -> anyhow::Result<()> {
                 turns.iter().map(|t| RefTurn { start_ms: t.start_ms, end_ms: t.end_ms, speaker: t.speaker }).collect();
             let found = turns.iter().map(|t| t.speaker).collect::<BTreeSet<_>>().len();
             let errors = error_times(&conversation.turns, &hypothesis, COLLAR_MS);
-            eprintln!("{}: DER {:.1} %, {found} speakers, {wall_s:.2} s", conversation.name, errors.der().der * 100.0);
-            results.push(Scored { set: set.clone(), conversation, found, errors, wall_s });
+            let reference: Vec<usize> = conversation.words.iter().map(|w| w.speaker).collect();
+            let word_errors = word_errors(&reference, &word_speakers(&conversation, &turns));
+            eprintln!(
+                "{}: DER {:.1} %, words {:.1} %, {found}/{} speakers, {wall_s:.2} s",
+                conversation.name,
+                errors.der().der * 100.0,
+                percent(word_errors),
+                conversation.speakers,
+            );
+            results.push(Scored { set: set.clone(), conversation, found, errors, word_errors, wall_s });
         }
     }
     let load_after = loadavg();
@@ -92,7 +111,8 @@ fn main() -> anyhow::Result<()> {
 fn file_table(results: &[Scored]) -> String {
     let mut table = String::from(
         "\n| set | file | voices | audio s | speakers true/found | DER % | miss % | FA % | confusion % | \
-         s wall / audio min | RTF |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n",
+         word speaker error % | s wall / audio min | RTF |\n\
+         | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n",
     );
     for r in results {
         let c = &r.conversation;
@@ -100,13 +120,14 @@ fn file_table(results: &[Scored]) -> String {
         let voices: Vec<String> = c.voices.iter().map(|v| v.label()).collect();
         let _ = writeln!(
             table,
-            "| {} | {} | {} | {audio_s:.1} | {}/{} | {} | {:.3} | {:.4} |",
+            "| {} | {} | {} | {audio_s:.1} | {}/{} | {} | {:.1} | {:.3} | {:.4} |",
             r.set,
             c.name,
             voices.join(", "),
             c.speakers,
             r.found,
             percentages(r.errors),
+            percent(r.word_errors),
             r.wall_s / audio_s * 60.0,
             r.wall_s / audio_s,
         );
@@ -118,7 +139,8 @@ fn file_table(results: &[Scored]) -> String {
 fn totals_table(results: &[Scored]) -> String {
     let mut table = String::from(
         "\n| totals | files | audio s | speaker count right | DER % | miss % | FA % | confusion % | \
-         s wall / audio min | RTF |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n",
+         word speaker error % | s wall / audio min | RTF |\n\
+         | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n",
     );
     let mut sets: Vec<&str> = results.iter().map(|r| r.set.as_str()).collect();
     sets.dedup();
@@ -134,24 +156,53 @@ fn totals_table(results: &[Scored]) -> String {
         .chain(families.iter().map(|(name, keep)| ((*name).to_owned(), results.iter().filter(|r| keep(r)).collect())));
     for (name, group) in rows {
         let mut errors = ErrorTimes::default();
-        let (mut audio_s, mut wall_s) = (0.0, 0.0);
+        let (mut audio_s, mut wall_s, mut words) = (0.0, 0.0, (0, 0));
         for r in &group {
             errors += r.errors;
+            words = (words.0 + r.word_errors.0, words.1 + r.word_errors.1);
             audio_s += r.conversation.duration_ms as f64 / 1000.0;
             wall_s += r.wall_s;
         }
         let right = group.iter().filter(|r| r.found == r.conversation.speakers).count();
         let _ = writeln!(
             table,
-            "| {name} | {} | {audio_s:.1} | {right}/{} | {} | {:.3} | {:.4} |",
+            "| {name} | {} | {audio_s:.1} | {right}/{} ({:.0} %) | {} | {:.1} | {:.3} | {:.4} |",
             group.len(),
             group.len(),
+            right as f64 * 100.0 / group.len().max(1) as f64,
             percentages(errors),
+            percent(words),
             wall_s / audio_s.max(1e-9) * 60.0,
             wall_s / audio_s.max(1e-9),
         );
     }
     table
+}
+
+/// Wrong of all, in percent.
+fn percent((wrong, all): (usize, usize)) -> f64 {
+    wrong as f64 * 100.0 / all.max(1) as f64
+}
+
+/// The speaker the stage gives each of the conversation's words when it
+/// labels a transcript with `turns` (`assign::label`: the speaker talking
+/// most during the word), as the number in its `S<n>` id.
+fn word_speakers(conversation: &Conversation, turns: &[Turn]) -> Vec<Option<usize>> {
+    let words = conversation
+        .words
+        .iter()
+        .map(|w| Word { start_ms: w.start_ms, end_ms: w.end_ms, text: w.text.clone(), probability: 1.0, speaker: None })
+        .collect();
+    let segment = Segment { start_ms: 0, end_ms: conversation.duration_ms, words, ..Default::default() };
+    let mut transcript =
+        Transcript { duration_ms: conversation.duration_ms, segments: vec![segment], ..Default::default() };
+    steno_diarize::assign::label(&mut transcript, turns);
+    transcript
+        .segments
+        .iter()
+        .flat_map(|s| &s.words)
+        .map(|w| w.speaker.as_deref().and_then(|id| id.strip_prefix('S')).and_then(|n| n.parse().ok()))
+        .collect()
 }
 
 fn percentages(errors: ErrorTimes) -> String {
@@ -192,14 +243,14 @@ impl AudioSource for Repeated<'_> {
     }
 }
 
-/// The clean conversations back to back (with [`REPEAT_GAP`] between), as
+/// The [`BASIC_SETS`]' clean conversations back to back (with [`REPEAT_GAP`] between), as
 /// one meeting of every voice they use: its samples and its turns, with
 /// each voice one speaker. Repeated, the same
 /// conversation recurs only every 12 minutes or so.
 fn clean_meeting() -> (Vec<f32>, Vec<RefTurn>) {
     let mut voices: Vec<conversations::Voice> = Vec::new();
     let (mut samples, mut turns) = (Vec::new(), Vec::new());
-    for set in conversations::set_names().iter().filter(|s| !s.ends_with(CHANNEL_SUFFIX)) {
+    for set in BASIC_SETS {
         for conversation in conversations::conversation_set(set) {
             if !samples.is_empty() {
                 samples.resize(samples.len() + REPEAT_GAP, 0.0);

@@ -25,7 +25,7 @@ use crate::fixtures::{media_dir, run};
 const RATE: usize = 16_000;
 const SAMPLES_PER_MS: usize = RATE / 1000;
 /// Bump when generation changes in a way the recipe key does not see.
-const GENERATOR_VERSION: u64 = 3;
+const GENERATOR_VERSION: u64 = 4;
 /// Appended to a set's name for its channel-variation version.
 pub const CHANNEL_SUFFIX: &str = "-channel";
 
@@ -33,15 +33,21 @@ pub const CHANNEL_SUFFIX: &str = "-channel";
 pub enum Voice {
     /// A flite voice name: rms, slt, awb, kal16.
     Flite(&'static str),
-    /// An espeak-ng voice, with variant: `en-us+f3`.
-    Espeak(&'static str),
+    /// A flite voice with its pitch moved by this many percent and its
+    /// tempo kept: another person of the same kind.
+    FlitePitched(&'static str, i8),
+    /// An espeak-ng voice with variant (`en-us+f3`), at this many words a
+    /// minute.
+    Espeak(&'static str, u16),
 }
 
 impl Voice {
     pub fn label(self) -> String {
         match self {
             Voice::Flite(v) => format!("flite {v}"),
-            Voice::Espeak(v) => format!("espeak-ng {v}"),
+            Voice::FlitePitched(v, pitch) => format!("flite {v} pitch {pitch:+}%"),
+            Voice::Espeak(v, 160) => format!("espeak-ng {v}"),
+            Voice::Espeak(v, speed) => format!("espeak-ng {v} {speed} wpm"),
         }
     }
 }
@@ -54,18 +60,88 @@ pub const SLT: Voice = Voice::Flite("slt");
 pub const AWB: Voice = Voice::Flite("awb");
 /// US male (the 16 kHz build; `kal` is 8 kHz).
 pub const KAL: Voice = Voice::Flite("kal16");
-pub const ESPEAK_F: Voice = Voice::Espeak("en-us+f3");
-pub const ESPEAK_M: Voice = Voice::Espeak("en-gb+m3");
+pub const ESPEAK_F: Voice = Voice::Espeak("en-us+f3", 160);
+pub const ESPEAK_M: Voice = Voice::Espeak("en-gb+m3", 160);
+/// Voices only the wider sets use: pitch- and speed-changed variants.
+const RMS_HIGH: Voice = Voice::FlitePitched("rms", 15);
+const SLT_LOW: Voice = Voice::FlitePitched("slt", -12);
+const AWB_LOW: Voice = Voice::FlitePitched("awb", -10);
+const ESPEAK_M_FAST: Voice = Voice::Espeak("en-us+m1", 190);
+const ESPEAK_F_SLOW: Voice = Voice::Espeak("en-gb+f4", 135);
+const ESPEAK_SCOTS: Voice = Voice::Espeak("en-gb-scotland+m2", 160);
 
-/// Clean sets: name → each conversation's voices, in speaker-label order.
-const SETS: &[(&str, &[&[Voice]])] = &[
-    ("2-speakers", &[&[SLT, RMS], &[KAL, ESPEAK_F]]),
-    ("3-speakers", &[&[RMS, SLT, AWB], &[SLT, KAL, ESPEAK_M]]),
-    ("4-speakers", &[&[RMS, SLT, AWB, KAL], &[AWB, SLT, KAL, ESPEAK_F]]),
-    ("2-male", &[&[RMS, AWB], &[AWB, RMS]]),
+/// How the talk is shared out in a set's conversations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Talk {
+    /// Turns of 2–8 s, leaning towards whoever has said least.
+    Even,
+    /// The first speaker holds the floor (about two thirds of the talk).
+    Dominant,
+    /// As `Even`, and listeners often put in a word ("yes", "right") of
+    /// under a second between two turns.
+    Interjections,
+}
+
+/// A set of conversations: each one's voices in speaker-label order, their
+/// length range in seconds, and how the talk is shared.
+struct SetSpec {
+    name: &'static str,
+    conversations: &'static [&'static [Voice]],
+    seconds: (u64, u64),
+    talk: Talk,
+}
+
+const fn even(name: &'static str, conversations: &'static [&'static [Voice]]) -> SetSpec {
+    SetSpec { name, conversations, seconds: (60, 110), talk: Talk::Even }
+}
+
+/// The clean sets; each also has a channel-variation version.
+const SETS: &[SetSpec] = &[
+    even("2-speakers", &[&[SLT, RMS], &[KAL, ESPEAK_F]]),
+    even("3-speakers", &[&[RMS, SLT, AWB], &[SLT, KAL, ESPEAK_M]]),
+    even("4-speakers", &[&[RMS, SLT, AWB, KAL], &[AWB, SLT, KAL, ESPEAK_F]]),
+    even("2-male", &[&[RMS, AWB], &[AWB, RMS]]),
+    even("more-voices", &[&[ESPEAK_M_FAST, ESPEAK_F_SLOW], &[SLT_LOW, RMS_HIGH, ESPEAK_SCOTS], &[AWB_LOW, KAL, SLT]]),
+    SetSpec {
+        name: "5-speakers",
+        conversations: &[&[RMS, SLT, AWB, KAL, ESPEAK_F], &[SLT, AWB, KAL, ESPEAK_M, RMS_HIGH]],
+        seconds: (150, 200),
+        talk: Talk::Even,
+    },
+    SetSpec {
+        name: "6-speakers",
+        conversations: &[
+            &[RMS, SLT, AWB, KAL, ESPEAK_F, ESPEAK_M],
+            &[SLT, RMS, AWB, KAL, ESPEAK_F_SLOW, ESPEAK_M_FAST],
+        ],
+        seconds: (180, 240),
+        talk: Talk::Even,
+    },
+    SetSpec {
+        name: "unequal",
+        conversations: &[&[RMS, SLT, AWB], &[SLT, KAL], &[KAL, ESPEAK_F, AWB]],
+        seconds: (90, 130),
+        talk: Talk::Dominant,
+    },
+    SetSpec {
+        name: "interjections",
+        conversations: &[&[SLT, RMS], &[AWB, SLT, KAL], &[ESPEAK_M, SLT_LOW]],
+        seconds: (60, 110),
+        talk: Talk::Interjections,
+    },
+    SetSpec {
+        name: "10-minutes",
+        conversations: &[&[RMS, SLT, AWB, KAL], &[SLT, AWB, ESPEAK_M, RMS_HIGH, ESPEAK_F]],
+        seconds: (600, 620),
+        talk: Talk::Interjections,
+    },
 ];
-/// Length range of a set's conversations, seconds.
-const SET_SECONDS: (u64, u64) = (60, 110);
+/// The first sets, all turns of 2–8 s, which the long recordings are made of.
+pub const BASIC_SETS: [&str; 4] = ["2-speakers", "3-speakers", "4-speakers", "2-male"];
+
+/// What listeners put in between turns.
+const INTERJECTIONS: &[&str] =
+    &["Yes.", "Right.", "Okay.", "Sure.", "Exactly.", "I see.", "Really?", "Mm-hmm.", "Yeah.", "No.", "Oh, wow."];
 
 /// One reference speaker turn, in milliseconds from the start of the audio.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -73,6 +149,17 @@ pub struct RefTurn {
     pub start_ms: u64,
     pub end_ms: u64,
     pub speaker: usize,
+}
+
+/// One spoken word of a reference turn: its speaker is known, its times are
+/// the turn's time shared out over the turn's words by their letters (with a
+/// little more after punctuation, where the voices pause).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefWord {
+    pub start_ms: u64,
+    pub end_ms: u64,
+    pub speaker: usize,
+    pub text: String,
 }
 
 /// A generated conversation and its known turns.
@@ -83,6 +170,8 @@ pub struct Conversation {
     pub wav: PathBuf,
     /// Sorted, non-overlapping; speakers numbered by first appearance.
     pub turns: Vec<RefTurn>,
+    /// Every word said, in order.
+    pub words: Vec<RefWord>,
     pub speakers: usize,
     /// The voice of each speaker label.
     pub voices: Vec<Voice>,
@@ -105,7 +194,7 @@ impl Conversation {
 
 /// Every set: the clean ones, then their channel-variation versions.
 pub fn set_names() -> Vec<String> {
-    let clean = SETS.iter().map(|(name, _)| (*name).to_owned());
+    let clean = SETS.iter().map(|set| set.name.to_owned());
     clean.clone().chain(clean.map(|name| format!("{name}{CHANNEL_SUFFIX}"))).collect()
 }
 
@@ -117,12 +206,13 @@ pub fn conversation_set(name: &str) -> Vec<Conversation> {
         Some(base) => (base, true),
         None => (name, false),
     };
-    let (_, conversations) =
-        SETS.iter().find(|(set, _)| *set == base).unwrap_or_else(|| panic!("no conversation set {name:?}"));
-    conversations
+    let set = SETS.iter().find(|set| set.name == base).unwrap_or_else(|| panic!("no conversation set {name:?}"));
+    set.conversations
         .iter()
         .enumerate()
-        .map(|(i, voices)| build(&format!("{base}-{}", char::from(b'a' + i as u8)), voices, SET_SECONDS, channel))
+        .map(|(i, voices)| {
+            build(&format!("{base}-{}", char::from(b'a' + i as u8)), voices, set.seconds, set.talk, channel)
+        })
         .collect()
 }
 
@@ -130,30 +220,32 @@ pub fn conversation_set(name: &str) -> Vec<Conversation> {
 /// pushing through the whole pipeline.
 pub fn three_speaker_meeting() -> &'static Conversation {
     static MEETING: OnceLock<Conversation> = OnceLock::new();
-    MEETING.get_or_init(|| build("meeting-3-speakers", &[RMS, SLT, AWB], (40, 50), false))
+    MEETING.get_or_init(|| build("meeting-3-speakers", &[RMS, SLT, AWB], (40, 50), Talk::Even, false))
 }
 
 /// One voice reading for 12–16 s (sentences chosen by `name`), as a user
 /// would record to enrol a known speaker.
 pub fn voice_clip(name: &str, voice: Voice) -> Conversation {
-    build(name, &[voice], (12, 16), false)
+    build(name, &[voice], (12, 16), Talk::Even, false)
 }
 
 #[derive(Serialize, Deserialize)]
 struct Cached {
     turns: Vec<RefTurn>,
+    words: Vec<RefWord>,
     text: String,
 }
 
 /// Builds (or loads from the cache) one conversation. Its words, turns and
 /// gaps depend only on `name`, so a channel version matches its clean one.
-fn build(name: &str, voices: &[Voice], seconds: (u64, u64), channel: bool) -> Conversation {
+fn build(name: &str, voices: &[Voice], seconds: (u64, u64), talk: Talk, channel: bool) -> Conversation {
     let suffix = if channel { CHANNEL_SUFFIX } else { "" };
-    let recipe = format!("{GENERATOR_VERSION}|{name}|{voices:?}|{seconds:?}|{channel}|{}", SENTENCES.join("|"));
+    let recipe =
+        format!("{GENERATOR_VERSION}|{name}|{voices:?}|{seconds:?}|{talk:?}|{channel}|{}", SENTENCES.join("|"));
     let stem = format!("conversation-{name}{suffix}-{:016x}", fnv1a(recipe.as_bytes()));
     let (wav, meta) = (cache_dir().join(format!("{stem}.wav")), cache_dir().join(format!("{stem}.json")));
     if !meta.exists() {
-        let (samples, cached) = synthesize_conversation(name, voices, seconds, channel);
+        let (samples, cached) = synthesize_conversation(name, voices, seconds, talk, channel);
         write_atomically(&wav, &wav_bytes(&samples));
         write_atomically(&meta, &serde_json::to_vec_pretty(&cached).expect("encode turns"));
     }
@@ -170,46 +262,136 @@ fn build(name: &str, voices: &[Voice], seconds: (u64, u64), channel: bool) -> Co
         speakers: voices.len(),
         voices: voices.to_vec(),
         turns: cached.turns,
+        words: cached.words,
         text: cached.text,
         duration_ms,
     }
 }
 
-fn synthesize_conversation(name: &str, voices: &[Voice], seconds: (u64, u64), channel: bool) -> (Vec<f32>, Cached) {
+fn synthesize_conversation(
+    name: &str,
+    voices: &[Voice],
+    seconds: (u64, u64),
+    talk: Talk,
+    channel: bool,
+) -> (Vec<f32>, Cached) {
     let mut rng = Rng(fnv1a(name.as_bytes()));
     let mut gains = Rng(fnv1a(name.as_bytes()) ^ 0x9e37_79b9);
+    // What the wider sets add draws on its own stream, so the first sets'
+    // conversations stay as they were.
+    let mut extra = Rng(fnv1a(name.as_bytes()) ^ 0x5851_f42d);
     let mut sentences: Vec<&str> = SENTENCES.to_vec();
     rng.shuffle(&mut sentences);
-    let mut sentences = sentences.into_iter();
+    let mut sentences = Sentences { round: sentences, next: 0, rng: Rng(extra.next()) };
     let target = rng.between(seconds.0 * 1000, seconds.1 * 1000) as usize * SAMPLES_PER_MS;
 
     let mut samples = vec![0.0f32; 500 * SAMPLES_PER_MS];
-    let (mut turns, mut said) = (Vec::new(), Vec::new());
-    let mut talk = vec![0usize; voices.len()];
+    let (mut turns, mut words, mut said) = (Vec::new(), Vec::new(), Vec::new());
+    let mut talk_time = vec![0usize; voices.len()];
+    // The speaker an interjection cut in on.
+    let mut cut_in_on: Option<usize> = None;
     while samples.len() < target {
-        let speaker = next_speaker(&mut rng, turns.last().map(|t: &RefTurn| t.speaker), &talk);
-        // Half the turns one sentence (2–5 s), half as long as 4–7 s asks.
-        let want_s = if rng.between(0, 1) == 0 { 0.0 } else { rng.between(40, 70) as f64 / 10.0 };
-        let Some((text, mut utterance)) = utterance(voices[speaker], want_s, &mut sentences) else { break };
+        let current = turns.last().map(|t: &RefTurn| t.speaker);
+        let interject = talk == Talk::Interjections
+            && cut_in_on.is_none()
+            && talk_time.iter().all(|&t| t > 0)
+            && turns.last().is_some_and(|t| t.end_ms - t.start_ms >= 3000)
+            && extra.between(0, 1) == 0;
+        let speaker = if interject {
+            let others: Vec<usize> = (0..voices.len()).filter(|&s| Some(s) != current).collect();
+            others[extra.between(0, others.len() as u64 - 1) as usize]
+        } else if let Some(resumed) = cut_in_on.take().filter(|_| extra.between(0, 1) == 0) {
+            resumed
+        } else if talk == Talk::Dominant && current.is_some_and(|s| s != 0) && talk_time.iter().all(|&t| t > 0) {
+            if extra.between(0, 3) == 0 { next_speaker(&mut rng, current, &talk_time) } else { 0 }
+        } else {
+            next_speaker(&mut rng, current, &talk_time)
+        };
+        let (text, mut utterance) = if interject {
+            let text = INTERJECTIONS[extra.between(0, INTERJECTIONS.len() as u64 - 1) as usize];
+            (text.to_owned(), speak(voices[speaker], text))
+        } else {
+            let want_s = match talk {
+                // The one who holds the floor talks 5–8 s, the others a sentence.
+                Talk::Dominant if speaker == 0 => extra.between(50, 80) as f64 / 10.0,
+                Talk::Dominant => 0.0,
+                // Half the turns one sentence (2–5 s), half as long as 4–7 s asks.
+                _ if rng.between(0, 1) == 0 => 0.0,
+                _ => rng.between(40, 70) as f64 / 10.0,
+            };
+            let Some(spoken) = utterance(voices[speaker], want_s, &mut sentences) else { break };
+            spoken
+        };
         if channel {
             let gain = 10f32.powf(gains.between(0, 1200) as f32 / 100.0 / 20.0 - 6.0 / 20.0);
             utterance.iter_mut().for_each(|s| *s *= gain);
         }
         if !turns.is_empty() {
-            samples.resize(samples.len() + rng.between(200, 800) as usize * SAMPLES_PER_MS, 0.0);
+            let gap_ms = if interject { extra.between(150, 400) } else { rng.between(200, 800) };
+            samples.resize(samples.len() + gap_ms as usize * SAMPLES_PER_MS, 0.0);
         }
         let start = samples.len();
         samples.extend_from_slice(&utterance);
-        talk[speaker] += utterance.len();
-        turns.push(RefTurn { start_ms: ms(start), end_ms: ms(samples.len()), speaker });
+        talk_time[speaker] += utterance.len();
+        let turn = RefTurn { start_ms: ms(start), end_ms: ms(samples.len()), speaker };
+        words.extend(word_times(&text, turn));
+        turns.push(turn);
         said.push(text);
+        if interject {
+            cut_in_on = current;
+        }
     }
     samples.resize(samples.len() + 500 * SAMPLES_PER_MS, 0.0);
     if channel {
         let snr_db = gains.between(15, 30) as f32;
         samples = through_channel(&samples, &turns, snr_db, fnv1a(name.as_bytes()) % 1_000_000);
     }
-    (samples, Cached { turns, text: said.join(" ") })
+    (samples, Cached { turns, words, text: said.join(" ") })
+}
+
+/// The sentences in a shuffled order, shuffled again each time they run out.
+struct Sentences {
+    round: Vec<&'static str>,
+    next: usize,
+    rng: Rng,
+}
+
+impl Iterator for Sentences {
+    type Item = &'static str;
+
+    fn next(&mut self) -> Option<&'static str> {
+        if self.next == self.round.len() {
+            self.rng.shuffle(&mut self.round);
+            self.next = 0;
+        }
+        self.next += 1;
+        self.round.get(self.next - 1).copied()
+    }
+}
+
+/// The words of `text`, spoken in `turn`: each as long as its letters, with
+/// two letters' worth of pause after a comma and four after a sentence.
+fn word_times(text: &str, turn: RefTurn) -> Vec<RefWord> {
+    let spoken: Vec<&str> = text.split_whitespace().collect();
+    let letters = |w: &str| w.chars().filter(|c| c.is_alphanumeric()).count().max(1) as u64;
+    let pause = |w: &str| match w.chars().last() {
+        Some(',' | ';' | ':') => 2,
+        Some('.' | '?' | '!') => 4,
+        _ => 0,
+    };
+    let total: u64 = spoken.iter().map(|w| letters(w) + pause(w)).sum::<u64>() - spoken.last().map_or(0, |w| pause(w));
+    let at = |units: u64| turn.start_ms + (turn.end_ms - turn.start_ms) * units / total.max(1);
+    let mut units = 0;
+    spoken
+        .iter()
+        .map(|w| {
+            let start_ms = at(units);
+            units += letters(w);
+            let end_ms = at(units);
+            units += pause(w);
+            RefWord { start_ms, end_ms, speaker: turn.speaker, text: (*w).to_owned() }
+        })
+        .collect()
 }
 
 /// The first turns introduce the speakers in label order; after that anyone
@@ -256,11 +438,24 @@ fn utterance<'a>(
 
 fn speak(voice: Voice, text: &str) -> Vec<f32> {
     let out = scratch_path("wav");
+    let mut filter = None;
     match voice {
         Voice::Flite(v) => run(Command::new("flite").args(["-voice", v, "-t", text, "-o"]).arg(&out)),
-        Voice::Espeak(v) => run(Command::new("espeak-ng").args(["-v", v, "-s", "160", "-w"]).arg(&out).arg(text)),
+        Voice::FlitePitched(v, percent) => {
+            run(Command::new("flite").args(["-voice", v, "-t", text, "-o"]).arg(&out));
+            // Played faster (higher), then stretched back to its tempo.
+            let ratio = 1.0 + f64::from(percent) / 100.0;
+            filter = Some(format!(
+                "aresample=16000,asetrate={:.0},aresample=16000,atempo={:.4}",
+                16_000.0 * ratio,
+                1.0 / ratio
+            ));
+        }
+        Voice::Espeak(v, speed) => {
+            run(Command::new("espeak-ng").args(["-v", v, "-s", &speed.to_string(), "-w"]).arg(&out).arg(text))
+        }
     }
-    let samples = decode(&[std::ffi::OsStr::new("-i"), out.as_os_str()], None);
+    let samples = decode(&[std::ffi::OsStr::new("-i"), out.as_os_str()], filter.as_deref());
     std::fs::remove_file(&out).expect("remove scratch wav");
     trim_silence(samples)
 }
@@ -503,4 +698,28 @@ fn three_speaker_meeting_has_known_turns() {
     let samples = meeting.samples();
     assert_eq!(samples.len() as u64 / 16, meeting.duration_ms);
     assert!(meeting.text.starts_with(char::is_uppercase));
+}
+
+#[test]
+fn words_lie_in_their_turns_and_interjections_are_short() {
+    let conversation = &conversation_set("interjections")[0];
+    assert_eq!(conversation.words.len(), conversation.text.split_whitespace().count());
+    for word in &conversation.words {
+        let turn = conversation.turns.iter().find(|t| t.start_ms <= word.start_ms && word.end_ms <= t.end_ms);
+        assert_eq!(turn.map(|t| t.speaker), Some(word.speaker), "word {word:?}");
+        assert!(word.start_ms < word.end_ms, "word {word:?}");
+    }
+    let short = conversation.turns.iter().filter(|t| t.end_ms - t.start_ms < 1000).count();
+    assert!(short >= 3, "{short} interjections in {:?}", conversation.turns);
+}
+
+#[test]
+fn one_speaker_holds_the_floor_in_unequal_talk() {
+    let conversation = &conversation_set("unequal")[0];
+    let mut talk = vec![0u64; conversation.speakers];
+    for turn in &conversation.turns {
+        talk[turn.speaker] += turn.end_ms - turn.start_ms;
+    }
+    let share = talk[0] as f64 / talk.iter().sum::<u64>() as f64;
+    assert!(share > 0.5, "the first speaker's share {share:.2} of {talk:?}");
 }

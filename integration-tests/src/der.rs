@@ -85,6 +85,37 @@ pub fn error_times(reference: &[RefTurn], hypothesis: &[RefTurn], collar_ms: u64
     der
 }
 
+/// Word-level speaker error: of the words whose reference speaker is
+/// `reference[i]`, those not given that speaker once the hypothesis speakers
+/// (`hypothesis[i]`, any numbers; `None` for a word given nobody) are mapped
+/// one to one onto reference speakers so that the most words are right.
+/// Returns the wrong words and all words.
+pub fn word_errors(reference: &[usize], hypothesis: &[Option<usize>]) -> (usize, usize) {
+    assert_eq!(reference.len(), hypothesis.len(), "one hypothesis speaker a word");
+    let dense = |labels: &mut Vec<usize>| {
+        labels.sort_unstable();
+        labels.dedup();
+    };
+    let (mut refs, mut hyps): (Vec<usize>, Vec<usize>) =
+        (reference.to_vec(), hypothesis.iter().flatten().copied().collect());
+    dense(&mut refs);
+    dense(&mut hyps);
+    let index = |labels: &[usize], l: usize| labels.binary_search(&l).expect("label listed");
+    let mut overlap = vec![vec![0u64; refs.len()]; hyps.len()];
+    for (&r, h) in reference.iter().zip(hypothesis) {
+        if let Some(h) = *h {
+            overlap[index(&hyps, h)][index(&refs, r)] += 1;
+        }
+    }
+    let mapping = best_mapping(&overlap);
+    let right = reference
+        .iter()
+        .zip(hypothesis)
+        .filter(|(r, h)| h.is_some_and(|h| mapping[index(&hyps, h)] == Some(index(&refs, **r))))
+        .count();
+    (reference.len() - right, reference.len())
+}
+
 /// Who speaks in each frame (a bit per dense speaker index), judged at the
 /// frame's midpoint.
 struct Masks {
@@ -234,6 +265,18 @@ mod tests {
         let speech_in_the_gap = turns(&[(0, 10_000, 0), (10_500, 11_500, 2), (12_000, 20_000, 1)]);
         let errors = error_times(&reference, &speech_in_the_gap, COLLAR_MS);
         assert_eq!((errors.false_alarm_ms, errors.missed_ms, errors.confusion_ms), (1_000, 0, 0));
+    }
+
+    #[test]
+    fn word_errors_map_labels_and_count_wrong_words() {
+        // Hypothesis labels 7 and 3 stand for reference 0 and 1; one word of
+        // speaker 1 went to 7, one to nobody.
+        let reference = [0, 0, 0, 1, 1, 1, 1];
+        let hypothesis = [Some(7), Some(7), Some(7), Some(3), Some(7), Some(3), None];
+        assert_eq!(word_errors(&reference, &hypothesis), (2, 7));
+        assert_eq!(word_errors(&reference, &reference.map(Some)), (0, 7));
+        // One hypothesis speaker for two reference speakers: the smaller is all wrong.
+        assert_eq!(word_errors(&[0, 0, 0, 1], &[Some(5); 4]), (1, 4));
     }
 
     #[test]
