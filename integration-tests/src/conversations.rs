@@ -292,9 +292,10 @@ fn synthesize_conversation(
     let mut cut_in_on: Option<usize> = None;
     while samples.len() < target {
         let current = turns.last().map(|t: &RefTurn| t.speaker);
+        let all_heard = talk_time.iter().all(|&t| t > 0);
         let interject = talk == Talk::Interjections
             && cut_in_on.is_none()
-            && talk_time.iter().all(|&t| t > 0)
+            && all_heard
             && turns.last().is_some_and(|t| t.end_ms - t.start_ms >= 3000)
             && extra.between(0, 1) == 0;
         let speaker = if interject {
@@ -302,7 +303,7 @@ fn synthesize_conversation(
             others[extra.between(0, others.len() as u64 - 1) as usize]
         } else if let Some(resumed) = cut_in_on.take().filter(|_| extra.between(0, 1) == 0) {
             resumed
-        } else if talk == Talk::Dominant && current.is_some_and(|s| s != 0) && talk_time.iter().all(|&t| t > 0) {
+        } else if talk == Talk::Dominant && current.is_some_and(|s| s != 0) && all_heard {
             if extra.between(0, 3) == 0 { next_speaker(&mut rng, current, &talk_time) } else { 0 }
         } else {
             next_speaker(&mut rng, current, &talk_time)
@@ -438,23 +439,22 @@ fn utterance<'a>(
 
 fn speak(voice: Voice, text: &str) -> Vec<f32> {
     let out = scratch_path("wav");
-    let mut filter = None;
     match voice {
-        Voice::Flite(v) => run(Command::new("flite").args(["-voice", v, "-t", text, "-o"]).arg(&out)),
-        Voice::FlitePitched(v, percent) => {
-            run(Command::new("flite").args(["-voice", v, "-t", text, "-o"]).arg(&out));
-            // Played faster (higher), then stretched back to its tempo.
-            let ratio = 1.0 + f64::from(percent) / 100.0;
-            filter = Some(format!(
-                "aresample=16000,asetrate={:.0},aresample=16000,atempo={:.4}",
-                16_000.0 * ratio,
-                1.0 / ratio
-            ));
+        Voice::Flite(v) | Voice::FlitePitched(v, _) => {
+            run(Command::new("flite").args(["-voice", v, "-t", text, "-o"]).arg(&out))
         }
         Voice::Espeak(v, speed) => {
             run(Command::new("espeak-ng").args(["-v", v, "-s", &speed.to_string(), "-w"]).arg(&out).arg(text))
         }
     }
+    // A pitched voice is played faster (higher), then stretched back to its tempo.
+    let filter = match voice {
+        Voice::FlitePitched(_, percent) => {
+            let ratio = 1.0 + f64::from(percent) / 100.0;
+            Some(format!("aresample=16000,asetrate={:.0},aresample=16000,atempo={:.4}", 16_000.0 * ratio, 1.0 / ratio))
+        }
+        _ => None,
+    };
     let samples = decode(&[std::ffi::OsStr::new("-i"), out.as_os_str()], filter.as_deref());
     std::fs::remove_file(&out).expect("remove scratch wav");
     trim_silence(samples)
