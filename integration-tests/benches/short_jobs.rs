@@ -1,8 +1,9 @@
 //! Short jobs: many 3 s clips submitted at once to a system on one
 //! machine (one replica of each stage, default options, so diarized too),
 //! with each piece's encoder fitted to its length (`transcribe.fit_encoder
-//! = true`) and encoding whisper's whole 30 s window (the default). Prints jobs a
-//! minute end to end; asserts nothing about time.
+//! = true`, the default: a 3 s clip is encoded as 10 s,
+//! `transcribe.fit_encoder_floor_secs`) and encoding whisper's whole 30 s
+//! window. Prints jobs a minute end to end; asserts nothing about time.
 //!
 //! `cargo build --release --bins && cargo bench -p integration-tests --bench short_jobs`
 //! (`STENO_SHORT_JOBS=N` for another count than 150).

@@ -80,6 +80,10 @@ enum Talk {
     /// As `Even`, and listeners often put in a word ("yes", "right") of
     /// under a second between two turns.
     Interjections,
+    /// As `Interjections`, but said over the speaker (from 30–70 % into
+    /// their turn, who goes on), and a third of the turns start 0.3–0.8 s
+    /// before the last one ends: overlapped speech.
+    Overlapping,
 }
 
 /// A set of conversations: each one's voices in speaker-label order, their
@@ -130,6 +134,12 @@ const SETS: &[SetSpec] = &[
         talk: Talk::Interjections,
     },
     SetSpec {
+        name: "overlaps",
+        conversations: &[&[SLT, RMS], &[AWB, SLT, KAL], &[ESPEAK_M, SLT_LOW]],
+        seconds: (60, 110),
+        talk: Talk::Overlapping,
+    },
+    SetSpec {
         name: "10-minutes",
         conversations: &[&[RMS, SLT, AWB, KAL], &[SLT, AWB, ESPEAK_M, RMS_HIGH, ESPEAK_F]],
         seconds: (600, 620),
@@ -168,7 +178,8 @@ pub struct Conversation {
     pub name: String,
     /// 16 kHz mono 16-bit WAV in [`media_dir`].
     pub wav: PathBuf,
-    /// Sorted, non-overlapping; speakers numbered by first appearance.
+    /// Sorted by start; speakers numbered by first appearance. Only the
+    /// `overlaps` set's overlap.
     pub turns: Vec<RefTurn>,
     /// Every word said, in order.
     pub words: Vec<RefWord>,
@@ -290,10 +301,11 @@ fn synthesize_conversation(
     let mut talk_time = vec![0usize; voices.len()];
     // The speaker an interjection cut in on.
     let mut cut_in_on: Option<usize> = None;
+    let overlapping = talk == Talk::Overlapping;
     while samples.len() < target {
         let current = turns.last().map(|t: &RefTurn| t.speaker);
         let all_heard = talk_time.iter().all(|&t| t > 0);
-        let interject = talk == Talk::Interjections
+        let interject = matches!(talk, Talk::Interjections | Talk::Overlapping)
             && cut_in_on.is_none()
             && all_heard
             && turns.last().is_some_and(|t| t.end_ms - t.start_ms >= 3000)
@@ -327,21 +339,38 @@ fn synthesize_conversation(
             let gain = 10f32.powf(gains.between(0, 1200) as f32 / 100.0 / 20.0 - 6.0 / 20.0);
             utterance.iter_mut().for_each(|s| *s *= gain);
         }
-        if !turns.is_empty() {
-            let gap_ms = if interject { extra.between(150, 400) } else { rng.between(200, 800) };
-            samples.resize(samples.len() + gap_ms as usize * SAMPLES_PER_MS, 0.0);
+        let start = match turns.last() {
+            // Said over the speaker, who goes on.
+            Some(last) if overlapping && interject => {
+                let into = (last.end_ms - last.start_ms) * extra.between(30, 70) / 100;
+                (last.start_ms + into) as usize * SAMPLES_PER_MS
+            }
+            // Started before the last speaker finished.
+            Some(_) if overlapping && extra.between(0, 2) == 0 => {
+                samples.len() - extra.between(300, 800) as usize * SAMPLES_PER_MS
+            }
+            Some(_) => {
+                let gap_ms = if interject { extra.between(150, 400) } else { rng.between(200, 800) };
+                samples.resize(samples.len() + gap_ms as usize * SAMPLES_PER_MS, 0.0);
+                samples.len()
+            }
+            None => samples.len(),
+        };
+        if samples.len() < start + utterance.len() {
+            samples.resize(start + utterance.len(), 0.0);
         }
-        let start = samples.len();
-        samples.extend_from_slice(&utterance);
+        samples[start..].iter_mut().zip(&utterance).for_each(|(s, u)| *s += u);
         talk_time[speaker] += utterance.len();
-        let turn = RefTurn { start_ms: ms(start), end_ms: ms(samples.len()), speaker };
+        let turn = RefTurn { start_ms: ms(start), end_ms: ms(start + utterance.len()), speaker };
         words.extend(word_times(&text, turn));
         turns.push(turn);
         said.push(text);
-        if interject {
+        if interject && !overlapping {
             cut_in_on = current;
         }
     }
+    turns.sort_by_key(|t| t.start_ms);
+    words.sort_by_key(|w| w.start_ms);
     samples.resize(samples.len() + 500 * SAMPLES_PER_MS, 0.0);
     if channel {
         let snr_db = gains.between(15, 30) as f32;

@@ -284,10 +284,13 @@ pub struct TranscribeConfig {
     /// Most MiB of model files held loaded at once; 0 = no limit.
     pub max_loaded_mb: u64,
     /// Encode a piece shorter than whisper's 30 s window at its own length
-    /// (whisper.cpp's `audio_ctx`) rather than padded to 30 s: much faster
-    /// on short audio, but tiny.en then misheard some words of espeak
-    /// speech (WER 0.13 → 0.15–0.22), so it is off unless asked for.
+    /// plus a second (whisper.cpp's `audio_ctx`) rather than padded to 30 s:
+    /// the encoder's cost follows the audio.
     pub fit_encoder: bool,
+    /// With `fit_encoder`, the least audio the encoder is given, in seconds:
+    /// a shorter piece is padded to it. Under about 8 s tiny.en fell into
+    /// repetition loops on one-sentence clips.
+    pub fit_encoder_floor_secs: f32,
 }
 
 impl Default for TranscribeConfig {
@@ -303,7 +306,8 @@ impl Default for TranscribeConfig {
             part_secs: 120,
             max_loaded_models: 4,
             max_loaded_mb: 0,
-            fit_encoder: false,
+            fit_encoder: true,
+            fit_encoder_floor_secs: 10.0,
         }
     }
 }

@@ -36,7 +36,8 @@ use crate::{
 pub struct Transcribe {
     models: Arc<Models>,
     threads: usize,
-    fit_encoder: bool,
+    /// `Request::fit_encoder`.
+    fit_encoder: Option<f32>,
     /// Audio longer than this many samples is split into parts; 0 = never.
     split_after: u64,
     part_samples: usize,
@@ -57,7 +58,7 @@ impl Transcribe {
         Ok(Self {
             models: Arc::new(models),
             threads,
-            fit_encoder: config.fit_encoder,
+            fit_encoder: config.fit_encoder.then_some(config.fit_encoder_floor_secs),
             split_after: samples(config.split_after_secs) as u64,
             part_samples: samples(config.part_secs),
         })

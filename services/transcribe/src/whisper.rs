@@ -31,9 +31,10 @@ pub struct Request {
     pub prompt: String,
     pub translate: bool,
     pub word_timestamps: bool,
-    /// Sizes the encoder to a piece shorter than whisper's 30 s window
-    /// (whisper.cpp's `audio_ctx`) rather than encoding 30 s every time.
-    pub fit_encoder: bool,
+    /// `Some(floor)`: a piece shorter than whisper's 30 s window is encoded
+    /// at its own length plus a second, but never under `floor` seconds
+    /// (whisper.cpp's `audio_ctx`); `None`: every piece is encoded as 30 s.
+    pub fit_encoder: Option<f32>,
     /// With no `language`, the one detected in the job's first piece: the
     /// later pieces are decoded in it too (as openai-whisper decides once
     /// from the first 30 s), so one job is not transcribed in several.
@@ -61,7 +62,7 @@ impl Request {
             prompt,
             translate: options.translate,
             word_timestamps: options.word_timestamps.unwrap_or(true),
-            fit_encoder: false,
+            fit_encoder: None,
             detected: OnceLock::new(),
             cancelled: CancellationToken::new(),
         }
@@ -115,7 +116,7 @@ pub fn transcribe_with(
     let language = request.decode_language(model.english_only());
     params.set_language(Some(language));
     params.set_token_timestamps(request.word_timestamps);
-    if let Some(positions) = fitted_audio_ctx(samples.len()).filter(|_| request.fit_encoder) {
+    if let Some(positions) = request.fit_encoder.and_then(|floor| fitted_audio_ctx(samples.len(), floor)) {
         params.set_audio_ctx(positions);
     }
     // Guards against repetition loops and invented text, stated rather than
@@ -161,11 +162,13 @@ pub fn transcribe_with(
 }
 
 /// The encoder positions (20 ms each; 1500 make whisper's 30 s window) that
-/// a piece of `samples` needs, with a second to spare, rounded up to 64;
-/// `None` when that is the whole window.
-fn fitted_audio_ctx(samples: usize) -> Option<i32> {
+/// a piece of `samples` needs, with a second to spare and at least
+/// `floor_secs` seconds' worth, rounded up to 64; `None` when that is the
+/// whole window.
+fn fitted_audio_ctx(samples: usize, floor_secs: f32) -> Option<i32> {
     const FULL: usize = 1500;
-    let positions = (samples.div_ceil(320) + 50).next_multiple_of(64);
+    let floor = (floor_secs.max(0.0) * SAMPLE_RATE as f32) as usize;
+    let positions = (samples.max(floor).div_ceil(320) + 50).next_multiple_of(64);
     (positions < FULL).then_some(positions as i32)
 }
 
@@ -305,11 +308,18 @@ mod tests {
 
     #[test]
     fn the_encoder_fits_a_piece_with_a_second_to_spare() {
-        assert_eq!(fitted_audio_ctx(52_560), Some(256), "3.3 s: 165 positions + 50");
-        assert_eq!(fitted_audio_ctx(0), Some(64));
-        assert_eq!(fitted_audio_ctx(28 * 16_000), Some(1472));
-        assert_eq!(fitted_audio_ctx(29 * 16_000), None, "the whole window");
-        assert_eq!(fitted_audio_ctx(30 * 16_000), None);
+        assert_eq!(fitted_audio_ctx(52_560, 0.0), Some(256), "3.3 s: 165 positions + 50");
+        assert_eq!(fitted_audio_ctx(0, 0.0), Some(64));
+        assert_eq!(fitted_audio_ctx(28 * 16_000, 0.0), Some(1472));
+        assert_eq!(fitted_audio_ctx(29 * 16_000, 0.0), None, "the whole window");
+        assert_eq!(fitted_audio_ctx(30 * 16_000, 0.0), None);
+    }
+
+    #[test]
+    fn the_fitted_encoder_keeps_to_its_floor() {
+        assert_eq!(fitted_audio_ctx(52_560, 10.0), Some(576), "10 s: 500 positions + 50");
+        assert_eq!(fitted_audio_ctx(12 * 16_000, 10.0), Some(704), "over the floor: its own length");
+        assert_eq!(fitted_audio_ctx(0, 30.0), None, "a 30 s floor is the whole window");
     }
 
     #[test]

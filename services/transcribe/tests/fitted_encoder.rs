@@ -1,7 +1,8 @@
 //! A piece shorter than whisper's 30 s window encoded at its own length
-//! (`transcribe.fit_encoder`, whisper.cpp's `audio_ctx`) gives the same
-//! words at the same times as one encoded as the whole window. Real
-//! whisper.cpp with tiny.en (scripts/fetch-test-model.sh) on flite speech.
+//! (`transcribe.fit_encoder`, whisper.cpp's `audio_ctx`; never under
+//! `fit_encoder_floor_secs`) gives the same words at the same times as one
+//! encoded as the whole window. Real whisper.cpp with tiny.en
+//! (scripts/fetch-test-model.sh) on flite speech.
 
 mod common;
 
@@ -15,14 +16,30 @@ use steno_runtime::{
 };
 use steno_transcribe::{models::Models, transcribe_samples, whisper};
 
+/// The words of `samples` with the encoder fitted (at the default floor) or not.
 fn words_of(samples: &[f32], models: &Models, fit_encoder: bool) -> Vec<Word> {
     let model = models.get("tiny.en", true).expect("tiny.en");
     let mut request = whisper::Request::new(&JobOptions { model: "tiny.en".into(), ..Default::default() }, 2);
-    request.fit_encoder = fit_encoder;
+    request.fit_encoder = fit_encoder.then_some(TranscribeConfig::default().fit_encoder_floor_secs);
     let (progress, _watch) = tokio::sync::watch::channel(0.0_f32);
     let transcript =
         transcribe_samples(&model, None, samples, &request, ProgressReporter::new(progress)).expect("transcribe");
     transcript.segments.into_iter().flat_map(|s| s.words).collect()
+}
+
+fn models() -> Models {
+    Models::new(&TranscribeConfig {
+        models_dir: data_home().join("models"),
+        vad_model: "".into(),
+        use_gpu: false,
+        ..Default::default()
+    })
+}
+
+/// The words alone: punctuation may differ ("team," or "team.").
+fn text(words: &[Word]) -> String {
+    let bare = |w: &Word| w.text.chars().filter(|c| c.is_alphanumeric()).collect::<String>().to_lowercase();
+    words.iter().map(bare).collect::<Vec<_>>().join(" ")
 }
 
 #[test]
@@ -32,20 +49,10 @@ fn a_short_piece_encoded_at_its_length_keeps_its_words_and_their_times() {
     let pause_at_ms = samples.len() as u64 / 16;
     samples.extend(vec![0.0; 32_000]);
     samples.extend(speech("The meeting moved to Thursday afternoon.", dir.path()));
-    let models = Models::new(&TranscribeConfig {
-        models_dir: data_home().join("models"),
-        vad_model: "".into(),
-        use_gpu: false,
-        ..Default::default()
-    });
+    let models = models();
 
     let full = words_of(&samples, &models, false);
     let fitted = words_of(&samples, &models, true);
-    // Punctuation may differ ("team," or "team."); the words may not.
-    let text = |words: &[Word]| {
-        let bare = |w: &Word| w.text.chars().filter(|c| c.is_alphanumeric()).collect::<String>().to_lowercase();
-        words.iter().map(bare).collect::<Vec<_>>().join(" ")
-    };
     assert_eq!(text(&fitted), text(&full));
     assert!(text(&fitted).contains("quarterly report") && text(&fitted).contains("thursday"), "{}", text(&fitted));
     // DTW places a word to within a few hundred ms either way; on this clip
@@ -64,4 +71,15 @@ fn a_short_piece_encoded_at_its_length_keeps_its_words_and_their_times() {
         "\"meeting\" at {} ms, the pause starts at {pause_at_ms} ms",
         meeting.start_ms
     );
+}
+
+/// One sentence of 5 s, which tiny.en read over and over when its encoder
+/// was fitted to 6 s (the bench's `--encoder-floor`): the floor keeps it to once.
+#[test]
+fn one_sentence_is_read_once() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let sentence = "The night nurse changed the annual report in the morning while the rest of us waited outside.";
+    let fitted = text(&words_of(&speech(sentence, dir.path()), &models(), true));
+    assert_eq!(fitted.matches("nurse").count(), 1, "{fitted}");
+    assert!(fitted.contains("annual report") && fitted.ends_with("outside"), "{fitted}");
 }

@@ -59,7 +59,7 @@ fn synthesize(dir: &Path, name: &str, min_seconds: f64, seed: u64) -> anyhow::Re
     Ok(())
 }
 
-fn run(command: &mut Command) -> anyhow::Result<Vec<u8>> {
+pub fn run(command: &mut Command) -> anyhow::Result<Vec<u8>> {
     let output = command.output().with_context(|| format!("run {command:?}"))?;
     if !output.status.success() {
         bail!("{command:?} failed: {}", String::from_utf8_lossy(&output.stderr));
@@ -69,7 +69,7 @@ fn run(command: &mut Command) -> anyhow::Result<Vec<u8>> {
 
 /// Plain sentences from common words with one spelling each (no numbers,
 /// no British/American variants), so errors are the recognizer's.
-struct Sentences(u64);
+pub struct Sentences(pub u64);
 
 const SUBJECTS: &[&str] = &[
     "the billing team",
@@ -139,7 +139,7 @@ impl Sentences {
         words[(self.0 >> 33) as usize % words.len()]
     }
 
-    fn next_sentence(&mut self) -> String {
+    pub fn next_sentence(&mut self) -> String {
         let (who, did, what, when, why) =
             (self.pick(SUBJECTS), self.pick(VERBS), self.pick(OBJECTS), self.pick(WHEN), self.pick(CLAUSES));
         let mut sentence = format!("{who} {did} {what} {when} {why}.");

@@ -22,10 +22,15 @@
 //! 5-minute clip (`profile.rs`); `-- --profile` runs only that, into
 //! `target/bench/transcribe-profile.md`.
 //!
+//! `-- --encoder-floor` measures `transcribe.fit_encoder` and its floor on
+//! short clips of flite and espeak-ng voices (`encoder_floor.rs`), into
+//! `target/bench/encoder-floor.md`.
+//!
 //! `--make-clips DIR` only writes the clips (`<name>.pcm`, `<name>.txt`) into
 //! DIR, for a machine without flite (`scripts/cuda/build.sh`).
 
 mod clips;
+mod encoder_floor;
 mod machine;
 mod profile;
 mod report;
@@ -119,13 +124,15 @@ fn main() -> anyhow::Result<()> {
     }
     let settings = Settings::from_env()?;
     if args.iter().any(|a| a == "--profile") {
-        let table = profile_table(&settings)?;
-        println!("\n{table}");
-        let out = settings.out.with_file_name("transcribe-profile.md");
-        std::fs::create_dir_all(out.parent().context("report directory")?).context("create report directory")?;
-        std::fs::write(&out, &table).context("write profile")?;
-        eprintln!("wrote {}", out.display());
-        return Ok(());
+        return write_table(&settings, "transcribe-profile.md", &profile_table(&settings)?);
+    }
+    if args.iter().any(|a| a == "--encoder-floor") {
+        machine::wait_for_quiet(settings.quiet_wait);
+        return write_table(
+            &settings,
+            "encoder-floor.md",
+            &encoder_floor::run_sweep(&settings.models_dir, settings.threads)?,
+        );
     }
     let machine_at_start = machine::snapshot();
     eprintln!("machine at start: {machine_at_start}");
@@ -149,8 +156,8 @@ fn main() -> anyhow::Result<()> {
         setup("steno", "tiny.en", Tweak::None, false),
         // Like for like with bare whisper.cpp: a job without word times.
         setup("steno", "tiny.en", Tweak::NoWordTimes, false),
-        // `transcribe.fit_encoder = true`: each piece encoded at its length.
-        setup("steno", "tiny.en", Tweak::FitEncoder, false),
+        // `transcribe.fit_encoder = false`: each piece encoded as 30 s.
+        setup("steno", "tiny.en", Tweak::FullWindow, false),
         setup("whisper.cpp", "tiny.en", Tweak::None, false),
         // Where steno's time goes: whisper.cpp with steno's parameters.
         setup("whisper.cpp", "tiny.en", Tweak::StenoParams, false),
@@ -217,6 +224,16 @@ fn main() -> anyhow::Result<()> {
     }
     std::fs::write(&settings.out, &markdown).context("write report")?;
     eprintln!("wrote {}", settings.out.display());
+    Ok(())
+}
+
+/// Prints a table of its own and writes it beside the report as `name`.
+fn write_table(settings: &Settings, name: &str, table: &str) -> anyhow::Result<()> {
+    println!("\n{table}");
+    let out = settings.out.with_file_name(name);
+    std::fs::create_dir_all(out.parent().context("report directory")?).context("create report directory")?;
+    std::fs::write(&out, table).with_context(|| format!("write {}", out.display()))?;
+    eprintln!("wrote {}", out.display());
     Ok(())
 }
 
