@@ -1,9 +1,8 @@
 //! Short jobs: many 3 s clips submitted at once to a system on one
 //! machine (one replica of each stage, default options, so diarized too),
-//! with each piece's encoder fitted to its length (`transcribe.fit_encoder
-//! = true`, the default: a 3 s clip is encoded as 10 s,
-//! `transcribe.fit_encoder_floor_secs`) and encoding whisper's whole 30 s
-//! window. Prints jobs a minute end to end; asserts nothing about time.
+//! with the clip encoded as 10 s (`transcribe.min_window_secs = 10`, the
+//! default) and as whisper's whole 30 s window (`0`). Prints jobs a minute
+//! end to end; asserts nothing about time.
 //!
 //! `cargo build --release --bins && cargo bench -p integration-tests --bench short_jobs`
 //! (`STENO_SHORT_JOBS=N` for another count than 150).
@@ -25,8 +24,8 @@ async fn main() {
     );
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     let mut rows = Vec::new();
-    for fit in ["true", "false"] {
-        let system = harness::System::start_with(&[("STENO_TRANSCRIBE__FIT_ENCODER", fit)]).await;
+    for window in ["10", "0"] {
+        let system = harness::System::start_with(&[("STENO_TRANSCRIBE__MIN_WINDOW_SECS", window)]).await;
         let media = fixtures::serve_media().await;
         let api = system.api();
         let clock = Instant::now();
@@ -42,7 +41,7 @@ async fn main() {
         let text = api.transcript(&ids[0], "txt").await;
         let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
         rows.push(format!(
-            "| {fit} | {jobs} | {wall:.1} | {:.0} | {:.2} | {} | {} |",
+            "| {window} | {jobs} | {wall:.1} | {:.0} | {:.2} | {} | {} |",
             jobs as f64 * 60.0 / wall,
             wall / jobs as f64,
             text.trim(),
@@ -52,7 +51,7 @@ async fn main() {
     }
     println!("\n{jobs} jobs of a 3.3 s clip submitted at once, tiny.en, {cores} cores, one replica of each stage\n");
     println!(
-        "| transcribe.fit_encoder | jobs | wall s | jobs a minute | s a job | first job's text | load average after |"
+        "| transcribe.min_window_secs | jobs | wall s | jobs a minute | s a job | first job's text | load average after |"
     );
     println!("| --- | --- | --- | --- | --- | --- | --- |");
     rows.iter().for_each(|row| println!("{row}"));

@@ -283,14 +283,15 @@ pub struct TranscribeConfig {
     pub max_loaded_models: usize,
     /// Most MiB of model files held loaded at once; 0 = no limit.
     pub max_loaded_mb: u64,
-    /// Encode a piece shorter than whisper's 30 s window at its own length
-    /// plus a second (whisper.cpp's `audio_ctx`) rather than padded to 30 s:
-    /// the encoder's cost follows the audio.
+    /// A piece no longer than this many seconds is encoded as this long
+    /// (whisper.cpp's `audio_ctx`) rather than padded to whisper's 30 s
+    /// window; 0 pads every piece. Under about 8 s tiny.en read
+    /// one-sentence clips over and over.
+    pub min_window_secs: f32,
+    /// A longer piece too is encoded at its own length plus a second rather
+    /// than padded to 30 s: faster, but tiny.en misheard some espeak-ng
+    /// voices' 15–25 s pieces ("home" as "foam").
     pub fit_encoder: bool,
-    /// With `fit_encoder`, the least audio the encoder is given, in seconds:
-    /// a shorter piece is padded to it. Under about 8 s tiny.en fell into
-    /// repetition loops on one-sentence clips.
-    pub fit_encoder_floor_secs: f32,
 }
 
 impl Default for TranscribeConfig {
@@ -306,8 +307,8 @@ impl Default for TranscribeConfig {
             part_secs: 120,
             max_loaded_models: 4,
             max_loaded_mb: 0,
-            fit_encoder: true,
-            fit_encoder_floor_secs: 10.0,
+            min_window_secs: 10.0,
+            fit_encoder: false,
         }
     }
 }

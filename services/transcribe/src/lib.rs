@@ -36,8 +36,7 @@ use crate::{
 pub struct Transcribe {
     models: Arc<Models>,
     threads: usize,
-    /// `Request::fit_encoder`.
-    fit_encoder: Option<f32>,
+    window: whisper::EncoderWindow,
     /// Audio longer than this many samples is split into parts; 0 = never.
     split_after: u64,
     part_samples: usize,
@@ -58,7 +57,7 @@ impl Transcribe {
         Ok(Self {
             models: Arc::new(models),
             threads,
-            fit_encoder: config.fit_encoder.then_some(config.fit_encoder_floor_secs),
+            window: whisper::EncoderWindow { min_secs: config.min_window_secs, fit: config.fit_encoder },
             split_after: samples(config.split_after_secs) as u64,
             part_samples: samples(config.part_secs),
         })
@@ -107,7 +106,7 @@ impl Stage for Transcribe {
         let clock = std::time::Instant::now();
         let mut request = whisper::Request::new(&options, self.threads);
         request.cancelled = ctx.cancellation();
-        request.fit_encoder = self.fit_encoder;
+        request.window = self.window;
         let request = Arc::new(request);
         let mut transcript = transcribe_in_pieces(&model, self.models.vad(), request, audio, ctx).await?;
         metrics::transcribed(&model.name, transcript.duration_ms as f64 / 1000.0, clock.elapsed().as_secs_f64());

@@ -31,10 +31,8 @@ pub struct Request {
     pub prompt: String,
     pub translate: bool,
     pub word_timestamps: bool,
-    /// `Some(floor)`: a piece shorter than whisper's 30 s window is encoded
-    /// at its own length plus a second, but never under `floor` seconds
-    /// (whisper.cpp's `audio_ctx`); `None`: every piece is encoded as 30 s.
-    pub fit_encoder: Option<f32>,
+    /// How much audio whisper's encoder is given for a piece.
+    pub window: EncoderWindow,
     /// With no `language`, the one detected in the job's first piece: the
     /// later pieces are decoded in it too (as openai-whisper decides once
     /// from the first 30 s), so one job is not transcribed in several.
@@ -62,7 +60,7 @@ impl Request {
             prompt,
             translate: options.translate,
             word_timestamps: options.word_timestamps.unwrap_or(true),
-            fit_encoder: None,
+            window: EncoderWindow::default(),
             detected: OnceLock::new(),
             cancelled: CancellationToken::new(),
         }
@@ -116,7 +114,7 @@ pub fn transcribe_with(
     let language = request.decode_language(model.english_only());
     params.set_language(Some(language));
     params.set_token_timestamps(request.word_timestamps);
-    if let Some(positions) = request.fit_encoder.and_then(|floor| fitted_audio_ctx(samples.len(), floor)) {
+    if let Some(positions) = audio_ctx(samples.len(), request.window) {
         params.set_audio_ctx(positions);
     }
     // Guards against repetition loops and invented text, stated rather than
@@ -161,13 +159,25 @@ pub fn transcribe_with(
     Ok(Transcript { language, duration_ms: samples.len() as u64 * 1000 / SAMPLE_RATE, segments, speakers: Vec::new() })
 }
 
-/// The encoder positions (20 ms each; 1500 make whisper's 30 s window) that
-/// a piece of `samples` needs, with a second to spare and at least
-/// `floor_secs` seconds' worth, rounded up to 64; `None` when that is the
-/// whole window.
-fn fitted_audio_ctx(samples: usize, floor_secs: f32) -> Option<i32> {
+/// How much audio whisper's encoder is given for a piece (whisper.cpp's
+/// `audio_ctx`); the default pads every piece to whisper's 30 s window.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct EncoderWindow {
+    /// A piece no longer than this many seconds is encoded as this long
+    /// (with a second to spare) rather than padded to 30 s; 0: never.
+    pub min_secs: f32,
+    /// A longer piece too is encoded at its own length plus a second.
+    pub fit: bool,
+}
+
+/// The encoder positions (20 ms each; 1500 make whisper's 30 s window) for
+/// a piece of `samples`, rounded up to 64; `None` for the whole window.
+fn audio_ctx(samples: usize, window: EncoderWindow) -> Option<i32> {
     const FULL: usize = 1500;
-    let floor = (floor_secs.max(0.0) * SAMPLE_RATE as f32) as usize;
+    let floor = (window.min_secs.max(0.0) * SAMPLE_RATE as f32) as usize;
+    if samples > floor && !window.fit {
+        return None;
+    }
     let positions = (samples.max(floor).div_ceil(320) + 50).next_multiple_of(64);
     (positions < FULL).then_some(positions as i32)
 }
@@ -307,19 +317,24 @@ mod tests {
     }
 
     #[test]
-    fn the_encoder_fits_a_piece_with_a_second_to_spare() {
-        assert_eq!(fitted_audio_ctx(52_560, 0.0), Some(256), "3.3 s: 165 positions + 50");
-        assert_eq!(fitted_audio_ctx(0, 0.0), Some(64));
-        assert_eq!(fitted_audio_ctx(28 * 16_000, 0.0), Some(1472));
-        assert_eq!(fitted_audio_ctx(29 * 16_000, 0.0), None, "the whole window");
-        assert_eq!(fitted_audio_ctx(30 * 16_000, 0.0), None);
+    fn a_fitted_encoder_takes_a_piece_with_a_second_to_spare() {
+        let fit = EncoderWindow { min_secs: 0.0, fit: true };
+        assert_eq!(audio_ctx(52_560, fit), Some(256), "3.3 s: 165 positions + 50");
+        assert_eq!(audio_ctx(0, fit), Some(64));
+        assert_eq!(audio_ctx(28 * 16_000, fit), Some(1472));
+        assert_eq!(audio_ctx(29 * 16_000, fit), None, "the whole window");
+        assert_eq!(audio_ctx(30 * 16_000, fit), None);
     }
 
     #[test]
-    fn the_fitted_encoder_keeps_to_its_floor() {
-        assert_eq!(fitted_audio_ctx(52_560, 10.0), Some(576), "10 s: 500 positions + 50");
-        assert_eq!(fitted_audio_ctx(12 * 16_000, 10.0), Some(704), "over the floor: its own length");
-        assert_eq!(fitted_audio_ctx(0, 30.0), None, "a 30 s floor is the whole window");
+    fn a_short_piece_gets_the_least_window_and_a_longer_one_thirty_seconds() {
+        let short = EncoderWindow { min_secs: 10.0, fit: false };
+        assert_eq!(audio_ctx(52_560, short), Some(576), "10 s: 500 positions + 50");
+        assert_eq!(audio_ctx(10 * 16_000, short), Some(576));
+        assert_eq!(audio_ctx(10 * 16_000 + 1, short), None, "longer: the whole window");
+        assert_eq!(audio_ctx(12 * 16_000, EncoderWindow { fit: true, ..short }), Some(704), "fitted: its own length");
+        assert_eq!(audio_ctx(52_560, EncoderWindow::default()), None, "by default every piece is 30 s");
+        assert_eq!(audio_ctx(0, EncoderWindow { min_secs: 30.0, fit: false }), None);
     }
 
     #[test]

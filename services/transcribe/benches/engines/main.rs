@@ -22,15 +22,15 @@
 //! 5-minute clip (`profile.rs`); `-- --profile` runs only that, into
 //! `target/bench/transcribe-profile.md`.
 //!
-//! `-- --encoder-floor` measures `transcribe.fit_encoder` and its floor on
-//! short clips of flite and espeak-ng voices (`encoder_floor.rs`), into
-//! `target/bench/encoder-floor.md`.
+//! `-- --encoder-window` measures `transcribe.min_window_secs` and
+//! `fit_encoder` on short clips of flite and espeak-ng voices
+//! (`encoder_window.rs`), into `target/bench/encoder-window.md`.
 //!
 //! `--make-clips DIR` only writes the clips (`<name>.pcm`, `<name>.txt`) into
 //! DIR, for a machine without flite (`scripts/cuda/build.sh`).
 
 mod clips;
-mod encoder_floor;
+mod encoder_window;
 mod machine;
 mod profile;
 mod report;
@@ -126,12 +126,12 @@ fn main() -> anyhow::Result<()> {
     if args.iter().any(|a| a == "--profile") {
         return write_table(&settings, "transcribe-profile.md", &profile_table(&settings)?);
     }
-    if args.iter().any(|a| a == "--encoder-floor") {
+    if args.iter().any(|a| a == "--encoder-window") {
         machine::wait_for_quiet(settings.quiet_wait);
         return write_table(
             &settings,
-            "encoder-floor.md",
-            &encoder_floor::run_sweep(&settings.models_dir, settings.threads)?,
+            "encoder-window.md",
+            &encoder_window::run_sweep(&settings.models_dir, settings.threads)?,
         );
     }
     let machine_at_start = machine::snapshot();
@@ -156,8 +156,8 @@ fn main() -> anyhow::Result<()> {
         setup("steno", "tiny.en", Tweak::None, false),
         // Like for like with bare whisper.cpp: a job without word times.
         setup("steno", "tiny.en", Tweak::NoWordTimes, false),
-        // `transcribe.fit_encoder = false`: each piece encoded as 30 s.
-        setup("steno", "tiny.en", Tweak::FullWindow, false),
+        // `transcribe.fit_encoder = true`: each piece encoded at its length.
+        setup("steno", "tiny.en", Tweak::FitEncoder, false),
         setup("whisper.cpp", "tiny.en", Tweak::None, false),
         // Where steno's time goes: whisper.cpp with steno's parameters.
         setup("whisper.cpp", "tiny.en", Tweak::StenoParams, false),

@@ -172,7 +172,7 @@ pub fn render(context: &Context, clips: &[Clip], rows: &[Row]) -> String {
     );
     let steno_rows = rows.iter().filter(|r| {
         r.setup.model == "tiny.en"
-            && matches!(r.setup.label().as_str(), "steno" | "steno +30s-window" | "steno end to end")
+            && matches!(r.setup.label().as_str(), "steno" | "steno +fit-encoder" | "steno end to end")
     });
     for steno in steno_rows {
         let Some(fw) = find(rows, &like_steno, "int8", steno.beams, steno.clip) else { continue };

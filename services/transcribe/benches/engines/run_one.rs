@@ -23,9 +23,9 @@ pub enum Tweak {
     OneThread,
     /// steno with a job's `word_timestamps: false` (no DTW, no token times).
     NoWordTimes,
-    /// steno with every piece encoded as whisper's whole 30 s window
-    /// (`transcribe.fit_encoder = false`).
-    FullWindow,
+    /// steno with every piece encoded at its own length plus a second
+    /// (`transcribe.fit_encoder = true`).
+    FitEncoder,
     /// faster-whisper with word times and its Silero VAD, as steno runs.
     LikeSteno,
 }
@@ -37,7 +37,7 @@ impl Tweak {
         (Tweak::StenoParams, "steno-params"),
         (Tweak::OneThread, "1-thread"),
         (Tweak::NoWordTimes, "no-word-times"),
-        (Tweak::FullWindow, "30s-window"),
+        (Tweak::FitEncoder, "fit-encoder"),
         (Tweak::LikeSteno, "word-times+vad"),
     ];
 
@@ -159,8 +159,10 @@ fn steno(args: &Args, pcm: &[u8]) -> anyhow::Result<Outcome> {
         ..Default::default()
     };
     let mut request = whisper::Request::new(&options, args.threads);
-    request.fit_encoder =
-        (config.fit_encoder && args.tweak != Tweak::FullWindow).then_some(config.fit_encoder_floor_secs);
+    request.window = whisper::EncoderWindow {
+        min_secs: config.min_window_secs,
+        fit: config.fit_encoder || args.tweak == Tweak::FitEncoder,
+    };
     let (progress, _watch) = tokio::sync::watch::channel(0.0_f32);
     let (mut seconds, mut text) = (Vec::new(), String::new());
     for _ in 0..args.repeat {

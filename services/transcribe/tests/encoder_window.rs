@@ -1,8 +1,7 @@
-//! A piece shorter than whisper's 30 s window encoded at its own length
-//! (`transcribe.fit_encoder`, whisper.cpp's `audio_ctx`; never under
-//! `fit_encoder_floor_secs`) gives the same words at the same times as one
-//! encoded as the whole window. Real whisper.cpp with tiny.en
-//! (scripts/fetch-test-model.sh) on flite speech.
+//! A short piece encoded as less than whisper's 30 s window
+//! (`transcribe.min_window_secs`, whisper.cpp's `audio_ctx`) gives the same
+//! words at the same times as one encoded as the whole window. Real
+//! whisper.cpp with tiny.en (scripts/fetch-test-model.sh) on flite speech.
 
 mod common;
 
@@ -16,11 +15,15 @@ use steno_runtime::{
 };
 use steno_transcribe::{models::Models, transcribe_samples, whisper};
 
-/// The words of `samples` with the encoder fitted (at the default floor) or not.
-fn words_of(samples: &[f32], models: &Models, fit_encoder: bool) -> Vec<Word> {
+/// The words of `samples` with the stage's default encoder window, or every
+/// piece padded to 30 s.
+fn words_of(samples: &[f32], models: &Models, default_window: bool) -> Vec<Word> {
     let model = models.get("tiny.en", true).expect("tiny.en");
     let mut request = whisper::Request::new(&JobOptions { model: "tiny.en".into(), ..Default::default() }, 2);
-    request.fit_encoder = fit_encoder.then_some(TranscribeConfig::default().fit_encoder_floor_secs);
+    if default_window {
+        let config = TranscribeConfig::default();
+        request.window = whisper::EncoderWindow { min_secs: config.min_window_secs, fit: config.fit_encoder };
+    }
     let (progress, _watch) = tokio::sync::watch::channel(0.0_f32);
     let transcript =
         transcribe_samples(&model, None, samples, &request, ProgressReporter::new(progress)).expect("transcribe");
@@ -43,7 +46,7 @@ fn text(words: &[Word]) -> String {
 }
 
 #[test]
-fn a_short_piece_encoded_at_its_length_keeps_its_words_and_their_times() {
+fn a_short_piece_encoded_as_less_than_30_s_keeps_its_words_and_their_times() {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut samples = speech("Please send the quarterly report to the finance team.", dir.path());
     let pause_at_ms = samples.len() as u64 / 16;
@@ -74,7 +77,8 @@ fn a_short_piece_encoded_at_its_length_keeps_its_words_and_their_times() {
 }
 
 /// One sentence of 5 s, which tiny.en read over and over when its encoder
-/// was fitted to 6 s (the bench's `--encoder-floor`): the floor keeps it to once.
+/// was fitted to 6 s (the engines bench's `--encoder-window`): the least
+/// window of 10 s keeps it to once.
 #[test]
 fn one_sentence_is_read_once() {
     let dir = tempfile::tempdir().expect("temp dir");

@@ -1,18 +1,19 @@
-//! `--encoder-floor`: what fitting the encoder to a short piece
-//! (`transcribe.fit_encoder`, whisper.cpp's `audio_ctx`) costs in words and
-//! saves in time, at each floor (`transcribe.fit_encoder_floor_secs`: the
-//! least audio the encoder is given). Short clips of one, two and four
-//! sentences read by three flite and three espeak-ng voices go through the
-//! stage's `transcribe_samples` (VAD, word times) with every piece encoded
-//! as 30 s, fitted with no floor, and fitted with floors of 5–20 s. Prints
-//! the word error rate by clip length and by synthesizer, and the seconds a
-//! clip; writes `target/bench/encoder-floor.md`.
+//! `--encoder-window`: what encoding a piece as less than whisper's 30 s
+//! window (whisper.cpp's `audio_ctx`) costs in words and saves in time.
+//! Short clips of one, two and four sentences read by three flite and three
+//! espeak-ng voices go through the stage's `transcribe_samples` (VAD, word
+//! times) with every piece encoded as 30 s, with each fitted to its length
+//! (`transcribe.fit_encoder`) given at least 0–20 s
+//! (`transcribe.min_window_secs`), and with pieces up to 10 s encoded as
+//! 10 s and longer ones as 30 s (the default). Prints the word error rate
+//! by clip length and by synthesizer, and the seconds a clip; writes
+//! `target/bench/encoder-window.md`.
 
 use std::{fmt::Write as _, path::Path, process::Command, time::Instant};
 
 use anyhow::Context;
 use steno_runtime::{proto::JobOptions, stage::ProgressReporter};
-use steno_transcribe::{models::Models, whisper};
+use steno_transcribe::{models::Models, whisper, whisper::EncoderWindow};
 
 use crate::clips::{SAMPLE_RATE, Sentences, run};
 
@@ -30,8 +31,18 @@ const VOICES: [(&str, &str); 6] = [
 /// Sentences a clip, and clips of each length a voice.
 const LENGTHS: [usize; 3] = [1, 2, 4];
 const CLIPS_EACH: usize = 4;
-/// `None`: every piece encoded as whisper's 30 s window.
-const FLOORS: [Option<f32>; 6] = [None, Some(0.0), Some(5.0), Some(10.0), Some(15.0), Some(20.0)];
+const fn fitted(min_secs: f32) -> EncoderWindow {
+    EncoderWindow { min_secs, fit: true }
+}
+const WINDOWS: [(&str, EncoderWindow); 7] = [
+    ("30 s", EncoderWindow { min_secs: 0.0, fit: false }),
+    ("fitted", fitted(0.0)),
+    ("fitted, at least 5 s", fitted(5.0)),
+    ("fitted, at least 10 s", fitted(10.0)),
+    ("fitted, at least 15 s", fitted(15.0)),
+    ("fitted, at least 20 s", fitted(20.0)),
+    ("10 s up to 10 s, else 30 s (the default)", EncoderWindow { min_secs: 10.0, fit: false }),
+];
 
 struct Clip {
     synthesizer: &'static str,
@@ -53,18 +64,18 @@ pub fn run_sweep(models_dir: &Path, threads: usize) -> anyhow::Result<String> {
     let audio: f64 = clips.iter().map(|c| c.samples.len() as f64 / SAMPLE_RATE as f64).sum();
     let _ = writeln!(
         out,
-        "## Fitting the encoder to short pieces (tiny.en, {threads} threads, greedy, word times, VAD; {} clips, {audio:.0} s)\n",
+        "## The encoder's window on short pieces (tiny.en, {threads} threads, greedy, word times, VAD; {} clips, {audio:.0} s)\n",
         clips.len()
     );
-    let mut header = "| encoder | ".to_owned();
+    let mut header = "| encoder window | ".to_owned();
     for n in LENGTHS {
         let _ = write!(header, "WER, {n} sentence{} | ", if n > 1 { "s" } else { "" });
     }
     header.push_str("WER, flite | WER, espeak-ng | WER, all | s a 1-sentence clip | s in all |");
     let _ = writeln!(out, "{header}\n|{}", " --- |".repeat(header.matches('|').count() - 1));
-    for floor in FLOORS {
+    for (label, window) in WINDOWS {
         let mut request = whisper::Request::new(&options, threads);
-        request.fit_encoder = floor;
+        request.window = window;
         // (errors, reference words) by length and by synthesizer.
         let (mut by_length, mut by_synth) = ([(0.0, 0); LENGTHS.len()], [(0.0, 0); 2]);
         let (mut one_sentence_secs, mut one_sentence_clips, clock) = (0.0, 0, Instant::now());
@@ -93,11 +104,6 @@ pub fn run_sweep(models_dir: &Path, threads: usize) -> anyhow::Result<String> {
             }
         }
         let rate = |(errors, words): (f64, usize)| format!("{:.1} %", 100.0 * errors / words.max(1) as f64);
-        let label = match floor {
-            None => "30 s (fit_encoder off)".to_owned(),
-            Some(0.0) => "fitted, no floor".to_owned(),
-            Some(f) => format!("fitted, floor {f:.0} s"),
-        };
         let mut line = format!("| {label} | ");
         for total in by_length {
             let _ = write!(line, "{} | ", rate(total));
