@@ -45,21 +45,31 @@ fn synthesize(dir: &Path, name: &str, min_seconds: f64, seed: u64) -> anyhow::Re
     let (mut audio, mut text) = (Vec::new(), Vec::new());
     while (audio.len() / 2) as f64 / (SAMPLE_RATE as f64) < min_seconds {
         let sentence = sentences.next_sentence();
-        run(Command::new("flite").args(["-voice", "slt", "-t", &sentence, "-o"]).arg(&wav))?;
-        audio.extend(run(Command::new("ffmpeg")
-            .args(["-nostdin", "-loglevel", "error", "-i"])
-            .arg(&wav)
-            .args(["-ac", "1", "-ar", "16000", "-f", "s16le", "-"]))?);
+        audio.extend(speak("flite", "slt", &sentence, &wav)?);
         text.push(sentence);
     }
-    std::fs::remove_file(&wav).ok();
     // Text last: its presence marks a complete clip.
     std::fs::write(dir.join(format!("{name}.pcm")), &audio).context("write clip audio")?;
     std::fs::write(dir.join(format!("{name}.txt")), text.join(" ")).context("write clip text")?;
     Ok(())
 }
 
-pub fn run(command: &mut Command) -> anyhow::Result<Vec<u8>> {
+/// 16 kHz mono s16le of `text` read by `voice` of `synthesizer` (flite or
+/// espeak-ng), through the scratch file `wav`.
+pub fn speak(synthesizer: &str, voice: &str, text: &str, wav: &Path) -> anyhow::Result<Vec<u8>> {
+    match synthesizer {
+        "flite" => run(Command::new("flite").args(["-voice", voice, "-t", text, "-o"]).arg(wav))?,
+        _ => run(Command::new("espeak-ng").args(["-v", voice, "-w"]).arg(wav).arg(text))?,
+    };
+    let audio = run(Command::new("ffmpeg")
+        .args(["-nostdin", "-loglevel", "error", "-i"])
+        .arg(wav)
+        .args(["-ac", "1", "-ar", "16000", "-f", "s16le", "-"]))?;
+    std::fs::remove_file(wav).ok();
+    Ok(audio)
+}
+
+fn run(command: &mut Command) -> anyhow::Result<Vec<u8>> {
     let output = command.output().with_context(|| format!("run {command:?}"))?;
     if !output.status.success() {
         bail!("{command:?} failed: {}", String::from_utf8_lossy(&output.stderr));

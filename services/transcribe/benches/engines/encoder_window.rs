@@ -9,13 +9,13 @@
 //! by clip length and by synthesizer, and the seconds a clip; writes
 //! `target/bench/encoder-window.md`.
 
-use std::{fmt::Write as _, path::Path, process::Command, time::Instant};
+use std::{fmt::Write as _, path::Path, time::Instant};
 
 use anyhow::Context;
 use steno_runtime::{proto::JobOptions, stage::ProgressReporter};
 use steno_transcribe::{models::Models, whisper, whisper::EncoderWindow};
 
-use crate::clips::{SAMPLE_RATE, Sentences, run};
+use crate::clips::{SAMPLE_RATE, Sentences, speak};
 
 /// Bump when the text or the synthesis changes, so stale caches are ignored.
 const CACHE_VERSION: &str = "v1-floor";
@@ -31,6 +31,8 @@ const VOICES: [(&str, &str); 6] = [
 /// Sentences a clip, and clips of each length a voice.
 const LENGTHS: [usize; 3] = [1, 2, 4];
 const CLIPS_EACH: usize = 4;
+
+/// Each piece encoded at its own length, but as at least `min_secs`.
 const fn fitted(min_secs: f32) -> EncoderWindow {
     EncoderWindow { min_secs, fit: true }
 }
@@ -138,7 +140,7 @@ fn make_clips() -> anyhow::Result<Vec<Clip>> {
                 let text = text.join(" ");
                 let pcm = dir.join(format!("{synthesizer}-{voice}-{length}-{i}.pcm"));
                 if !pcm.exists() {
-                    let audio = synthesize(synthesizer, voice, &text, &dir)?;
+                    let audio = speak(synthesizer, voice, &text, &dir.join("sentence.wav"))?;
                     std::fs::write(&pcm, audio).context("write clip")?;
                 }
                 let bytes = std::fs::read(&pcm).context("read clip")?;
@@ -149,19 +151,4 @@ fn make_clips() -> anyhow::Result<Vec<Clip>> {
         }
     }
     Ok(clips)
-}
-
-/// 16 kHz mono s16le of `text` read by `voice`.
-fn synthesize(synthesizer: &str, voice: &str, text: &str, dir: &Path) -> anyhow::Result<Vec<u8>> {
-    let wav = dir.join("sentence.wav");
-    match synthesizer {
-        "flite" => run(Command::new("flite").args(["-voice", voice, "-t", text, "-o"]).arg(&wav))?,
-        _ => run(Command::new("espeak-ng").args(["-v", voice, "-w"]).arg(&wav).arg(text))?,
-    };
-    let audio = run(Command::new("ffmpeg")
-        .args(["-nostdin", "-loglevel", "error", "-i"])
-        .arg(&wav)
-        .args(["-ac", "1", "-ar", "16000", "-f", "s16le", "-"]))?;
-    std::fs::remove_file(&wav).ok();
-    Ok(audio)
 }
