@@ -1,8 +1,8 @@
 //! Diarization accuracy and speed on generated conversations with known
 //! turns and words (2 to 6 speakers, two male voices, pitch- and
 //! speed-changed voices, one speaker holding the floor, short interjections,
-//! speech over another speaker's, 10-minute meetings; each clean and through a telephone-like channel with
-//! noise): the speaker count found, diarization error rate with a 0.25 s
+//! speech over another speaker's, 10-minute meetings; each clean and
+//! through a telephone-like channel with noise): the speaker count found, diarization error rate with a 0.25 s
 //! collar and its parts, the word-level speaker error (each word given the
 //! speaker talking most during it, as the stage labels a transcript), and
 //! wall time per audio minute, with the speaker count left to the engine.

@@ -64,6 +64,19 @@ impl Up {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// Waits until every service is ready and `steno up` says so: it
+    /// supervises only from then on (a service that exits before is a
+    /// failure to start, and ends it).
+    async fn started(&self) {
+        for (service, _) in &self.ops {
+            self.ready(service).await;
+        }
+        wait_until("steno up to say it is up", Duration::from_secs(60), || async {
+            self.log().contains("steno is up").then_some(())
+        })
+        .await;
+    }
+
     async fn ready(&self, service: &str) {
         let port = self.ops.iter().find(|(s, _)| *s == service).map(|(_, p)| *p).expect("service");
         let url = format!("http://127.0.0.1:{port}/readyz");
@@ -116,9 +129,7 @@ impl Up {
 async fn steno_up_restarts_a_service_that_dies() {
     let dir = tempfile::tempdir().expect("tempdir");
     let up = Up::start(dir.path(), &[]).await;
-    for (service, _) in &up.ops {
-        up.ready(service).await;
-    }
+    up.started().await;
     let pid = up.child_pid("transcribe").expect("steno-transcribe runs under steno up");
     let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
     wait_until("steno up to restart transcribe", Duration::from_secs(30), || async {
@@ -143,9 +154,7 @@ async fn steno_up_restarts_a_service_that_dies() {
 async fn steno_up_gives_up_on_a_service_that_keeps_crashing() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut up = Up::start(dir.path(), &[]).await;
-    for (service, _) in &up.ops {
-        up.ready(service).await;
-    }
+    up.started().await;
     // Killed as soon as each restart runs: the fifth exit within a minute ends it.
     let status = up
         .exited_within(Duration::from_secs(120), |up| {

@@ -57,7 +57,7 @@ impl Transcribe {
         Ok(Self {
             models: Arc::new(models),
             threads,
-            window: whisper::EncoderWindow { min_secs: config.min_window_secs, fit: config.fit_encoder },
+            window: whisper::EncoderWindow::of(config),
             split_after: samples(config.split_after_secs) as u64,
             part_samples: samples(config.part_secs),
         })

@@ -170,6 +170,13 @@ pub struct EncoderWindow {
     pub fit: bool,
 }
 
+impl EncoderWindow {
+    /// The window the service's config asks for.
+    pub fn of(config: &steno_runtime::config::TranscribeConfig) -> Self {
+        Self { min_secs: config.min_window_secs, fit: config.fit_encoder }
+    }
+}
+
 /// The encoder positions (20 ms each; 1500 make whisper's 30 s window) for
 /// a piece of `samples`, rounded up to 64; `None` for the whole window.
 fn audio_ctx(samples: usize, window: EncoderWindow) -> Option<i32> {

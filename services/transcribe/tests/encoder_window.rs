@@ -21,8 +21,7 @@ fn words_of(samples: &[f32], models: &Models, default_window: bool) -> Vec<Word>
     let model = models.get("tiny.en", true).expect("tiny.en");
     let mut request = whisper::Request::new(&JobOptions { model: "tiny.en".into(), ..Default::default() }, 2);
     if default_window {
-        let config = TranscribeConfig::default();
-        request.window = whisper::EncoderWindow { min_secs: config.min_window_secs, fit: config.fit_encoder };
+        request.window = whisper::EncoderWindow::of(&TranscribeConfig::default());
     }
     let (progress, _watch) = tokio::sync::watch::channel(0.0_f32);
     let transcript =

@@ -160,8 +160,8 @@ fn steno(args: &Args, pcm: &[u8]) -> anyhow::Result<Outcome> {
     };
     let mut request = whisper::Request::new(&options, args.threads);
     request.window = whisper::EncoderWindow {
-        min_secs: config.min_window_secs,
         fit: config.fit_encoder || args.tweak == Tweak::FitEncoder,
+        ..whisper::EncoderWindow::of(&config)
     };
     let (progress, _watch) = tokio::sync::watch::channel(0.0_f32);
     let (mut seconds, mut text) = (Vec::new(), String::new());
