@@ -112,16 +112,33 @@ async fn apply(store: &Store, objects: &Artifacts, event: &JobEvent) -> Result<(
         }
         EventKind::Queued | EventKind::Retrying | EventKind::Text | EventKind::Unspecified => return Ok(()),
     };
-    let terminal = update.status.filter(|s| s.is_terminal());
-    let changed = store.update(&event.job_id, update).await?;
-    if let (Some(status), Some(job)) = (terminal, changed) {
-        metrics::job_finished(status.name(), &job.submitted_via);
-        // An enrolment makes a voiceprint, not a transcript.
-        if status == JobStatus::Completed && job.submitted_via != crate::submission::Via::Speakers.as_str() {
-            let transcript = Some(artifacts.transcript.as_str()).filter(|t| !t.is_empty());
-            let transcript = transcript.unwrap_or(steno_runtime::artifacts::TRANSCRIPT);
-            search::index_completed(store, objects, &job.id, &job.tenant, transcript).await;
-        }
+    if event.kind() == EventKind::Completed {
+        index_before_completion(store, objects, event, &artifacts.transcript).await?;
     }
+    let terminal = update.status.filter(|s| s.is_terminal());
+    if let (Some(status), Some(job)) = (terminal, store.update(&event.job_id, update).await?) {
+        metrics::job_finished(status.name(), &job.submitted_via);
+    }
+    Ok(())
+}
+
+/// Indexes the transcript a `completed` event names while its job still
+/// runs, so that a search made once the job reads completed finds it
+/// (search only shows completed jobs). A redelivered event of a job that
+/// already ended, or one of an attempt a retry replaced, indexes nothing.
+async fn index_before_completion(
+    store: &Store,
+    objects: &Artifacts,
+    event: &JobEvent,
+    transcript: &str,
+) -> Result<(), sqlx::Error> {
+    let Some(job) = store.get(&event.job_id, None).await? else { return Ok(()) };
+    let replaced = event.attempt != 0 && i64::from(job.attempt) > i64::from(event.attempt);
+    // An enrolment makes a voiceprint, not a transcript.
+    if job.is_terminal() || replaced || job.submitted_via == crate::submission::Via::Speakers.as_str() {
+        return Ok(());
+    }
+    let transcript = Some(transcript).filter(|t| !t.is_empty()).unwrap_or(steno_runtime::artifacts::TRANSCRIPT);
+    search::index_completed(store, objects, &job.id, &job.tenant, transcript).await;
     Ok(())
 }

@@ -1,7 +1,8 @@
 //! Search over the tenant's finished transcripts: segments are indexed
-//! when the ledger records a job's completion and again when its speakers
-//! are renamed; `GET /v1/search` finds them (Postgres full text, SQLite
-//! FTS5 in the embedded ledger), scoped by tenant in the query itself.
+//! just before the ledger records a job's completion and again when its
+//! speakers are renamed; `GET /v1/search` finds them (Postgres full text,
+//! SQLite FTS5 in the embedded ledger), scoped by tenant and to completed
+//! jobs in the query itself.
 
 use serde::{Deserialize, Serialize};
 use steno_runtime::{JobId, artifacts::Artifacts, transcript::Transcript};

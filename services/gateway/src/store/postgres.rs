@@ -222,6 +222,7 @@ impl PgStore {
              WHERE s.document @@ q AND ($2::text IS NULL OR s.tenant = $2) AND ($3::text IS NULL OR s.job_id = $3)
                AND ($4::text IS NULL OR lower(s.speaker) = lower($4) OR lower(s.speaker_name) = lower($4))
                AND ($5::text IS NULL OR s.language = $5)
+               AND EXISTS (SELECT 1 FROM jobs j WHERE j.id = s.job_id AND j.status = 'completed')
              ORDER BY rank DESC, s.job_id, s.idx
              LIMIT $6 OFFSET $7",
         )

@@ -238,6 +238,7 @@ impl SqliteStore {
              WHERE search_segments MATCH ?1 AND (?2 IS NULL OR tenant = ?2) AND (?3 IS NULL OR job_id = ?3)
                AND (?4 IS NULL OR lower(speaker) = lower(?4) OR lower(speaker_name) = lower(?4))
                AND (?5 IS NULL OR language = ?5)
+               AND job_id IN (SELECT id FROM jobs WHERE status = 'completed')
              ORDER BY rank DESC, job_id, idx
              LIMIT ?6 OFFSET ?7",
         )
