@@ -44,15 +44,23 @@ pub struct Transcribe {
 
 impl Transcribe {
     /// Loads the default model now, so a missing model stops the service at
-    /// start rather than failing jobs.
-    pub fn new(config: &TranscribeConfig) -> anyhow::Result<Self> {
+    /// start rather than failing jobs. `concurrency` is the tasks the
+    /// replica works on at once (`worker.concurrency`).
+    pub fn new(config: &TranscribeConfig, concurrency: usize) -> anyhow::Result<Self> {
         let models = Models::new(config);
         models.get(&config.default_model, true).map_err(anyhow::Error::msg)?;
-        let threads = match config.threads {
-            0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
-            n => n,
-        };
-        tracing::info!(backend = whisper::BACKEND, threads, model = %config.default_model, "transcriber ready");
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+        let threads = threads_per_task(config.threads, concurrency, cores);
+        if threads * concurrency > cores {
+            tracing::warn!(
+                threads,
+                concurrency,
+                cores,
+                "transcribe.threads × worker.concurrency is more than the cores: whisper.cpp's threads spin, \
+                 and oversubscribed they run many times slower"
+            );
+        }
+        tracing::info!(backend = whisper::BACKEND, threads, concurrency, model = %config.default_model, "transcriber ready");
         let samples = |secs: u64| secs as usize * pieces::SAMPLE_RATE;
         Ok(Self {
             models: Arc::new(models),
@@ -61,6 +69,18 @@ impl Transcribe {
             split_after: samples(config.split_after_secs) as u64,
             part_samples: samples(config.part_secs),
         })
+    }
+}
+
+/// whisper.cpp threads for each task: `configured`, or with 0 the cores
+/// shared out among the tasks run at once (at least one each). Two tasks
+/// each given both cores of a 2-core machine took 25× as long as one
+/// after the other (a 60 s clip: 59 s against 2.4 s), as ggml's threads
+/// spin waiting for each other.
+fn threads_per_task(configured: usize, concurrency: usize, cores: usize) -> usize {
+    match configured {
+        0 => (cores / concurrency.max(1)).max(1),
+        n => n,
     }
 }
 
@@ -271,4 +291,17 @@ fn append_piece(transcript: &mut Transcript, mut text: Transcript, map: &pieces:
         transcript.language = text.language;
     }
     transcript.segments.append(&mut text.segments);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::threads_per_task;
+
+    #[test]
+    fn all_cores_are_shared_out_among_tasks_at_once() {
+        assert_eq!(threads_per_task(0, 1, 8), 8);
+        assert_eq!(threads_per_task(0, 4, 8), 2);
+        assert_eq!(threads_per_task(0, 3, 2), 1, "at least one thread a task");
+        assert_eq!(threads_per_task(3, 4, 8), 3, "a configured count is kept");
+    }
 }

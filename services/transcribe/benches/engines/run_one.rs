@@ -1,5 +1,7 @@
 //! The child side: one configuration in this process, so its peak RSS is
-//! its own. Prints one JSON line like `faster_whisper_run.py` does.
+//! its own. Prints one JSON line like `faster_whisper_run.py` does. steno
+//! runs `STENO_BENCH_AT_ONCE` jobs at once on its one model (each run's
+//! `seconds` is then the time all of them took).
 
 use std::{path::Path, time::Instant};
 
@@ -131,6 +133,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         "peak_rss_kb": self_status_kb("VmHWM"),
         "cpu_ticks": self_cpu_ticks(),
         "wer": wer,
+        "at_once": if args.engine == "steno" { at_once() } else { 1 },
     });
     println!("{json}");
     Ok(())
@@ -158,26 +161,43 @@ fn steno(args: &Args, pcm: &[u8]) -> anyhow::Result<Outcome> {
         word_timestamps: Some(word_timestamps),
         ..Default::default()
     };
-    let mut request = whisper::Request::new(&options, args.threads);
-    request.window = whisper::EncoderWindow {
-        fit: config.fit_encoder || args.tweak == Tweak::FitEncoder,
-        ..whisper::EncoderWindow::of(&config)
+    let request = || {
+        let mut request = whisper::Request::new(&options, args.threads);
+        request.window = whisper::EncoderWindow {
+            fit: config.fit_encoder || args.tweak == Tweak::FitEncoder,
+            ..whisper::EncoderWindow::of(&config)
+        };
+        request
     };
     let (progress, _watch) = tokio::sync::watch::channel(0.0_f32);
-    let (mut seconds, mut text) = (Vec::new(), String::new());
-    for _ in 0..args.repeat {
-        let clock = Instant::now();
+    let transcribe = || {
         let transcript = steno_transcribe::transcribe_samples(
             &model,
             models.vad(),
             &samples,
-            &request,
+            &request(),
             ProgressReporter::new(progress.clone()),
         )?;
+        anyhow::Ok(transcript.segments.iter().map(|s| s.text.as_str()).collect::<Vec<_>>().join(" "))
+    };
+    let (mut seconds, mut text) = (Vec::new(), String::new());
+    for _ in 0..args.repeat {
+        // `at_once` jobs on the one model, each with its own decoding
+        // state, as a replica with `worker.concurrency` runs them.
+        let clock = Instant::now();
+        let texts: Vec<anyhow::Result<String>> = std::thread::scope(|scope| {
+            let jobs: Vec<_> = (0..at_once()).map(|_| scope.spawn(transcribe)).collect();
+            jobs.into_iter().map(|job| job.join().unwrap_or_else(|_| Err(anyhow::anyhow!("job panicked")))).collect()
+        });
         seconds.push(clock.elapsed().as_secs_f64());
-        text = transcript.segments.iter().map(|s| s.text.as_str()).collect::<Vec<_>>().join(" ");
+        text = texts.into_iter().last().context("no job")??;
     }
     Ok(Outcome { text, seconds, load_seconds })
+}
+
+/// Jobs steno runs at once in this process (`STENO_BENCH_AT_ONCE`, 1).
+pub fn at_once() -> usize {
+    std::env::var("STENO_BENCH_AT_ONCE").ok().and_then(|n| n.parse().ok()).filter(|&n| n > 0).unwrap_or(1)
 }
 
 /// whisper.cpp through whisper-rs as its README shows, no steno code.
