@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # On a GPU machine, with the bundle from scripts/cuda/build.sh: start the
 # CUDA transcriber against a local nats-server and keep its backend log lines
-# and GPU metrics; then transcribe the bench clips and 10 and 60 min files
-# (the 60 s clip repeated: the bundle must stay under the device tool's
-# 64 MiB) with steno's transcribe function and with bare whisper.cpp (`engines --one`), recording the real-time factor, GPU memory
-# and word error rate; then jobs at once (1, 2, 4, 8) on the 10 min file:
-# several in one process sharing the model (as `worker.concurrency` runs
-# them), and several processes, with word times and without (flash
-# attention), the cores shared out among the jobs as the service does.
+# and GPU metrics; then run 1, 2, 4 and 8 jobs at once on the 10 min file:
+# in one process sharing the model (as `worker.concurrency` runs them) and
+# as separate processes, with word times and without (flash attention), the
+# cores shared out among the jobs as the service does; then transcribe the
+# bench clips and 10 and 60 min files (the 60 s clip repeated: the bundle
+# must stay under the device tool's 64 MiB) with steno's transcribe
+# function and with bare whisper.cpp (`engines --one`), recording the
+# real-time factor, GPU memory and word error rate.
 # Writes table.md, runs.jsonl and the logs to $OUT (default
 # target/gpu-check).
 #
