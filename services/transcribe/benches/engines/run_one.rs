@@ -133,7 +133,6 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         "peak_rss_kb": self_status_kb("VmHWM"),
         "cpu_ticks": self_cpu_ticks(),
         "wer": wer,
-        "at_once": if args.engine == "steno" { at_once() } else { 1 },
     });
     println!("{json}");
     Ok(())
@@ -180,13 +179,14 @@ fn steno(args: &Args, pcm: &[u8]) -> anyhow::Result<Outcome> {
         )?;
         anyhow::Ok(transcript.segments.iter().map(|s| s.text.as_str()).collect::<Vec<_>>().join(" "))
     };
+    // `at_once` jobs on the one model, each with its own decoding state,
+    // as a replica with `worker.concurrency` runs them.
+    let at_once = at_once();
     let (mut seconds, mut text) = (Vec::new(), String::new());
     for _ in 0..args.repeat {
-        // `at_once` jobs on the one model, each with its own decoding
-        // state, as a replica with `worker.concurrency` runs them.
         let clock = Instant::now();
         let texts: Vec<anyhow::Result<String>> = std::thread::scope(|scope| {
-            let jobs: Vec<_> = (0..at_once()).map(|_| scope.spawn(transcribe)).collect();
+            let jobs: Vec<_> = (0..at_once).map(|_| scope.spawn(transcribe)).collect();
             jobs.into_iter().map(|job| job.join().unwrap_or_else(|_| Err(anyhow::anyhow!("job panicked")))).collect()
         });
         seconds.push(clock.elapsed().as_secs_f64());
@@ -196,7 +196,7 @@ fn steno(args: &Args, pcm: &[u8]) -> anyhow::Result<Outcome> {
 }
 
 /// Jobs steno runs at once in this process (`STENO_BENCH_AT_ONCE`, 1).
-pub fn at_once() -> usize {
+fn at_once() -> usize {
     std::env::var("STENO_BENCH_AT_ONCE").ok().and_then(|n| n.parse().ok()).filter(|&n| n > 0).unwrap_or(1)
 }
 
