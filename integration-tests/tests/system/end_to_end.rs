@@ -73,7 +73,7 @@ async fn jobs_from_rest_upload_and_nats_complete_with_the_spoken_words() {
         .await
         .expect("ack");
     let request = json!({
-        "source_url": format!("{media}/speech.mp3"), "formats": ["json"], "model": "tiny.en-q5_1",
+        "source_url": format!("{media}/speech.mp3"), "formats": ["json"], "model": "tiny.en-iq4_nl",
         "api_key": system.api_key,
     });
     let reply = nats.request("steno.api.submit", request.to_string().into()).await.expect("nats req");
@@ -110,7 +110,7 @@ async fn jobs_from_rest_upload_and_nats_complete_with_the_spoken_words() {
     let json: Value = serde_json::from_str(&api.transcript(&requested, "json").await).expect("json transcript");
     let text: Vec<&str> =
         json["segments"].as_array().expect("segments").iter().filter_map(|s| s["text"].as_str()).collect();
-    assert_words(&text.join(" "), "q5_1 model json");
+    assert_words(&text.join(" "), "iq4_nl model json");
     let words = json["segments"][0]["words"].as_array().expect("word timestamps");
     assert!(words.iter().all(|w| w["start_ms"].as_u64() <= w["end_ms"].as_u64()), "{words:?}");
 

@@ -206,7 +206,7 @@ pub enum ModelsCommand {
         /// The model's name, as jobs ask for it (`--model NAME`).
         name: String,
         /// Quantize the weight matrices (whisper.cpp loads the result as is).
-        #[arg(long, value_parser = ["q8_0", "q5_1"])]
+        #[arg(long, value_parser = ["q8_0", "q5_1", "q4_0", "iq4_nl"])]
         quantize: Option<String>,
         /// Write here instead of the models directory.
         #[arg(long)]

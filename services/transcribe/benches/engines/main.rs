@@ -20,7 +20,8 @@
 //!
 //! The report ends with where the transcribe stage's time goes on a
 //! 5-minute clip (`profile.rs`); `-- --profile` runs only that, into
-//! `target/bench/transcribe-profile.md`.
+//! `target/bench/transcribe-profile.md` (`STENO_BENCH_PROFILE_MODEL`: a
+//! model other than tiny.en).
 //!
 //! `-- --encoder-window` measures `transcribe.min_window_secs` and
 //! `fit_encoder` on short clips of flite and espeak-ng voices
@@ -240,7 +241,8 @@ fn write_table(settings: &Settings, name: &str, table: &str) -> anyhow::Result<(
 /// The transcribe stage's time split into its parts, on a 5-minute clip.
 fn profile_table(settings: &Settings) -> anyhow::Result<String> {
     machine::wait_for_quiet(settings.quiet_wait);
-    profile::run(&clips::clip("5min", 300.0, 4)?, &settings.models_dir, settings.threads)
+    let model = std::env::var("STENO_BENCH_PROFILE_MODEL").unwrap_or_else(|_| "tiny.en".into());
+    profile::run(&clips::clip("5min", 300.0, 4)?, &settings.models_dir, &model, settings.threads)
 }
 
 /// Other processes using more than this many cores during a row disturb it

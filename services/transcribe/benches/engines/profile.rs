@@ -23,7 +23,6 @@ use whisper_rs::{
 
 use crate::clips::{Clip, SAMPLE_RATE};
 
-const MODEL: &str = "tiny.en";
 /// Mel frames in one 30 s whisper window (10 ms hop).
 const WINDOW_FRAMES: usize = 3000;
 
@@ -38,13 +37,13 @@ fn fastest(mut f: impl FnMut() -> anyhow::Result<()>) -> anyhow::Result<f64> {
     Ok(best)
 }
 
-fn context(models_dir: &Path, dtw: bool) -> anyhow::Result<WhisperContext> {
+fn context(models_dir: &Path, model: &str, dtw: bool) -> anyhow::Result<WhisperContext> {
     let mut params = WhisperContextParameters::default();
     if dtw {
         let mode = DtwMode::ModelPreset { model_preset: DtwModelPreset::TinyEn };
         params.dtw_parameters(DtwParameters { mode, ..Default::default() });
     }
-    let path = models_dir.join(format!("ggml-{MODEL}.bin"));
+    let path = models_dir.join(format!("ggml-{model}.bin"));
     WhisperContext::new_with_params(&path, params).with_context(|| format!("load {}", path.display()))
 }
 
@@ -62,12 +61,12 @@ fn full(context: &WhisperContext, samples: &[f32], threads: usize, stage_params:
     Ok(())
 }
 
-/// The profile as a markdown table.
-pub fn run(clip: &Clip, models_dir: &Path, threads: usize) -> anyhow::Result<String> {
+/// The profile of `model_name` as a markdown table.
+pub fn run(clip: &Clip, models_dir: &Path, model_name: &str, threads: usize) -> anyhow::Result<String> {
     let pcm = std::fs::read(&clip.pcm).context("read clip")?;
     let samples: Vec<f32> =
         pcm.chunks_exact(2).map(|b| f32::from(i16::from_le_bytes([b[0], b[1]])) / 32768.0).collect();
-    let (plain, aligned) = (context(models_dir, false)?, context(models_dir, true)?);
+    let (plain, aligned) = (context(models_dir, model_name, false)?, context(models_dir, model_name, true)?);
 
     let windows = (samples.len() / (SAMPLE_RATE / 100)).div_ceil(WINDOW_FRAMES);
     let mel = fastest(|| Ok(plain.create_state()?.pcm_to_mel(&samples, threads)?))?;
@@ -86,7 +85,7 @@ pub fn run(clip: &Clip, models_dir: &Path, threads: usize) -> anyhow::Result<Str
 
     let config = steno_runtime::config::TranscribeConfig {
         models_dir: models_dir.to_owned(),
-        default_model: MODEL.into(),
+        default_model: model_name.into(),
         threads,
         ..Default::default()
     };
@@ -94,8 +93,8 @@ pub fn run(clip: &Clip, models_dir: &Path, threads: usize) -> anyhow::Result<Str
     let vad_model = models.vad().context("the profile needs ggml-silero-vad.bin in the models directory")?;
     let vad = fastest(|| vad_model.speech(&samples).map(drop).map_err(anyhow::Error::msg))?;
     let (pieces, piece_seconds) = pieces(&models, &samples);
-    let model = models.get(MODEL, true).map_err(anyhow::Error::msg)?;
-    let request = whisper::Request::new(&JobOptions { model: MODEL.into(), ..Default::default() }, threads);
+    let model = models.get(model_name, true).map_err(anyhow::Error::msg)?;
+    let request = whisper::Request::new(&JobOptions { model: model_name.into(), ..Default::default() }, threads);
     let (progress, _watch) = tokio::sync::watch::channel(0.0_f32);
     let stage = fastest(|| {
         let reporter = ProgressReporter::new(progress.clone());
@@ -119,7 +118,7 @@ pub fn run(clip: &Clip, models_dir: &Path, threads: usize) -> anyhow::Result<Str
         ("the transcribe stage", stage, format!("{:.1}× real time", clip.seconds / stage)),
     ];
     let mut table = format!(
-        "### Where the transcribe stage's time goes ({MODEL}, {threads} threads, greedy, word times, VAD; {:.0} s clip)\n\n\
+        "### Where the transcribe stage's time goes ({model_name}, {threads} threads, greedy, word times, VAD; {:.0} s clip)\n\n\
          | part | seconds | share of the stage | how |\n| --- | ---: | ---: | --- |\n",
         clip.seconds
     );

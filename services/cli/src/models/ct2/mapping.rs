@@ -176,6 +176,12 @@ pub enum Encoding {
     /// ggml `Q5_1`: blocks of 32 values, an f16 scale and minimum, and 5-bit
     /// values (4 low bits packed in pairs, the fifth bits in a 32-bit mask).
     Q5_1,
+    /// ggml `Q4_0`: blocks of 32 values, an f16 scale and 4-bit values
+    /// (packed in pairs, values j and j + 16 in byte j).
+    Q4_0,
+    /// ggml `IQ4_NL`: blocks of 32 values, an f16 scale and 4-bit indices
+    /// into a fixed non-linear table of 16 levels (packed as in `Q4_0`).
+    Iq4Nl,
 }
 
 impl Encoding {
@@ -184,19 +190,24 @@ impl Encoding {
         match name {
             "q8_0" => Some(Self::Q8_0),
             "q5_1" => Some(Self::Q5_1),
+            "q4_0" => Some(Self::Q4_0),
+            "iq4_nl" => Some(Self::Iq4Nl),
             _ => None,
         }
     }
 
     /// ggml's file type for a model whose matrices are in this encoding,
     /// with quantization version 2, as whisper.cpp writes it (`ftype +
-    /// version * 1000`): `MOSTLY_Q8_0` is 7, `MOSTLY_Q5_1` is 9.
+    /// version * 1000`): `MOSTLY_Q8_0` is 7, `MOSTLY_Q5_1` is 9, `MOSTLY_Q4_0` is 2,
+    /// `MOSTLY_IQ4_NL` 19.
     pub(super) fn file_type(self) -> u32 {
         match self {
             Encoding::F32 => 0,
             Encoding::F16 => 1,
             Encoding::Q8_0 => 7 + 2 * 1000,
             Encoding::Q5_1 => 9 + 2 * 1000,
+            Encoding::Q4_0 => 2 + 2 * 1000,
+            Encoding::Iq4Nl => 19 + 2 * 1000,
         }
     }
 
@@ -207,6 +218,8 @@ impl Encoding {
             Encoding::F16 => 1,
             Encoding::Q8_0 => 8,
             Encoding::Q5_1 => 7,
+            Encoding::Q4_0 => 2,
+            Encoding::Iq4Nl => 20,
         }
     }
 }

@@ -56,7 +56,7 @@ pub struct ImportReport {
 }
 
 /// Convert the CTranslate2 Whisper model in `ct2_dir` to a whisper.cpp ggml
-/// file at `out`: f16 weights, or with `quantize` (`Q8_0` or `Q5_1`) the 2-D
+/// file at `out`: f16 weights, or with `quantize` (`Q8_0`, `Q5_1`, `Q4_0`, `IQ4_NL`) the 2-D
 /// weight matrices quantized as whisper.cpp's quantizer does. The file is
 /// written next to `out` under a temporary name and renamed into place only
 /// once complete.

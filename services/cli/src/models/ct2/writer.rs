@@ -10,7 +10,8 @@
 //!    quantization version 2 × 1000);
 //! 3. mel filters: n_mel, n_fft (= 201 frequency bins), then n_mel * n_fft f32;
 //! 4. tokens: count, then for each token its byte length and bytes;
-//! 5. tensors: n_dims, name length, ggml type (0 f32, 1 f16, 7 q5_1, 8 q8_0), dims
+//! 5. tensors: n_dims, name length, ggml type (0 f32, 1 f16, 2 q4_0, 7 q5_1, 8 q8_0,
+//!    20 iq4_nl), dims
 //!    in reverse (ggml) order, name, raw data.
 
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -110,20 +111,22 @@ fn convert(input: &[u8], src: DType, encoding: Encoding, out: &mut Vec<u8>) {
     match encoding {
         Encoding::F16 => out.extend(values.flat_map(|x| f16::from_f32(x).to_le_bytes())),
         Encoding::F32 => out.extend(values.flat_map(f32::to_le_bytes)),
-        Encoding::Q8_0 | Encoding::Q5_1 => {
+        Encoding::Q8_0 | Encoding::Q5_1 | Encoding::Q4_0 | Encoding::Iq4Nl => {
             let values: Vec<f32> = values.collect();
+            let quantize = match encoding {
+                Encoding::Q8_0 => quantize_q8_0_block,
+                Encoding::Q5_1 => quantize_q5_1_block,
+                Encoding::Q4_0 => quantize_q4_0_block,
+                _ => quantize_iq4_nl_block,
+            };
             for block in values.chunks(QUANT_BLOCK) {
-                if encoding == Encoding::Q8_0 {
-                    quantize_q8_0_block(block, out);
-                } else {
-                    quantize_q5_1_block(block, out);
-                }
+                quantize(block, out);
             }
         }
     }
 }
 
-/// Values per `Q8_0` or `Q5_1` block.
+/// Values per quantized block (`Q8_0`, `Q5_1`, `Q4_0`, `IQ4_NL`).
 pub(super) const QUANT_BLOCK: usize = 32;
 
 /// ggml's reference `quantize_row_q5_1`: scale = (max - min) / 31, each
@@ -146,6 +149,58 @@ fn quantize_q5_1_block(block: &[f32], out: &mut Vec<u8>) {
     out.extend_from_slice(&f16::from_f32(min).to_le_bytes());
     out.extend_from_slice(&high.to_le_bytes());
     out.extend_from_slice(&low);
+}
+
+/// ggml's reference `quantize_row_q4_0`: scale = the value of largest
+/// magnitude / -8, each value as a step of 0..=15 around 8; values j and
+/// j + 16 share byte j (low and high nibble).
+fn quantize_q4_0_block(block: &[f32], out: &mut Vec<u8>) {
+    let extreme = block.iter().copied().fold(0.0f32, |m, x| if x.abs() > m.abs() { x } else { m });
+    let scale = extreme / -8.0;
+    let inverse = if scale == 0.0 { 0.0 } else { 1.0 / scale };
+    let step = |x: f32| ((x * inverse + 8.5) as u8).min(15);
+    out.extend_from_slice(&f16::from_f32(scale).to_le_bytes());
+    out.extend((0..16).map(|j| step(block[j]) | (step(block[j + 16]) << 4)));
+}
+
+/// The 16 levels of ggml's `IQ4_NL` (`kvalues_iq4nl`), denser near zero.
+const IQ4_NL_LEVELS: [i8; 16] = [-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113];
+
+/// The level nearest `x` (ggml's `best_index_int8`).
+fn nearest_iq4_nl_level(x: f32) -> u8 {
+    let levels = IQ4_NL_LEVELS.map(f32::from);
+    let above = levels.partition_point(|&l| l <= x).clamp(1, 15);
+    if x - levels[above - 1] < levels[above] - x { above as u8 - 1 } else { above as u8 }
+}
+
+/// ggml's `quantize_iq4_nl` without an importance matrix: each value
+/// weighted by its square, the least-squares scale for the best of 16
+/// mappings of the value of largest magnitude: to 127, and to -127 ± 7.
+fn quantize_iq4_nl_block(block: &[f32], out: &mut Vec<u8>) {
+    let extreme = block.iter().copied().fold(0.0f32, |m, x| if x.abs() > m.abs() { x } else { m });
+    let fit = |inverse: f32| {
+        block.iter().fold((0.0f32, 0.0f32), |(qx, q2), &x| {
+            let q = f32::from(IQ4_NL_LEVELS[nearest_iq4_nl_level(inverse * x) as usize]);
+            (qx + x * x * q * x, q2 + x * x * q * q)
+        })
+    };
+    let mut scale = 0.0;
+    if extreme.abs() >= 1e-15 {
+        let (qx, q2) = fit(127.0 / extreme);
+        scale = qx / q2;
+        let mut best = scale * qx;
+        for step in -7..=7 {
+            let (qx, q2) = fit((step as f32 - 127.0) / extreme);
+            if q2 > 0.0 && qx * qx > best * q2 {
+                scale = qx / q2;
+                best = scale * qx;
+            }
+        }
+    }
+    let inverse = if scale == 0.0 { 0.0 } else { 1.0 / scale };
+    let index = |x: f32| nearest_iq4_nl_level(inverse * x);
+    out.extend_from_slice(&f16::from_f32(scale).to_le_bytes());
+    out.extend((0..16).map(|j| index(block[j]) | (index(block[j + 16]) << 4)));
 }
 
 /// ggml's reference `quantize_row_q8_0`: scale = max |x| / 127, then each
@@ -189,6 +244,42 @@ mod tests {
             for (q, x) in block[2..].iter().zip(originals) {
                 let restored = f32::from(*q as i8) * scale;
                 assert!((restored - x).abs() <= scale * 0.51, "{x} came back as {restored}");
+            }
+        }
+    }
+
+    #[test]
+    fn quantizes_q4_0_blocks_within_half_a_step() {
+        let values: Vec<f32> = (0..64).map(|i| ((i * 37 % 64) as f32 - 40.0) / 7.0).collect();
+        let input: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let mut out = Vec::new();
+        convert(&input, DType::F32, Encoding::Q4_0, &mut out);
+        assert_eq!(out.len(), 2 * 18, "two blocks of an f16 scale and 16 bytes");
+        for (block, originals) in out.chunks(18).zip(values.chunks(32)) {
+            let scale = f16::from_bits(u16::from_le_bytes([block[0], block[1]])).to_f32();
+            for (j, x) in originals.iter().enumerate() {
+                let nibble = if j < 16 { block[2 + j] & 0x0f } else { block[2 + j - 16] >> 4 };
+                let restored = (f32::from(nibble) - 8.0) * scale;
+                assert!((restored - x).abs() <= scale.abs() * 0.51 + 1e-3, "{x} came back as {restored}");
+            }
+        }
+    }
+
+    #[test]
+    fn quantizes_iq4_nl_blocks_to_the_nearest_level() {
+        let values: Vec<f32> = (0..64).map(|i| ((i * 37 % 64) as f32 - 40.0) / 7.0).collect();
+        let input: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let mut out = Vec::new();
+        convert(&input, DType::F32, Encoding::Iq4Nl, &mut out);
+        assert_eq!(out.len(), 2 * 18, "two blocks of an f16 scale and 16 bytes");
+        for (block, originals) in out.chunks(18).zip(values.chunks(32)) {
+            let scale = f16::from_bits(u16::from_le_bytes([block[0], block[1]])).to_f32();
+            let level = |i: u8| f32::from(IQ4_NL_LEVELS[i as usize]) * scale;
+            for (j, x) in originals.iter().enumerate() {
+                let index = if j < 16 { block[2 + j] & 0x0f } else { block[2 + j - 16] >> 4 };
+                let restored = level(index);
+                let nearest = (0..16).map(level).map(|l| (l - x).abs()).fold(f32::INFINITY, f32::min);
+                assert!((restored - x).abs() <= nearest + 1e-2, "{x} came back as {restored}, {nearest} was possible");
             }
         }
     }
