@@ -21,7 +21,7 @@
 //! The report ends with where the transcribe stage's time goes on a
 //! 5-minute clip (`profile.rs`); `-- --profile` runs only that, into
 //! `target/bench/transcribe-profile.md` (`STENO_BENCH_PROFILE_MODEL`: a
-//! model other than tiny.en).
+//! quantized tiny.en instead; the word alignment uses tiny.en's heads).
 //!
 //! `-- --encoder-window` measures `transcribe.min_window_secs` and
 //! `fit_encoder` on short clips of flite and espeak-ng voices
