@@ -86,6 +86,8 @@ struct Settings {
     faster_whisper: Option<(String, String)>,
     long_beam: bool,
     clips: Option<String>,
+    /// The model `--profile` splits the time of (a tiny.en).
+    profile_model: String,
     quiet_wait: Duration,
     tries: usize,
     /// JSON lines from `cargo bench -p integration-tests --bench transcribe_system`.
@@ -108,6 +110,7 @@ impl Settings {
             faster_whisper,
             long_beam: var("STENO_BENCH_LONG_BEAM").is_none_or(|v| v != "0"),
             clips: var("STENO_BENCH_CLIPS"),
+            profile_model: var("STENO_BENCH_PROFILE_MODEL").unwrap_or_else(|| "tiny.en".into()),
             quiet_wait: Duration::from_secs(
                 var("STENO_BENCH_QUIET_WAIT").map_or(Ok(600), |t| t.parse()).context("STENO_BENCH_QUIET_WAIT")?,
             ),
@@ -241,8 +244,7 @@ fn write_table(settings: &Settings, name: &str, table: &str) -> anyhow::Result<(
 /// The transcribe stage's time split into its parts, on a 5-minute clip.
 fn profile_table(settings: &Settings) -> anyhow::Result<String> {
     machine::wait_for_quiet(settings.quiet_wait);
-    let model = std::env::var("STENO_BENCH_PROFILE_MODEL").unwrap_or_else(|_| "tiny.en".into());
-    profile::run(&clips::clip("5min", 300.0, 4)?, &settings.models_dir, &model, settings.threads)
+    profile::run(&clips::clip("5min", 300.0, 4)?, &settings.models_dir, &settings.profile_model, settings.threads)
 }
 
 /// Other processes using more than this many cores during a row disturb it

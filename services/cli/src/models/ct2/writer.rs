@@ -155,12 +155,21 @@ fn quantize_q5_1_block(block: &[f32], out: &mut Vec<u8>) {
 /// magnitude / -8, each value as a step of 0..=15 around 8; values j and
 /// j + 16 share byte j (low and high nibble).
 fn quantize_q4_0_block(block: &[f32], out: &mut Vec<u8>) {
-    let extreme = block.iter().copied().fold(0.0f32, |m, x| if x.abs() > m.abs() { x } else { m });
-    let scale = extreme / -8.0;
+    let scale = largest_magnitude(block) / -8.0;
     let inverse = if scale == 0.0 { 0.0 } else { 1.0 / scale };
-    let step = |x: f32| ((x * inverse + 8.5) as u8).min(15);
+    pack_nibbles(block, scale, |x| ((x * inverse + 8.5) as u8).min(15), out);
+}
+
+/// The value of largest magnitude, with its sign.
+fn largest_magnitude(block: &[f32]) -> f32 {
+    block.iter().copied().fold(0.0f32, |m, x| if x.abs() > m.abs() { x } else { m })
+}
+
+/// A 4-bit block as `Q4_0` and `IQ4_NL` store it: the f16 scale, then
+/// byte j holding value j's 4 bits low and value j + 16's high.
+fn pack_nibbles(block: &[f32], scale: f32, nibble: impl Fn(f32) -> u8, out: &mut Vec<u8>) {
     out.extend_from_slice(&f16::from_f32(scale).to_le_bytes());
-    out.extend((0..16).map(|j| step(block[j]) | (step(block[j + 16]) << 4)));
+    out.extend((0..16).map(|j| nibble(block[j]) | (nibble(block[j + 16]) << 4)));
 }
 
 /// The 16 levels of ggml's `IQ4_NL` (`kvalues_iq4nl`), denser near zero.
@@ -177,7 +186,7 @@ fn nearest_iq4_nl_level(x: f32) -> u8 {
 /// weighted by its square, the least-squares scale for the best of 16
 /// mappings of the value of largest magnitude: to 127, and to -127 ± 7.
 fn quantize_iq4_nl_block(block: &[f32], out: &mut Vec<u8>) {
-    let extreme = block.iter().copied().fold(0.0f32, |m, x| if x.abs() > m.abs() { x } else { m });
+    let extreme = largest_magnitude(block);
     let fit = |inverse: f32| {
         block.iter().fold((0.0f32, 0.0f32), |(qx, q2), &x| {
             let q = f32::from(IQ4_NL_LEVELS[nearest_iq4_nl_level(inverse * x) as usize]);
@@ -198,9 +207,7 @@ fn quantize_iq4_nl_block(block: &[f32], out: &mut Vec<u8>) {
         }
     }
     let inverse = if scale == 0.0 { 0.0 } else { 1.0 / scale };
-    let index = |x: f32| nearest_iq4_nl_level(inverse * x);
-    out.extend_from_slice(&f16::from_f32(scale).to_le_bytes());
-    out.extend((0..16).map(|j| index(block[j]) | (index(block[j + 16]) << 4)));
+    pack_nibbles(block, scale, |x| nearest_iq4_nl_level(inverse * x), out);
 }
 
 /// ggml's reference `quantize_row_q8_0`: scale = max |x| / 127, then each
@@ -232,15 +239,30 @@ mod tests {
         assert_eq!(out, f16::from_f32(3.0).to_le_bytes());
     }
 
+    /// `values` (f32) converted to `encoding`.
+    fn quantized(values: &[f32], encoding: Encoding) -> Vec<u8> {
+        let input: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let mut out = Vec::new();
+        convert(&input, DType::F32, encoding, &mut out);
+        out
+    }
+
+    fn half_at(bytes: &[u8], i: usize) -> f32 {
+        f16::from_bits(u16::from_le_bytes([bytes[i], bytes[i + 1]])).to_f32()
+    }
+
+    /// Value j's 4 bits from 16 bytes packed as `pack_nibbles` does.
+    fn nibble(packed: &[u8], j: usize) -> u8 {
+        if j < 16 { packed[j] & 0x0f } else { packed[j - 16] >> 4 }
+    }
+
     #[test]
     fn quantizes_q8_0_blocks_within_half_a_step() {
         let values: Vec<f32> = (0..64).map(|i| (i as f32 - 20.0) / 7.0).collect();
-        let input: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
-        let mut out = Vec::new();
-        convert(&input, DType::F32, Encoding::Q8_0, &mut out);
+        let out = quantized(&values, Encoding::Q8_0);
         assert_eq!(out.len(), 2 * 34, "two blocks of an f16 scale and 32 bytes");
         for (block, originals) in out.chunks(34).zip(values.chunks(32)) {
-            let scale = f16::from_bits(u16::from_le_bytes([block[0], block[1]])).to_f32();
+            let scale = half_at(block, 0);
             for (q, x) in block[2..].iter().zip(originals) {
                 let restored = f32::from(*q as i8) * scale;
                 assert!((restored - x).abs() <= scale * 0.51, "{x} came back as {restored}");
@@ -251,15 +273,12 @@ mod tests {
     #[test]
     fn quantizes_q4_0_blocks_within_half_a_step() {
         let values: Vec<f32> = (0..64).map(|i| ((i * 37 % 64) as f32 - 40.0) / 7.0).collect();
-        let input: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
-        let mut out = Vec::new();
-        convert(&input, DType::F32, Encoding::Q4_0, &mut out);
+        let out = quantized(&values, Encoding::Q4_0);
         assert_eq!(out.len(), 2 * 18, "two blocks of an f16 scale and 16 bytes");
         for (block, originals) in out.chunks(18).zip(values.chunks(32)) {
-            let scale = f16::from_bits(u16::from_le_bytes([block[0], block[1]])).to_f32();
+            let scale = half_at(block, 0);
             for (j, x) in originals.iter().enumerate() {
-                let nibble = if j < 16 { block[2 + j] & 0x0f } else { block[2 + j - 16] >> 4 };
-                let restored = (f32::from(nibble) - 8.0) * scale;
+                let restored = (f32::from(nibble(&block[2..], j)) - 8.0) * scale;
                 assert!((restored - x).abs() <= scale.abs() * 0.51 + 1e-3, "{x} came back as {restored}");
             }
         }
@@ -268,16 +287,13 @@ mod tests {
     #[test]
     fn quantizes_iq4_nl_blocks_to_the_nearest_level() {
         let values: Vec<f32> = (0..64).map(|i| ((i * 37 % 64) as f32 - 40.0) / 7.0).collect();
-        let input: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
-        let mut out = Vec::new();
-        convert(&input, DType::F32, Encoding::Iq4Nl, &mut out);
+        let out = quantized(&values, Encoding::Iq4Nl);
         assert_eq!(out.len(), 2 * 18, "two blocks of an f16 scale and 16 bytes");
         for (block, originals) in out.chunks(18).zip(values.chunks(32)) {
-            let scale = f16::from_bits(u16::from_le_bytes([block[0], block[1]])).to_f32();
+            let scale = half_at(block, 0);
             let level = |i: u8| f32::from(IQ4_NL_LEVELS[i as usize]) * scale;
             for (j, x) in originals.iter().enumerate() {
-                let index = if j < 16 { block[2 + j] & 0x0f } else { block[2 + j - 16] >> 4 };
-                let restored = level(index);
+                let restored = level(nibble(&block[2..], j));
                 let nearest = (0..16).map(level).map(|l| (l - x).abs()).fold(f32::INFINITY, f32::min);
                 assert!((restored - x).abs() <= nearest + 1e-2, "{x} came back as {restored}, {nearest} was possible");
             }
@@ -287,17 +303,13 @@ mod tests {
     #[test]
     fn quantizes_q5_1_blocks_within_half_a_step() {
         let values: Vec<f32> = (0..64).map(|i| ((i * 37 % 64) as f32 - 20.0) / 7.0).collect();
-        let input: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
-        let mut out = Vec::new();
-        convert(&input, DType::F32, Encoding::Q5_1, &mut out);
+        let out = quantized(&values, Encoding::Q5_1);
         assert_eq!(out.len(), 2 * 24, "two blocks of f16 scale and minimum, a 32-bit mask and 16 bytes");
         for (block, originals) in out.chunks(24).zip(values.chunks(32)) {
-            let half = |i: usize| f16::from_bits(u16::from_le_bytes([block[i], block[i + 1]])).to_f32();
-            let (scale, min) = (half(0), half(2));
+            let (scale, min) = (half_at(block, 0), half_at(block, 2));
             let high = u32::from_le_bytes([block[4], block[5], block[6], block[7]]);
             for (j, x) in originals.iter().enumerate() {
-                let nibble = if j < 16 { block[8 + j] & 0x0f } else { block[8 + j - 16] >> 4 };
-                let q = u32::from(nibble) | ((high >> j) & 1) << 4;
+                let q = u32::from(nibble(&block[8..], j)) | ((high >> j) & 1) << 4;
                 let restored = min + q as f32 * scale;
                 assert!((restored - x).abs() <= scale * 0.51 + 1e-3, "{x} came back as {restored}");
             }
