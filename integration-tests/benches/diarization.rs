@@ -30,7 +30,7 @@ use conversations::{
     BASIC_SETS, CHANNEL_SUFFIX, Conversation, RefTurn,
     der::{COLLAR_MS, ErrorTimes, error_times, word_errors},
 };
-use steno_diarize::{AudioSource, Diarizer, SpeakerCount, Turn};
+use steno_diarize::{AudioSource, Diarizer, SpeakerCount, Turn, segmentation::Segmenter};
 use steno_runtime::transcript::{Segment, Transcript, Word};
 
 /// One conversation's result.
@@ -41,7 +41,56 @@ struct Scored {
     errors: ErrorTimes,
     /// Words given the wrong speaker, and all words.
     word_errors: (usize, usize),
+    overlap: OverlapTimes,
     wall_s: f64,
+}
+
+/// Overlapped speech (two or more speakers at once) in 10 ms frames: in the
+/// reference, in the hypothesis, and in both.
+#[derive(Debug, Clone, Copy, Default)]
+struct OverlapTimes {
+    reference: u64,
+    hypothesis: u64,
+    both: u64,
+}
+
+impl std::ops::AddAssign for OverlapTimes {
+    fn add_assign(&mut self, other: Self) {
+        self.reference += other.reference;
+        self.hypothesis += other.hypothesis;
+        self.both += other.both;
+    }
+}
+
+impl OverlapTimes {
+    fn of(reference: &[RefTurn], hypothesis: &[RefTurn]) -> Self {
+        let frames = |turns: &[RefTurn]| {
+            let len = turns.iter().map(|t| t.end_ms.div_ceil(10)).max().unwrap_or(0) as usize;
+            let mut count = vec![0u8; len];
+            for t in turns {
+                count[(t.start_ms / 10) as usize..t.end_ms.div_ceil(10) as usize].iter_mut().for_each(|c| *c += 1);
+            }
+            count.into_iter().map(|c| c >= 2).collect::<Vec<bool>>()
+        };
+        let (r, h) = (frames(reference), frames(hypothesis));
+        let both = r.iter().zip(&h).filter(|(a, b)| **a && **b).count();
+        let count = |v: &[bool]| v.iter().filter(|x| **x).count() as u64;
+        OverlapTimes { reference: count(&r), hypothesis: count(&h), both: both as u64 }
+    }
+
+    /// Precision and recall in percent, `-` where undefined.
+    fn cells(self) -> String {
+        let share = |part: u64, all: u64| {
+            if all == 0 { "-".to_owned() } else { format!("{:.0}", part as f64 * 100.0 / all as f64) }
+        };
+        format!(
+            "{} | {} | {:.1} / {:.1}",
+            share(self.both, self.hypothesis),
+            share(self.both, self.reference),
+            self.reference as f64 / 100.0,
+            self.hypothesis as f64 / 100.0
+        )
+    }
 }
 
 fn main() -> anyhow::Result<()> {
@@ -49,6 +98,13 @@ fn main() -> anyhow::Result<()> {
         .map_or_else(|| steno_runtime::config::data_home().join("models/resemblyzer-ge2e.pt"), PathBuf::from);
     let diarizer = Diarizer::load(&model)
         .with_context(|| format!("load {} (run scripts/fetch-speaker-model.sh)", model.display()))?;
+    // Overlapped speech is marked unless STENO_BENCH_OVERLAP=0.
+    let diarizer = if std::env::var("STENO_BENCH_OVERLAP").is_ok_and(|v| v == "0") {
+        diarizer
+    } else {
+        let path = steno_runtime::config::data_home().join("models/pyannote-segmentation-3.0.onnx");
+        diarizer.with_segmenter(Segmenter::load(&path).context("run scripts/fetch-speaker-model.sh")?)
+    };
 
     let clock = Instant::now();
     let only = std::env::var("STENO_BENCH_SETS").unwrap_or_default();
@@ -66,22 +122,28 @@ fn main() -> anyhow::Result<()> {
         for conversation in conversations {
             let samples = conversation.samples();
             let clock = Instant::now();
-            let turns = diarizer.diarize(&samples, SpeakerCount::default())?;
+            let diarization = diarizer.run(&samples.as_slice(), SpeakerCount::default(), &|| false)?;
             let wall_s = clock.elapsed().as_secs_f64();
-            let hypothesis: Vec<RefTurn> =
-                turns.iter().map(|t| RefTurn { start_ms: t.start_ms, end_ms: t.end_ms, speaker: t.speaker }).collect();
+            let turns = diarization.turns;
+            let hypothesis: Vec<RefTurn> = turns
+                .iter()
+                .chain(&diarization.overlaps)
+                .map(|t| RefTurn { start_ms: t.start_ms, end_ms: t.end_ms, speaker: t.speaker })
+                .collect();
+            let overlap = OverlapTimes::of(&conversation.turns, &hypothesis);
             let found = turns.iter().map(|t| t.speaker).collect::<BTreeSet<_>>().len();
             let errors = error_times(&conversation.turns, &hypothesis, COLLAR_MS);
             let reference: Vec<usize> = conversation.words.iter().map(|w| w.speaker).collect();
             let word_errors = word_errors(&reference, &word_speakers(&conversation, &turns));
             eprintln!(
-                "{}: DER {:.1} %, words {:.1} %, {found}/{} speakers, {wall_s:.2} s",
+                "{}: DER {:.1} %, words {:.1} %, {found}/{} speakers, overlap precision | recall | s {}, {wall_s:.2} s",
                 conversation.name,
                 errors.der().der * 100.0,
                 percent(word_errors),
                 conversation.speakers,
+                overlap.cells(),
             );
-            results.push(Scored { set: set.clone(), conversation, found, errors, word_errors, wall_s });
+            results.push(Scored { set: set.clone(), conversation, found, errors, word_errors, overlap, wall_s });
         }
     }
     let load_after = loadavg();
@@ -111,8 +173,8 @@ fn main() -> anyhow::Result<()> {
 fn file_table(results: &[Scored]) -> String {
     let mut table = String::from(
         "\n| set | file | voices | audio s | speakers true/found | DER % | miss % | FA % | confusion % | \
-         word speaker error % | s wall / audio min | RTF |\n\
-         | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n",
+         word speaker error % | overlap precision % | overlap recall % | overlap s true / found | s wall / audio min | RTF |\n\
+         | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n",
     );
     for r in results {
         let c = &r.conversation;
@@ -120,7 +182,7 @@ fn file_table(results: &[Scored]) -> String {
         let voices: Vec<String> = c.voices.iter().map(|v| v.label()).collect();
         let _ = writeln!(
             table,
-            "| {} | {} | {} | {audio_s:.1} | {}/{} | {} | {:.1} | {:.3} | {:.4} |",
+            "| {} | {} | {} | {audio_s:.1} | {}/{} | {} | {:.1} | {} | {:.3} | {:.4} |",
             r.set,
             c.name,
             voices.join(", "),
@@ -128,6 +190,7 @@ fn file_table(results: &[Scored]) -> String {
             r.found,
             percentages(r.errors),
             percent(r.word_errors),
+            r.overlap.cells(),
             r.wall_s / audio_s * 60.0,
             r.wall_s / audio_s,
         );
@@ -139,8 +202,8 @@ fn file_table(results: &[Scored]) -> String {
 fn totals_table(results: &[Scored]) -> String {
     let mut table = String::from(
         "\n| totals | files | audio s | speaker count right | DER % | miss % | FA % | confusion % | \
-         word speaker error % | s wall / audio min | RTF |\n\
-         | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n",
+         word speaker error % | overlap precision % | overlap recall % | overlap s true / found | s wall / audio min | RTF |\n\
+         | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n",
     );
     let mut sets: Vec<&str> = results.iter().map(|r| r.set.as_str()).collect();
     sets.dedup();
@@ -156,9 +219,10 @@ fn totals_table(results: &[Scored]) -> String {
         .chain(families.iter().map(|(name, keep)| ((*name).to_owned(), results.iter().filter(|r| keep(r)).collect())));
     for (name, group) in rows {
         let mut errors = ErrorTimes::default();
-        let (mut audio_s, mut wall_s, mut words) = (0.0, 0.0, (0, 0));
+        let (mut audio_s, mut wall_s, mut words, mut overlap) = (0.0, 0.0, (0, 0), OverlapTimes::default());
         for r in &group {
             errors += r.errors;
+            overlap += r.overlap;
             words = (words.0 + r.word_errors.0, words.1 + r.word_errors.1);
             audio_s += r.conversation.duration_ms as f64 / 1000.0;
             wall_s += r.wall_s;
@@ -166,12 +230,13 @@ fn totals_table(results: &[Scored]) -> String {
         let right = group.iter().filter(|r| r.found == r.conversation.speakers).count();
         let _ = writeln!(
             table,
-            "| {name} | {} | {audio_s:.1} | {right}/{} ({:.0} %) | {} | {:.1} | {:.3} | {:.4} |",
+            "| {name} | {} | {audio_s:.1} | {right}/{} ({:.0} %) | {} | {:.1} | {} | {:.3} | {:.4} |",
             group.len(),
             group.len(),
             right as f64 * 100.0 / group.len().max(1) as f64,
             percentages(errors),
             percent(words),
+            overlap.cells(),
             wall_s / audio_s.max(1e-9) * 60.0,
             wall_s / audio_s.max(1e-9),
         );
@@ -310,6 +375,7 @@ fn long_table(diarizer: &Diarizer) -> anyhow::Result<String> {
         let hypothesis: Vec<RefTurn> = diarization
             .turns
             .iter()
+            .chain(&diarization.overlaps)
             .map(|t| RefTurn { start_ms: t.start_ms, end_ms: t.end_ms, speaker: t.speaker })
             .collect();
         let found = diarization.turns.iter().map(|t| t.speaker).collect::<BTreeSet<_>>().len();

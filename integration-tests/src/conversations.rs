@@ -234,6 +234,14 @@ pub fn three_speaker_meeting() -> &'static Conversation {
     MEETING.get_or_init(|| build("meeting-3-speakers", &[RMS, SLT, AWB], (40, 50), Talk::Even, false))
 }
 
+/// A 40–50 s conversation of two flite voices (slt, rms) in which they
+/// talk over each other (the `overlaps` set's way), for pushing through the
+/// whole pipeline.
+pub fn overlapping_conversation() -> &'static Conversation {
+    static CONVERSATION: OnceLock<Conversation> = OnceLock::new();
+    CONVERSATION.get_or_init(|| build("meeting-overlaps", &[SLT, RMS], (40, 50), Talk::Overlapping, false))
+}
+
 /// One voice reading for 12–16 s (sentences chosen by `name`), as a user
 /// would record to enrol a known speaker.
 pub fn voice_clip(name: &str, voice: Voice) -> Conversation {

@@ -280,6 +280,10 @@ impl System {
             ("STENO_GATEWAY__GRPC_ADDR", format!("127.0.0.1:{grpc_port}")),
             ("STENO_TRANSCRIBE__MODELS_DIR", models_dir().display().to_string()),
             ("STENO_DIARIZE__MODEL_PATH", models_dir().join("resemblyzer-ge2e.pt").display().to_string()),
+            (
+                "STENO_DIARIZE__SEGMENTATION_PATH",
+                models_dir().join("pyannote-segmentation-3.0.onnx").display().to_string(),
+            ),
         ];
         // Test settings on top: loopback media servers, quick retries, and
         // one whisper thread per transcriber: tests run several systems at

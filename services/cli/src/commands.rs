@@ -398,12 +398,7 @@ pub async fn models(ctx: &Context, command: ModelsCommand) -> anyhow::Result<()>
     match command {
         ModelsCommand::Dir => println!("{}", dir.display()),
         ModelsCommand::List => {
-            let listed = models::installed(
-                dir,
-                &transcribe.default_model,
-                &transcribe.vad_model,
-                &ctx.config.diarize.model_path,
-            )?;
+            let listed = models::installed(dir, &transcribe.default_model, &transcribe.vad_model, &ctx.config.diarize)?;
             print(ctx, &serde_json::to_value(&listed)?, || models::table(dir, &listed))?;
         }
         ModelsCommand::Fetch { name, dir: to } => {

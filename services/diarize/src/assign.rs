@@ -3,7 +3,7 @@
 //! and speakers are named `S1`, `S2`, … in order of first appearance in the
 //! transcript (the turns' own numbering does not matter).
 
-use steno_runtime::transcript::{Segment, Speaker, Transcript, Word};
+use steno_runtime::transcript::{Overlap, Segment, Speaker, Transcript, Word};
 
 use crate::engine::Turn;
 
@@ -72,6 +72,25 @@ fn speaker_at(turns: &[Turn], start_ms: u64, end_ms: u64) -> Option<usize> {
         if middle < t.start_ms { t.start_ms - middle } else { middle.saturating_sub(t.end_ms) }
     };
     turns.iter().min_by_key(|t| distance(t)).map(|t| t.speaker)
+}
+
+/// The overlap turns (`overlaps`, the second voice's) as the transcript's
+/// overlaps: each stretch of one beside a turn of another speaker, naming
+/// the turn's speaker first; speakers by their place in `order` (as
+/// [`label`] returns it).
+pub fn overlaps(turns: &[Turn], overlaps: &[Turn], order: &[usize]) -> Vec<Overlap> {
+    let id = |speaker: usize| speaker_id(order.iter().position(|&s| s == speaker).unwrap_or(speaker));
+    let mut out = Vec::new();
+    for second in overlaps {
+        for turn in turns.iter().filter(|t| t.speaker != second.speaker) {
+            let (start_ms, end_ms) = (turn.start_ms.max(second.start_ms), turn.end_ms.min(second.end_ms));
+            if start_ms < end_ms {
+                out.push(Overlap { start_ms, end_ms, speakers: vec![id(turn.speaker), id(second.speaker)] });
+            }
+        }
+    }
+    out.sort_by_key(|o| o.start_ms);
+    out
 }
 
 /// `segment` as one segment per run of words by the same speaker. The first
@@ -170,5 +189,15 @@ mod tests {
         assert_eq!(t.segments.len(), 1);
         assert_eq!(t.segments[0].text, "One  voice.");
         assert_eq!(t.segments[0].speaker.as_deref(), Some("S1"));
+    }
+
+    #[test]
+    fn an_overlap_names_the_turns_speaker_then_the_second_voice() {
+        let turns = [turn(0, 1000, 7), turn(1000, 3000, 3)];
+        // Speaker 3 talks over 7 from 800; then 7 over 3 until 1200.
+        let second = [turn(800, 1000, 3), turn(1000, 1200, 7)];
+        let found = overlaps(&turns, &second, &[7, 3]);
+        let spans: Vec<_> = found.iter().map(|o| (o.start_ms, o.end_ms, o.speakers.join("+"))).collect();
+        assert_eq!(spans, [(800, 1000, "S1+S2".to_owned()), (1000, 1200, "S2+S1".to_owned())]);
     }
 }

@@ -19,6 +19,8 @@ use crate::checkpoint::read_model_state;
 use crate::cluster::{cluster, nearest_centroid};
 use crate::encoder::{EMBEDDING, Encoder};
 use crate::frontend::{Framer, MelFrontend, MelScratch, N_MELS, SAMPLE_RATE};
+use crate::overlap;
+use crate::segmentation::{CHUNK_SAMPLES, CLASSES, Segmenter, frames_of};
 use crate::turns::{FRAME_MS, fill_pauses, frames_to_turns};
 use crate::vad::{bridge_pauses, detect_speech, frame_energy};
 use crate::windows::{Window, label_frames, place_windows, segments};
@@ -30,6 +32,8 @@ const TARGET_POWER: f64 = 1e-3;
 const WINDOWS_PER_CALL: usize = 256;
 /// The largest count searched when the job gives no maximum.
 const DEFAULT_MAX_SPEAKERS: usize = 8;
+/// 10 s chunks the segmentation model is given at once (10 MB).
+const CHUNKS_PER_CALL: usize = 16;
 
 /// A speaker turn: [start_ms, end_ms) of speech by one speaker. Turns are sorted, do not overlap;
 /// speakers are numbered 0.. in order of first appearance.
@@ -82,6 +86,9 @@ impl AudioSource for &[f32] {
 #[derive(Debug, Clone, Default)]
 pub struct Diarization {
     pub turns: Vec<Turn>,
+    /// Overlapped speech: where a second voice talks during a turn, that
+    /// voice's turn (sorted; empty without the segmentation model).
+    pub overlaps: Vec<Turn>,
     /// For each turn speaker (`Turn::speaker`), its voiceprint.
     pub prints: Vec<Voiceprint>,
     /// The audio's length.
@@ -100,6 +107,8 @@ pub struct Voiceprint {
 pub struct Diarizer {
     encoder: Encoder,
     frontend: MelFrontend,
+    /// Marks overlapped speech when loaded.
+    segmenter: Option<Segmenter>,
     threads: usize,
 }
 
@@ -110,7 +119,13 @@ impl Diarizer {
         let state = read_model_state(&bytes).with_context(|| format!("parse speaker model {}", path.display()))?;
         let encoder = Encoder::from_state(&state).with_context(|| format!("speaker model {}", path.display()))?;
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        Ok(Diarizer { encoder, frontend: MelFrontend::new(), threads })
+        Ok(Diarizer { encoder, frontend: MelFrontend::new(), segmenter: None, threads })
+    }
+
+    /// Marks overlapped speech with `segmenter` from now on.
+    pub fn with_segmenter(mut self, segmenter: Segmenter) -> Self {
+        self.segmenter = Some(segmenter);
+        self
     }
 
     /// samples: 16 kHz mono f32 in [-1, 1]. Returns the speaker turns. Empty vec if no speech.
@@ -174,7 +189,38 @@ impl Diarizer {
             t.end_ms = t.end_ms.min(duration_ms);
             t.start_ms < t.end_ms
         });
-        Ok(Diarization { turns, prints, duration_ms })
+        let overlaps = match &self.segmenter {
+            Some(model) if order.len() > 1 => self.find_overlaps(model, audio, &speech, &turns, duration_ms, stop)?,
+            _ => Vec::new(),
+        };
+        Ok(Diarization { turns, overlaps, prints, duration_ms })
+    }
+
+    /// Reads `audio` a third time and runs the segmentation model on each
+    /// 10 s chunk that holds speech; the overlap turns it finds.
+    fn find_overlaps(
+        &self,
+        model: &Segmenter,
+        audio: &dyn AudioSource,
+        speech: &[bool],
+        turns: &[Turn],
+        duration_ms: u64,
+        stop: &dyn Fn() -> bool,
+    ) -> anyhow::Result<Vec<Turn>> {
+        let mut pass =
+            OverlapPass { model: Some(model), threads: self.threads, speech, turns, ..OverlapPass::default() };
+        let mut pending = Vec::new();
+        audio.read(&mut |block| {
+            pending.extend_from_slice(block);
+            while pending.len() >= CHUNK_SAMPLES {
+                pass.chunk(&pending[..CHUNK_SAMPLES]);
+                pending.drain(..CHUNK_SAMPLES);
+            }
+            go_on(stop)
+        })?;
+        pass.chunk(&pending);
+        pass.run();
+        Ok(overlap::merge(pass.found, duration_ms))
     }
 
     /// One voice's print from all the speech in `audio` (an enrolment
@@ -294,6 +340,50 @@ impl Gatherer<'_> {
     }
 }
 
+/// The third pass's state: the chunks with speech gathered for the
+/// segmentation model ([`CHUNKS_PER_CALL`] at most) and what it found.
+#[derive(Default)]
+struct OverlapPass<'a> {
+    model: Option<&'a Segmenter>,
+    threads: usize,
+    /// Speech per 10 ms frame, and the turns.
+    speech: &'a [bool],
+    turns: &'a [Turn],
+    /// The next chunk's first sample.
+    next: usize,
+    batch: Vec<f32>,
+    starts: Vec<usize>,
+    found: Vec<Turn>,
+}
+
+impl OverlapPass<'_> {
+    /// Takes the next chunk (the last may be short, even empty) if it holds
+    /// speech, running the model once enough are gathered.
+    fn chunk(&mut self, samples: &[f32]) {
+        let frames = CHUNK_SAMPLES * 1000 / SAMPLE_RATE / FRAME_MS as usize;
+        let from = (self.next / CHUNK_SAMPLES * frames).min(self.speech.len());
+        if !samples.is_empty() && self.speech[from..(from + frames).min(self.speech.len())].contains(&true) {
+            self.starts.push(self.next);
+            self.batch.extend_from_slice(samples);
+            self.batch.resize(self.starts.len() * CHUNK_SAMPLES, 0.0);
+            if self.starts.len() == CHUNKS_PER_CALL {
+                self.run();
+            }
+        }
+        self.next += CHUNK_SAMPLES;
+    }
+
+    fn run(&mut self) {
+        let Some(model) = self.model.filter(|_| !self.starts.is_empty()) else { return };
+        let probabilities = model.run(&self.batch, self.threads);
+        for (chunk, &start) in probabilities.chunks_exact(frames_of(CHUNK_SAMPLES) * CLASSES).zip(&self.starts) {
+            overlap::chunk_overlaps(chunk, start, self.turns, &mut self.found);
+        }
+        self.batch.clear();
+        self.starts.clear();
+    }
+}
+
 /// The mean of unit vectors `rows`, made unit length; empty for no rows.
 fn mean_direction<'a>(rows: impl Iterator<Item = &'a [f32]>) -> Vec<f32> {
     let mut mean = Vec::new();
@@ -327,7 +417,7 @@ mod tests {
 
     fn toy_diarizer() -> Diarizer {
         let encoder = Encoder::from_state(&crate::encoder::random_state(3)).expect("shapes");
-        Diarizer { encoder, frontend: MelFrontend::new(), threads: 2 }
+        Diarizer { encoder, frontend: MelFrontend::new(), segmenter: None, threads: 2 }
     }
 
     fn tone(seconds: f32) -> Vec<f32> {

@@ -13,12 +13,18 @@ pub mod engine;
 pub mod frontend;
 mod gemm;
 pub mod known;
+mod lstm;
+pub mod onnx;
+pub mod overlap;
+mod parallel;
 pub mod rttm;
+pub mod segmentation;
 pub mod turns;
 pub mod vad;
 pub mod windows;
 
 pub use engine::{AudioSource, Diarization, Diarizer, SpeakerCount, Turn, Voiceprint};
+use segmentation::Segmenter;
 
 use std::sync::Arc;
 
@@ -59,10 +65,27 @@ impl Diarize {
     /// As [`Diarize::new`], naming speakers from (and enrolling into) `voices`.
     pub fn with_voices(config: &DiarizeConfig, voices: Option<kv::Store>) -> anyhow::Result<Self> {
         let path = &config.model_path;
-        let diarizer = Diarizer::load(path).with_context(|| {
+        let mut diarizer = Diarizer::load(path).with_context(|| {
             format!("load the speaker encoder {} (scripts/fetch-speaker-model.sh writes it)", path.display())
         })?;
-        tracing::info!(model = %path.display(), max_speakers = config.max_speakers, "diarizer ready");
+        let segmentation = &config.segmentation_path;
+        if segmentation.as_os_str().is_empty() {
+            tracing::info!("diarize.segmentation_path is empty: overlapped speech is not marked");
+        } else if !segmentation.exists() {
+            tracing::warn!(
+                model = %segmentation.display(),
+                "no segmentation model (scripts/fetch-speaker-model.sh writes it): overlapped speech is not marked"
+            );
+        } else {
+            let segmenter = Segmenter::load(segmentation)?;
+            diarizer = diarizer.with_segmenter(segmenter);
+        }
+        tracing::info!(
+            model = %path.display(),
+            segmentation = %segmentation.display(),
+            max_speakers = config.max_speakers,
+            "diarizer ready"
+        );
         Ok(Self {
             diarizer: Arc::new(diarizer),
             max_speakers: config.max_speakers,
@@ -201,6 +224,7 @@ impl Stage for Diarize {
                 .map_err(failed)?;
         let turns = diarization.turns;
         let order = assign::label(&mut transcript, &turns);
+        transcript.overlaps = assign::overlaps(&turns, &diarization.overlaps, &order);
         let prints: Vec<Option<Vec<f32>>> = order
             .iter()
             .map(|&speaker| {
@@ -212,7 +236,9 @@ impl Stage for Diarize {
         let audio_seconds = diarization.duration_ms as f64 / 1000.0;
         metrics::diarized(transcript.speakers.len(), audio_seconds, clock.elapsed().as_secs_f64());
 
-        let rttm = rttm::render(ctx.job_id.as_str(), &turns, |speaker| {
+        let mut all_turns = [turns.as_slice(), &diarization.overlaps].concat();
+        all_turns.sort_by_key(|t| t.start_ms);
+        let rttm = rttm::render(ctx.job_id.as_str(), &all_turns, |speaker| {
             assign::speaker_id(order.iter().position(|&s| s == speaker).unwrap_or(speaker))
         });
         ctx.artifacts.put_bytes(&ctx.job_id, artifacts::SPEAKERS_RTTM, rttm.as_bytes()).await?;
@@ -222,7 +248,8 @@ impl Stage for Diarize {
             keep_names(&mut transcript, &earlier);
         }
         ctx.artifacts.put_json(&ctx.job_id, artifacts::DIARIZED, &transcript).await?;
-        tracing::info!(speakers = transcript.speakers.len(), turns = turns.len(), "diarized");
+        let overlaps = transcript.overlaps.len();
+        tracing::info!(speakers = transcript.speakers.len(), turns = turns.len(), overlaps, "diarized");
         let names = task.artifacts.get_or_insert_default();
         names.transcript = artifacts::DIARIZED.to_owned();
         names.speakers = artifacts::SPEAKERS_RTTM.to_owned();

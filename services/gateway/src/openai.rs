@@ -641,6 +641,7 @@ mod tests {
                 },
             ],
             speakers: vec![Speaker::numbered(0), Speaker { id: "S2".into(), name: "Ann".into() }],
+            overlaps: Vec::new(),
         }
     }
 

@@ -319,6 +319,10 @@ pub struct DiarizeConfig {
     pub ops_addr: SocketAddr,
     /// The GE2E speaker encoder (`scripts/fetch-speaker-model.sh` writes it).
     pub model_path: PathBuf,
+    /// pyannote's segmentation-3.0 (ONNX), which marks overlapped speech
+    /// (`scripts/fetch-speaker-model.sh` writes it); empty: not marked. A
+    /// file that is not there is logged at start and not marked either.
+    pub segmentation_path: PathBuf,
     /// Most speakers the automatic count may find (a job's own bounds win).
     pub max_speakers: usize,
     /// Least cosine similarity between a speaker's voiceprint and a known
@@ -331,6 +335,7 @@ impl Default for DiarizeConfig {
         Self {
             ops_addr: ([0, 0, 0, 0], 9404).into(),
             model_path: "models/resemblyzer-ge2e.pt".into(),
+            segmentation_path: "models/pyannote-segmentation-3.0.onnx".into(),
             max_speakers: 8,
             known_voice_threshold: 0.85,
         }
@@ -469,6 +474,9 @@ impl Config {
     fn resolve_paths(&mut self) {
         self.transcribe.models_dir = self.home.join(&self.transcribe.models_dir);
         self.diarize.model_path = self.home.join(&self.diarize.model_path);
+        if !self.diarize.segmentation_path.as_os_str().is_empty() {
+            self.diarize.segmentation_path = self.home.join(&self.diarize.segmentation_path);
+        }
         if self.gateway.database_url.is_empty() {
             self.gateway.database_url = self.embedded_ledger_url();
         }

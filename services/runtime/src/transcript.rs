@@ -141,6 +141,19 @@ pub struct Transcript {
     /// Speaker display names by speaker id, when the job was diarized.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub speakers: Vec<Speaker>,
+    /// Where two speakers talk at once, when the job was diarized with
+    /// the segmentation model; segments and words name the turn's speaker.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub overlaps: Vec<Overlap>,
+}
+
+/// Overlapped speech: `[start_ms, end_ms)` in which `speakers` (ids, the
+/// turn's own speaker first) talk at once.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Overlap {
+    pub start_ms: u64,
+    pub end_ms: u64,
+    pub speakers: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -156,7 +156,12 @@ pub fn transcribe_with(
     if !request.word_timestamps {
         segments.iter_mut().for_each(|s| s.words.clear());
     }
-    Ok(Transcript { language, duration_ms: samples.len() as u64 * 1000 / SAMPLE_RATE, segments, speakers: Vec::new() })
+    Ok(Transcript {
+        language,
+        duration_ms: samples.len() as u64 * 1000 / SAMPLE_RATE,
+        segments,
+        ..Transcript::default()
+    })
 }
 
 /// How much audio whisper's encoder is given for a piece (whisper.cpp's

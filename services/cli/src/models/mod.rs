@@ -16,13 +16,19 @@ pub struct Installed {
     pub name: String,
     pub file: String,
     pub bytes: u64,
-    /// `default` (jobs that name no model), `vad` or `speakers`; empty otherwise.
+    /// `default` (jobs that name no model), `vad`, `speakers` (the speaker
+    /// encoder) or `overlaps` (the segmentation model); empty otherwise.
     pub role: &'static str,
 }
 
-/// The models in `dir`: whisper models (`ggml-<name>.bin`), the VAD model
-/// and the speaker encoder; sorted by name.
-pub fn installed(dir: &Path, default: &str, vad: &Path, speakers: &Path) -> anyhow::Result<Vec<Installed>> {
+/// The models in `dir`: whisper models (`ggml-<name>.bin`), the VAD model,
+/// the speaker encoder and the segmentation model; sorted by name.
+pub fn installed(
+    dir: &Path,
+    default: &str,
+    vad: &Path,
+    diarize: &steno_runtime::config::DiarizeConfig,
+) -> anyhow::Result<Vec<Installed>> {
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -34,7 +40,8 @@ pub fn installed(dir: &Path, default: &str, vad: &Path, speakers: &Path) -> anyh
         let path = entry.path();
         let role = match () {
             _ if path == dir.join(vad) => "vad",
-            _ if path == speakers => "speakers",
+            _ if path == diarize.model_path => "speakers",
+            _ if path == diarize.segmentation_path => "overlaps",
             _ if file == fetch::model_file_name(default) => "default",
             _ => "",
         };
@@ -57,9 +64,9 @@ pub fn table(dir: &Path, models: &[Installed]) -> String {
             dir.display()
         );
     }
-    let mut lines = vec![format!("{:<28} {:>9}  ROLE", "NAME", "SIZE")];
+    let mut lines = vec![format!("{:<30} {:>9}  ROLE", "NAME", "SIZE")];
     for model in models {
-        lines.push(format!("{:<28} {:>6.1} MB  {}", model.name, model.bytes as f64 / 1e6, model.role));
+        lines.push(format!("{:<30} {:>6.1} MB  {}", model.name, model.bytes as f64 / 1e6, model.role));
     }
     lines.push(format!("(in {})", dir.display()));
     lines.join("\n")

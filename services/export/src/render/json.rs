@@ -4,7 +4,7 @@
 //! to every `speaker` id, so it still deserializes as a `Transcript`.
 
 use serde::Serialize;
-use steno_runtime::transcript::{Segment, Speaker, Transcript, Word};
+use steno_runtime::transcript::{Overlap, Segment, Speaker, Transcript, Word};
 
 use super::speaker_display_name;
 
@@ -15,6 +15,8 @@ struct JsonTranscript<'a> {
     segments: Vec<JsonSegment<'a>>,
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     speakers: &'a [Speaker],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    overlaps: &'a [Overlap],
 }
 
 #[derive(Serialize)]
@@ -56,6 +58,7 @@ pub fn render_json(t: &Transcript) -> Result<String, serde_json::Error> {
         duration_ms: t.duration_ms,
         segments: t.segments.iter().map(|s| json_segment(t, s)).collect(),
         speakers: &t.speakers,
+        overlaps: &t.overlaps,
     };
     let mut out = serde_json::to_string_pretty(&doc)?;
     out.push('\n');
@@ -116,6 +119,7 @@ mod tests {
                 compression_ratio: 0.5,
             }],
             speakers: vec![Speaker { id: "S0".into(), name: "Ann".into() }],
+            overlaps: vec![Overlap { start_ms: 400, end_ms: 700, speakers: vec!["S0".into(), "S1".into()] }],
         };
         let out = render_json(&t).expect("render");
         let expected = r#"{
@@ -149,6 +153,16 @@ mod tests {
     {
       "id": "S0",
       "name": "Ann"
+    }
+  ],
+  "overlaps": [
+    {
+      "start_ms": 400,
+      "end_ms": 700,
+      "speakers": [
+        "S0",
+        "S1"
+      ]
     }
   ]
 }

@@ -54,7 +54,7 @@ fn transcript() -> impl Strategy<Value = Transcript> {
             .zip(names)
             .filter_map(|(id, name)| Some(Speaker { id: (*id).to_owned(), name: name? }))
             .collect();
-        Transcript { language, duration_ms: now, segments, speakers }
+        Transcript { language, duration_ms: now, segments, speakers, overlaps: Vec::new() }
     })
 }
 

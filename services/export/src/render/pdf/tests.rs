@@ -29,6 +29,7 @@ fn two_speakers() -> Transcript {
             Speaker { id: "S1".into(), name: "José Núñez".into() },
             Speaker { id: "S2".into(), name: "Σωκράτης".into() },
         ],
+        overlaps: Vec::new(),
     }
 }
 
