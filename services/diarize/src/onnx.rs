@@ -117,7 +117,7 @@ fn read_tensor(bytes: &[u8], base: usize) -> Result<Option<(String, Tensor)>, On
     if data_type != FLOAT {
         return Ok(None);
     }
-    if data.len() != shape.iter().product::<usize>() {
+    if Some(data.len()) != shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d)) {
         return Err(OnnxError::Tensor(name));
     }
     Ok(Some((name, Tensor { shape, data })))
@@ -284,5 +284,17 @@ mod tests {
             assert!(read_graph(&model[..cut]).is_err(), "cut at {cut}");
         }
         assert!(matches!(read_graph(&[]), Err(OnnxError::NoGraph)));
+        // A shape whose size overflows is an error too.
+        let mut tensor = Vec::new();
+        for _ in 0..2 {
+            varint(TENSOR_DIMS << 3, &mut tensor);
+            varint(1 << 40, &mut tensor);
+        }
+        varint(TENSOR_DATA_TYPE << 3, &mut tensor);
+        varint(FLOAT, &mut tensor);
+        let (mut graph, mut model) = (Vec::new(), Vec::new());
+        field(GRAPH_INITIALIZER, &tensor, &mut graph);
+        field(MODEL_GRAPH, &graph, &mut model);
+        assert!(matches!(read_graph(&model), Err(OnnxError::Tensor(_))));
     }
 }
