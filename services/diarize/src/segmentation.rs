@@ -81,8 +81,7 @@ pub struct Segmenter {
 
 /// Frames the model gives for `samples` samples.
 pub fn frames_of(samples: usize) -> usize {
-    let sinc = samples.saturating_sub(SINC_WIDTH) / SINC_STRIDE + 1;
-    let first = sinc / POOL;
+    let first = frames_of_sinc(samples) / POOL;
     let second = first.saturating_sub(CONV_WIDTH - 1) / POOL;
     second.saturating_sub(CONV_WIDTH - 1) / POOL
 }
@@ -225,8 +224,9 @@ impl Linear {
     }
 }
 
+/// Steps of the sinc filters over `samples` (none under one filter's width).
 fn frames_of_sinc(samples: usize) -> usize {
-    samples.saturating_sub(SINC_WIDTH) / SINC_STRIDE + 1
+    if samples < SINC_WIDTH { 0 } else { (samples - SINC_WIDTH) / SINC_STRIDE + 1 }
 }
 
 /// The sinc filters: the one `SINC_FILTERS × 1 × SINC_WIDTH` initializer
