@@ -8,6 +8,7 @@
 //! speaker), the nearest turn of another speaker does.
 
 use crate::engine::Turn;
+use crate::frontend::SAMPLE_RATE;
 use crate::segmentation::{CLASSES, FRAME_SPAN, FRAME_STEP, overlap_probability};
 
 /// A frame is overlapped speech above this probability.
@@ -18,7 +19,6 @@ const MIN_OVERLAP_MS: u64 = 100;
 /// The model's local speakers, and the pair each two-voice class is.
 const LOCAL_SPEAKERS: usize = 3;
 const PAIRS: [(usize, usize); 3] = [(0, 1), (0, 2), (1, 2)];
-const SAMPLE_RATE: u64 = 16_000;
 
 /// The turn speaker at `ms`, if any (`turns` sorted and disjoint).
 fn speaker_at(turns: &[Turn], ms: u64) -> Option<usize> {
@@ -36,7 +36,7 @@ fn nearest_other(turns: &[Turn], ms: u64, not: usize) -> Option<usize> {
 /// the chunk starting at sample `start`) give against `turns`, appended to
 /// `out` a frame each.
 pub fn chunk_overlaps(probabilities: &[f32], start: usize, turns: &[Turn], out: &mut Vec<Turn>) {
-    let centre_ms = |frame: usize| (start + frame * FRAME_STEP + FRAME_SPAN / 2) as u64 * 1000 / SAMPLE_RATE;
+    let centre_ms = |frame: usize| ((start + frame * FRAME_STEP + FRAME_SPAN / 2) * 1000 / SAMPLE_RATE) as u64;
     let frames = probabilities.chunks_exact(CLASSES);
     // Which turn speaker each local speaker talks alongside where alone.
     let speakers = turns.iter().map(|t| t.speaker + 1).max().unwrap_or(0);
@@ -53,7 +53,7 @@ pub fn chunk_overlaps(probabilities: &[f32], start: usize, turns: &[Turn], out: 
         let (g, &n) = votes[local].iter().enumerate().max_by_key(|(_, n)| **n)?;
         (n > 0).then_some(g)
     };
-    let half_step = (FRAME_STEP as u64 * 1000).div_ceil(2 * SAMPLE_RATE);
+    let half_step = (FRAME_STEP * 1000).div_ceil(2 * SAMPLE_RATE) as u64;
     for (f, p) in frames.enumerate() {
         if overlap_probability(p) <= THRESHOLD {
             continue;
@@ -103,7 +103,7 @@ mod tests {
     }
 
     fn ms_of(frame: usize) -> u64 {
-        (frame * FRAME_STEP + FRAME_SPAN / 2) as u64 * 1000 / SAMPLE_RATE
+        ((frame * FRAME_STEP + FRAME_SPAN / 2) * 1000 / SAMPLE_RATE) as u64
     }
 
     #[test]
