@@ -207,8 +207,7 @@ impl Diarizer {
         duration_ms: u64,
         stop: &dyn Fn() -> bool,
     ) -> anyhow::Result<Vec<Turn>> {
-        let mut pass =
-            OverlapPass { model: Some(model), threads: self.threads, speech, turns, ..OverlapPass::default() };
+        let mut pass = OverlapPass::new(model, self.threads, speech, turns);
         let mut pending = Vec::new();
         audio.read(&mut |block| {
             pending.extend_from_slice(block);
@@ -342,9 +341,8 @@ impl Gatherer<'_> {
 
 /// The third pass's state: the chunks with speech gathered for the
 /// segmentation model ([`CHUNKS_PER_CALL`] at most) and what it found.
-#[derive(Default)]
 struct OverlapPass<'a> {
-    model: Option<&'a Segmenter>,
+    model: &'a Segmenter,
     threads: usize,
     /// Speech per 10 ms frame, and the turns.
     speech: &'a [bool],
@@ -356,7 +354,12 @@ struct OverlapPass<'a> {
     found: Vec<Turn>,
 }
 
-impl OverlapPass<'_> {
+impl<'a> OverlapPass<'a> {
+    fn new(model: &'a Segmenter, threads: usize, speech: &'a [bool], turns: &'a [Turn]) -> Self {
+        let (batch, starts, found) = (Vec::new(), Vec::new(), Vec::new());
+        OverlapPass { model, threads, speech, turns, next: 0, batch, starts, found }
+    }
+
     /// Takes the next chunk (the last may be short, even empty) if it holds
     /// speech, running the model once enough are gathered.
     fn chunk(&mut self, samples: &[f32]) {
@@ -374,8 +377,10 @@ impl OverlapPass<'_> {
     }
 
     fn run(&mut self) {
-        let Some(model) = self.model.filter(|_| !self.starts.is_empty()) else { return };
-        let probabilities = model.run(&self.batch, self.threads);
+        if self.starts.is_empty() {
+            return;
+        }
+        let probabilities = self.model.run(&self.batch, self.threads);
         for (chunk, &start) in probabilities.chunks_exact(frames_of(CHUNK_SAMPLES) * CLASSES).zip(&self.starts) {
             overlap::chunk_overlaps(chunk, start, self.turns, &mut self.found);
         }
