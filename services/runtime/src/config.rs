@@ -288,10 +288,13 @@ pub struct TranscribeConfig {
     /// window; 0 pads every piece. Under about 8 s tiny.en read
     /// one-sentence clips over and over.
     pub min_window_secs: f32,
-    /// A longer piece too is encoded at its own length plus a second rather
-    /// than padded to 30 s: faster, but tiny.en misheard some espeak-ng
-    /// voices' 15–25 s pieces ("home" as "foam").
+    /// A longer piece too is encoded at its own length plus a second (but
+    /// as at least `fit_min_secs`) rather than padded to 30 s.
     pub fit_encoder: bool,
+    /// With `fit_encoder`, a longer piece is encoded as at least this many
+    /// seconds; 0: at its own length. Fitted with no such floor, tiny.en
+    /// misheard some espeak-ng voices' 15–25 s pieces ("home" as "foam").
+    pub fit_min_secs: f32,
 }
 
 impl Default for TranscribeConfig {
@@ -308,7 +311,8 @@ impl Default for TranscribeConfig {
             max_loaded_models: 4,
             max_loaded_mb: 0,
             min_window_secs: 10.0,
-            fit_encoder: false,
+            fit_encoder: true,
+            fit_min_secs: 20.0,
         }
     }
 }

@@ -173,12 +173,14 @@ pub struct EncoderWindow {
     pub min_secs: f32,
     /// A longer piece too is encoded at its own length plus a second.
     pub fit: bool,
+    /// A fitted longer piece is encoded as at least this many seconds.
+    pub fit_min_secs: f32,
 }
 
 impl EncoderWindow {
     /// The window the service's config asks for.
     pub fn of(config: &steno_runtime::config::TranscribeConfig) -> Self {
-        Self { min_secs: config.min_window_secs, fit: config.fit_encoder }
+        Self { min_secs: config.min_window_secs, fit: config.fit_encoder, fit_min_secs: config.fit_min_secs }
     }
 }
 
@@ -186,11 +188,14 @@ impl EncoderWindow {
 /// a piece of `samples`, rounded up to 64; `None` for the whole window.
 fn audio_ctx(samples: usize, window: EncoderWindow) -> Option<i32> {
     const FULL: usize = 1500;
-    let floor = (window.min_secs.max(0.0) * SAMPLE_RATE as f32) as usize;
-    if samples > floor && !window.fit {
-        return None;
-    }
-    let positions = (samples.max(floor).div_ceil(320) + 50).next_multiple_of(64);
+    let samples_of = |secs: f32| (secs.max(0.0) * SAMPLE_RATE as f32) as usize;
+    let floor = samples_of(window.min_secs);
+    let encoded = match samples {
+        short if short <= floor => floor,
+        longer if window.fit => longer.max(samples_of(window.fit_min_secs)),
+        _ => return None,
+    };
+    let positions = (encoded.div_ceil(320) + 50).next_multiple_of(64);
     (positions < FULL).then_some(positions as i32)
 }
 
@@ -330,7 +335,7 @@ mod tests {
 
     #[test]
     fn a_fitted_encoder_takes_a_piece_with_a_second_to_spare() {
-        let fit = EncoderWindow { min_secs: 0.0, fit: true };
+        let fit = EncoderWindow { min_secs: 0.0, fit: true, fit_min_secs: 0.0 };
         assert_eq!(audio_ctx(52_560, fit), Some(256), "3.3 s: 165 positions + 50");
         assert_eq!(audio_ctx(0, fit), Some(64));
         assert_eq!(audio_ctx(28 * 16_000, fit), Some(1472));
@@ -340,13 +345,22 @@ mod tests {
 
     #[test]
     fn a_short_piece_gets_the_least_window_and_a_longer_one_thirty_seconds() {
-        let short = EncoderWindow { min_secs: 10.0, fit: false };
+        let short = EncoderWindow { min_secs: 10.0, ..EncoderWindow::default() };
         assert_eq!(audio_ctx(52_560, short), Some(576), "10 s: 500 positions + 50");
         assert_eq!(audio_ctx(10 * 16_000, short), Some(576));
         assert_eq!(audio_ctx(10 * 16_000 + 1, short), None, "longer: the whole window");
         assert_eq!(audio_ctx(12 * 16_000, EncoderWindow { fit: true, ..short }), Some(704), "fitted: its own length");
-        assert_eq!(audio_ctx(52_560, EncoderWindow::default()), None, "by default every piece is 30 s");
-        assert_eq!(audio_ctx(0, EncoderWindow { min_secs: 30.0, fit: false }), None);
+        assert_eq!(audio_ctx(52_560, EncoderWindow::default()), None, "no least window, not fitted: 30 s");
+        assert_eq!(audio_ctx(0, EncoderWindow { min_secs: 30.0, ..EncoderWindow::default() }), None);
+    }
+
+    #[test]
+    fn a_fitted_longer_piece_gets_at_least_the_fitted_floor() {
+        let hybrid = EncoderWindow { min_secs: 10.0, fit: true, fit_min_secs: 20.0 };
+        assert_eq!(audio_ctx(52_560, hybrid), Some(576), "short: 10 s");
+        assert_eq!(audio_ctx(12 * 16_000, hybrid), Some(1088), "12 s: as 20 s, 1000 positions + 50");
+        assert_eq!(audio_ctx(25 * 16_000, hybrid), Some(1344), "25 s: its own length");
+        assert_eq!(audio_ctx(29 * 16_000, hybrid), None);
     }
 
     #[test]

@@ -4,8 +4,10 @@
 //! espeak-ng voices go through the stage's `transcribe_samples` (VAD, word
 //! times) with every piece encoded as 30 s, with each fitted to its length
 //! (`transcribe.fit_encoder`) given at least 0–20 s
-//! (`transcribe.min_window_secs`), and with pieces up to 10 s encoded as
-//! 10 s and longer ones as 30 s (the default). Prints the word error rate
+//! (`transcribe.min_window_secs`), with pieces up to 10 s encoded as 10 s
+//! and longer ones as 30 s (the default before 2026-12-05), and with pieces
+//! up to 10 s encoded as 10 s and longer ones fitted but given at least 15
+//! or 20 s (`transcribe.fit_min_secs`; 20 s the default). Prints the word error rate
 //! by clip length and by synthesizer, and the seconds a clip; writes
 //! `target/bench/encoder-window.md`.
 
@@ -34,16 +36,23 @@ const CLIPS_EACH: usize = 4;
 
 /// Each piece encoded at its own length, but as at least `min_secs`.
 const fn fitted(min_secs: f32) -> EncoderWindow {
-    EncoderWindow { min_secs, fit: true }
+    EncoderWindow { min_secs, fit: true, fit_min_secs: 0.0 }
 }
-const WINDOWS: [(&str, EncoderWindow); 7] = [
-    ("30 s", EncoderWindow { min_secs: 0.0, fit: false }),
+/// Pieces up to 10 s encoded as 10 s, longer ones fitted but as at least
+/// `fit_min_secs`.
+const fn fitted_above_ten(fit_min_secs: f32) -> EncoderWindow {
+    EncoderWindow { min_secs: 10.0, fit: true, fit_min_secs }
+}
+const WINDOWS: [(&str, EncoderWindow); 9] = [
+    ("30 s", EncoderWindow { min_secs: 0.0, fit: false, fit_min_secs: 0.0 }),
     ("fitted", fitted(0.0)),
     ("fitted, at least 5 s", fitted(5.0)),
     ("fitted, at least 10 s", fitted(10.0)),
     ("fitted, at least 15 s", fitted(15.0)),
     ("fitted, at least 20 s", fitted(20.0)),
-    ("10 s up to 10 s, else 30 s (the default)", EncoderWindow { min_secs: 10.0, fit: false }),
+    ("10 s up to 10 s, else fitted, at least 15 s", fitted_above_ten(15.0)),
+    ("10 s up to 10 s, else fitted, at least 20 s (the default)", fitted_above_ten(20.0)),
+    ("10 s up to 10 s, else 30 s", EncoderWindow { min_secs: 10.0, fit: false, fit_min_secs: 0.0 }),
 ];
 
 struct Clip {
@@ -53,20 +62,20 @@ struct Clip {
     samples: Vec<f32>,
 }
 
-pub fn run_sweep(models_dir: &Path, threads: usize) -> anyhow::Result<String> {
+pub fn run_sweep(models_dir: &Path, model_name: &str, threads: usize) -> anyhow::Result<String> {
     let clips = make_clips()?;
     let config =
         steno_runtime::config::TranscribeConfig { models_dir: models_dir.to_owned(), threads, ..Default::default() };
     let models = Models::new(&config);
-    let model = models.get("tiny.en", true).map_err(anyhow::Error::msg)?;
-    let options = JobOptions { model: "tiny.en".into(), ..Default::default() };
+    let model = models.get(model_name, true).map_err(anyhow::Error::msg)?;
+    let options = JobOptions { model: model_name.into(), ..Default::default() };
     let (progress, _watch) = tokio::sync::watch::channel(0.0_f32);
 
     let mut out = String::new();
     let audio: f64 = clips.iter().map(|c| c.samples.len() as f64 / SAMPLE_RATE as f64).sum();
     let _ = writeln!(
         out,
-        "## The encoder's window on short pieces (tiny.en, {threads} threads, greedy, word times, VAD; {} clips, {audio:.0} s)\n",
+        "## The encoder's window on short pieces ({model_name}, {threads} threads, greedy, word times, VAD; {} clips, {audio:.0} s)\n",
         clips.len()
     );
     let mut header = "| encoder window | ".to_owned();

@@ -20,8 +20,9 @@
 //!
 //! The report ends with where the transcribe stage's time goes on a
 //! 5-minute clip (`profile.rs`); `-- --profile` runs only that, into
-//! `target/bench/transcribe-profile.md` (`STENO_BENCH_PROFILE_MODEL`: a
-//! quantized tiny.en instead; the word alignment uses tiny.en's heads).
+//! `target/bench/transcribe-profile.md` (`STENO_BENCH_MODEL`: a
+//! quantized tiny.en instead, here and for `--encoder-window`; the word
+//! alignment uses tiny.en's heads).
 //!
 //! `-- --encoder-window` measures `transcribe.min_window_secs` and
 //! `fit_encoder` on short clips of flite and espeak-ng voices
@@ -86,8 +87,8 @@ struct Settings {
     faster_whisper: Option<(String, String)>,
     long_beam: bool,
     clips: Option<String>,
-    /// The model `--profile` splits the time of (a tiny.en).
-    profile_model: String,
+    /// The model `--profile` and `--encoder-window` run (a tiny.en).
+    model: String,
     quiet_wait: Duration,
     tries: usize,
     /// JSON lines from `cargo bench -p integration-tests --bench transcribe_system`.
@@ -110,7 +111,7 @@ impl Settings {
             faster_whisper,
             long_beam: var("STENO_BENCH_LONG_BEAM").is_none_or(|v| v != "0"),
             clips: var("STENO_BENCH_CLIPS"),
-            profile_model: var("STENO_BENCH_PROFILE_MODEL").unwrap_or_else(|| "tiny.en".into()),
+            model: var("STENO_BENCH_MODEL").unwrap_or_else(|| "tiny.en".into()),
             quiet_wait: Duration::from_secs(
                 var("STENO_BENCH_QUIET_WAIT").map_or(Ok(600), |t| t.parse()).context("STENO_BENCH_QUIET_WAIT")?,
             ),
@@ -135,7 +136,7 @@ fn main() -> anyhow::Result<()> {
         return write_table(
             &settings,
             "encoder-window.md",
-            &encoder_window::run_sweep(&settings.models_dir, settings.threads)?,
+            &encoder_window::run_sweep(&settings.models_dir, &settings.model, settings.threads)?,
         );
     }
     let machine_at_start = machine::snapshot();
@@ -160,12 +161,13 @@ fn main() -> anyhow::Result<()> {
         setup("steno", "tiny.en", Tweak::None, false),
         // Like for like with bare whisper.cpp: a job without word times.
         setup("steno", "tiny.en", Tweak::NoWordTimes, false),
-        // `transcribe.fit_encoder = true`: each piece encoded at its length.
-        setup("steno", "tiny.en", Tweak::FitEncoder, false),
+        // `transcribe.fit_encoder = false`: longer pieces padded to 30 s.
+        setup("steno", "tiny.en", Tweak::Padded, false),
         setup("whisper.cpp", "tiny.en", Tweak::None, false),
         // Where steno's time goes: whisper.cpp with steno's parameters.
         setup("whisper.cpp", "tiny.en", Tweak::StenoParams, false),
         setup("steno", "tiny.en-q8_0", Tweak::None, false),
+        setup("steno", "tiny.en-q8_0", Tweak::Padded, false),
         setup("whisper.cpp", "tiny.en-q8_0", Tweak::None, false),
         setup("whisper.cpp", "tiny.en-q8_0", Tweak::StenoParams, false),
         // Cheap things that might close the gap to faster-whisper.
@@ -244,7 +246,7 @@ fn write_table(settings: &Settings, name: &str, table: &str) -> anyhow::Result<(
 /// The transcribe stage's time split into its parts, on a 5-minute clip.
 fn profile_table(settings: &Settings) -> anyhow::Result<String> {
     machine::wait_for_quiet(settings.quiet_wait);
-    profile::run(&clips::clip("5min", 300.0, 4)?, &settings.models_dir, &settings.profile_model, settings.threads)
+    profile::run(&clips::clip("5min", 300.0, 4)?, &settings.models_dir, &settings.model, settings.threads)
 }
 
 /// Other processes using more than this many cores during a row disturb it

@@ -167,19 +167,20 @@ pub fn render(context: &Context, clips: &[Clip], rows: &[Row]) -> String {
     );
     let _ = writeln!(
         out,
-        "| steno | decoding | clip | steno s | WER % | faster-whisper s | WER % | speed ratio |\n\
-         | --- | --- | --- | ---: | ---: | ---: | ---: | ---: |"
+        "| steno | weights | decoding | clip | steno s | WER % | faster-whisper s | WER % | speed ratio |\n\
+         | --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: |"
     );
     let steno_rows = rows.iter().filter(|r| {
-        r.setup.model == "tiny.en"
-            && matches!(r.setup.label().as_str(), "steno" | "steno +fit-encoder" | "steno end to end")
+        r.setup.model.starts_with("tiny.en")
+            && matches!(r.setup.label().as_str(), "steno" | "steno +padded" | "steno end to end")
     });
     for steno in steno_rows {
         let Some(fw) = find(rows, &like_steno, "int8", steno.beams, steno.clip) else { continue };
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {:.2} | {:.1} | {:.2} | {:.1} | {:.2}×{} |",
+            "| {} | {} | {} | {} | {:.2} | {:.1} | {:.2} | {:.1} | {:.2}×{} |",
             steno.setup.label(),
+            steno.setup.weights(),
             decoding(steno.beams),
             steno.clip,
             steno.seconds,
@@ -201,7 +202,8 @@ pub fn render(context: &Context, clips: &[Clip], rows: &[Row]) -> String {
         "\nSettings: steno: the stage's own path (pieces of one whisper window cut at pauses, silence \
          skipped, one state), as for a job with default options \
          (token timestamps with DTW, non-speech tokens suppressed, greedy best_of 1; `+no-word-times`: a job \
-         with `word_timestamps: false`, the model loaded without DTW); bare whisper.cpp: whisper-rs defaults, language en, \
+         with `word_timestamps: false`, the model loaded without DTW; `+padded`: pieces over 10 s padded to 30 s, \
+         `transcribe.fit_encoder = false`); bare whisper.cpp: whisper-rs defaults, language en, \
          greedy best_of 1 or beam 5 (`+steno-params`: with steno's token timestamps, DTW and non-speech \
          suppression; `+flash-attn`: flash attention on; `+1-thread`: one thread); faster-whisper: vad_filter off, condition_on_previous_text off (as \
          whisper.cpp's no_context default), no word timestamps, cpu_threads = threads, num_workers 1. All \

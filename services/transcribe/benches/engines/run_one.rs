@@ -25,9 +25,9 @@ pub enum Tweak {
     OneThread,
     /// steno with a job's `word_timestamps: false` (no DTW, no token times).
     NoWordTimes,
-    /// steno with every piece encoded at its own length plus a second
-    /// (`transcribe.fit_encoder = true`).
-    FitEncoder,
+    /// steno with pieces over `transcribe.min_window_secs` padded to 30 s
+    /// (`transcribe.fit_encoder = false`, the default before 2026-12-05).
+    Padded,
     /// faster-whisper with word times and its Silero VAD, as steno runs.
     LikeSteno,
 }
@@ -39,7 +39,7 @@ impl Tweak {
         (Tweak::StenoParams, "steno-params"),
         (Tweak::OneThread, "1-thread"),
         (Tweak::NoWordTimes, "no-word-times"),
-        (Tweak::FitEncoder, "fit-encoder"),
+        (Tweak::Padded, "padded"),
         (Tweak::LikeSteno, "word-times+vad"),
     ];
 
@@ -163,7 +163,7 @@ fn steno(args: &Args, pcm: &[u8]) -> anyhow::Result<Outcome> {
     let request = || {
         let mut request = whisper::Request::new(&options, args.threads);
         request.window = whisper::EncoderWindow {
-            fit: config.fit_encoder || args.tweak == Tweak::FitEncoder,
+            fit: config.fit_encoder && args.tweak != Tweak::Padded,
             ..whisper::EncoderWindow::of(&config)
         };
         request
