@@ -10,7 +10,8 @@
 //! - VAD: Silero over the clip (the stage runs it on another thread while
 //!   whisper.cpp works, so it adds little to the stage's wall time);
 //! - the rest: the stage (`transcribe_samples`: pieces cut at pauses, each
-//!   a whisper window of its own) less `full` with its parameters.
+//!   a whisper window of its own, encoded as the service's config says)
+//!   less `full` with its parameters.
 
 use std::{path::Path, time::Instant};
 
@@ -94,7 +95,8 @@ pub fn run(clip: &Clip, models_dir: &Path, model_name: &str, threads: usize) -> 
     let vad = fastest(|| vad_model.speech(&samples).map(drop).map_err(anyhow::Error::msg))?;
     let (pieces, piece_seconds) = pieces(&models, &samples);
     let model = models.get(model_name, true).map_err(anyhow::Error::msg)?;
-    let request = whisper::Request::new(&JobOptions { model: model_name.into(), ..Default::default() }, threads);
+    let mut request = whisper::Request::new(&JobOptions { model: model_name.into(), ..Default::default() }, threads);
+    request.window = whisper::EncoderWindow::of(&config);
     let (progress, _watch) = tokio::sync::watch::channel(0.0_f32);
     let stage = fastest(|| {
         let reporter = ProgressReporter::new(progress.clone());
@@ -113,7 +115,10 @@ pub fn run(clip: &Clip, models_dir: &Path, model_name: &str, threads: usize) -> 
         (
             "the rest: pieces, steno's code",
             stage - with_words,
-            format!("the stage less `full` with its parameters; {pieces} pieces of {piece_seconds:.0} s of speech"),
+            format!(
+                "the stage less `full` with its parameters; {pieces} pieces of {piece_seconds:.0} s of speech, \
+                 each encoded as the config says (`fit_encoder`, `fit_min_secs`)"
+            ),
         ),
         ("the transcribe stage", stage, format!("{:.1}× real time", clip.seconds / stage)),
     ];
