@@ -124,9 +124,8 @@ impl Stage for Transcribe {
         }
 
         let clock = std::time::Instant::now();
-        let mut request = whisper::Request::new(&options, self.threads);
+        let mut request = whisper::Request::new(&options, self.threads, self.window);
         request.cancelled = ctx.cancellation();
-        request.window = self.window;
         let request = Arc::new(request);
         let mut transcript = transcribe_in_pieces(&model, self.models.vad(), request, audio, ctx).await?;
         metrics::transcribed(&model.name, transcript.duration_ms as f64 / 1000.0, clock.elapsed().as_secs_f64());

@@ -43,7 +43,7 @@ pub struct Request {
 }
 
 impl Request {
-    pub fn new(options: &steno_runtime::proto::JobOptions, threads: usize) -> Self {
+    pub fn new(options: &steno_runtime::proto::JobOptions, threads: usize, window: EncoderWindow) -> Self {
         let mut prompt = options.initial_prompt.trim().to_owned();
         if !options.hotwords.is_empty() {
             if !prompt.is_empty() {
@@ -60,7 +60,7 @@ impl Request {
             prompt,
             translate: options.translate,
             word_timestamps: options.word_timestamps.unwrap_or(true),
-            window: EncoderWindow::default(),
+            window,
             detected: OnceLock::new(),
             cancelled: CancellationToken::new(),
         }
@@ -312,12 +312,12 @@ mod tests {
     fn language_is_detected_once_per_job() {
         let options =
             |language: &str| steno_runtime::proto::JobOptions { language: language.into(), ..Default::default() };
-        let auto = Request::new(&options(""), 1);
+        let auto = Request::new(&options(""), 1, EncoderWindow::default());
         assert_eq!(auto.decode_language(true), "en");
         assert_eq!(auto.decode_language(false), "auto");
         auto.detected.set("es".into()).ok();
         assert_eq!(auto.decode_language(false), "es", "later pieces keep the first piece's language");
-        let german = Request::new(&options("de"), 1);
+        let german = Request::new(&options("de"), 1, EncoderWindow::default());
         german.detected.set("es".into()).ok();
         assert_eq!(german.decode_language(false), "de");
     }

@@ -19,10 +19,12 @@ use steno_transcribe::{models::Models, transcribe_samples, whisper};
 /// piece padded to 30 s.
 fn words_of(samples: &[f32], models: &Models, default_window: bool) -> Vec<Word> {
     let model = models.get("tiny.en", true).expect("tiny.en");
-    let mut request = whisper::Request::new(&JobOptions { model: "tiny.en".into(), ..Default::default() }, 2);
-    if default_window {
-        request.window = whisper::EncoderWindow::of(&TranscribeConfig::default());
-    }
+    let window = if default_window {
+        whisper::EncoderWindow::of(&TranscribeConfig::default())
+    } else {
+        whisper::EncoderWindow::default()
+    };
+    let request = whisper::Request::new(&JobOptions { model: "tiny.en".into(), ..Default::default() }, 2, window);
     let (progress, _watch) = tokio::sync::watch::channel(0.0_f32);
     let transcript =
         transcribe_samples(&model, None, samples, &request, ProgressReporter::new(progress)).expect("transcribe");

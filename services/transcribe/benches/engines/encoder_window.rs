@@ -85,8 +85,7 @@ pub fn run_sweep(models_dir: &Path, model_name: &str, threads: usize) -> anyhow:
     header.push_str("WER, flite | WER, espeak-ng | WER, all | s a 1-sentence clip | s in all |");
     let _ = writeln!(out, "{header}\n|{}", " --- |".repeat(header.matches('|').count() - 1));
     for (label, window) in WINDOWS {
-        let mut request = whisper::Request::new(&options, threads);
-        request.window = window;
+        let request = whisper::Request::new(&options, threads, window);
         // (errors, reference words) by length and by synthesizer.
         let (mut by_length, mut by_synth) = ([(0.0, 0); LENGTHS.len()], [(0.0, 0); 2]);
         let (mut one_sentence_secs, mut one_sentence_clips, clock) = (0.0, 0, Instant::now());

@@ -95,8 +95,8 @@ pub fn run(clip: &Clip, models_dir: &Path, model_name: &str, threads: usize) -> 
     let vad = fastest(|| vad_model.speech(&samples).map(drop).map_err(anyhow::Error::msg))?;
     let (pieces, piece_seconds) = pieces(&models, &samples);
     let model = models.get(model_name, true).map_err(anyhow::Error::msg)?;
-    let mut request = whisper::Request::new(&JobOptions { model: model_name.into(), ..Default::default() }, threads);
-    request.window = whisper::EncoderWindow::of(&config);
+    let options = JobOptions { model: model_name.into(), ..Default::default() };
+    let request = whisper::Request::new(&options, threads, whisper::EncoderWindow::of(&config));
     let (progress, _watch) = tokio::sync::watch::channel(0.0_f32);
     let stage = fastest(|| {
         let reporter = ProgressReporter::new(progress.clone());

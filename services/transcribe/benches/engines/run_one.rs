@@ -160,14 +160,11 @@ fn steno(args: &Args, pcm: &[u8]) -> anyhow::Result<Outcome> {
         word_timestamps: Some(word_timestamps),
         ..Default::default()
     };
-    let request = || {
-        let mut request = whisper::Request::new(&options, args.threads);
-        request.window = whisper::EncoderWindow {
-            fit: config.fit_encoder && args.tweak != Tweak::Padded,
-            ..whisper::EncoderWindow::of(&config)
-        };
-        request
+    let window = whisper::EncoderWindow {
+        fit: config.fit_encoder && args.tweak != Tweak::Padded,
+        ..whisper::EncoderWindow::of(&config)
     };
+    let request = || whisper::Request::new(&options, args.threads, window);
     let (progress, _watch) = tokio::sync::watch::channel(0.0_f32);
     let transcribe = || {
         let transcript = steno_transcribe::transcribe_samples(
