@@ -32,7 +32,7 @@ pub struct Request {
     pub translate: bool,
     pub word_timestamps: bool,
     /// How much audio whisper's encoder is given for a piece.
-    pub window: EncoderWindow,
+    window: EncoderWindow,
     /// With no `language`, the one detected in the job's first piece: the
     /// later pieces are decoded in it too (as openai-whisper decides once
     /// from the first 30 s), so one job is not transcribed in several.
