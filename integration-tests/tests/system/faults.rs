@@ -90,6 +90,19 @@ async fn killing_export_while_it_holds_a_task_loses_and_repeats_nothing() {
     assert_eq!(job["status"], "completed", "{job}\n{}", system.logs());
     assert_eq!(job["formats_ready"].as_array().map(Vec::len), Some(5), "{job}");
     assert_eq!(system.completions().await.get(&id), Some(&1), "one completion");
+    // Killed between publishing its completion and marking the hand-on, a
+    // redelivered export publishes it again: the stream keeps one.
+    let (completed, _) = system
+        .job_events(&id)
+        .await
+        .into_iter()
+        .find(|(event, _)| event.kind() == steno_proto::v1::EventKind::Completed)
+        .expect("the completion event");
+    let mut config = steno_runtime::config::Config::default();
+    config.nats.url = system.nats_url.clone();
+    let bus = steno_runtime::bus::Bus::connect(&config, "test").await.expect("bus");
+    bus.publish_event(completed).await.expect("publish the completion again");
+    assert_eq!(system.completions().await.get(&id), Some(&1), "one completion after the repeat");
     system.stop().await;
 }
 

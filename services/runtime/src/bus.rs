@@ -76,7 +76,8 @@ impl Bus {
     }
 
     /// Publishes a job event to `steno.events.<job_id>.<kind>`, stamping the
-    /// time, and waits for the stream's ack.
+    /// time, and waits for the stream's ack. An event that ends a stage or
+    /// the job is published at most once ([`subjects::event_msg_id`]).
     pub async fn publish_event(&self, mut event: JobEvent) -> anyhow::Result<()> {
         let job_id = JobId::parse(&event.job_id)?;
         if event.at.is_none() {
@@ -85,8 +86,12 @@ impl Bus {
         let subject = subjects::event_subject(&job_id, event.kind());
         let mut headers = HeaderMap::new();
         crate::trace::inject_current(&mut headers);
+        let mut publish = PublishMessage::build().headers(headers).payload(event.encode_to_vec().into());
+        if let Some(id) = subjects::event_msg_id(&job_id, event.kind(), event.stage(), event.attempt) {
+            publish = publish.message_id(id);
+        }
         self.js
-            .publish_with_headers(subject, headers, event.encode_to_vec().into())
+            .send_publish(subject, publish)
             .await?
             .await
             .map_err(|e| anyhow::anyhow!("publish {:?} event: {e}", event.kind()))?;
@@ -343,6 +348,7 @@ async fn provision(
             retention: stream::RetentionPolicy::Limits,
             storage: stream::StorageType::File,
             max_age: Duration::from_secs(config.events_max_age_hours * 3600),
+            duplicate_window,
             num_replicas: config.replicas,
             ..Default::default()
         },

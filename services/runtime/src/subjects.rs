@@ -147,6 +147,16 @@ pub fn stage_msg_id(job_id: &JobId, stage: Stage, attempt: u32, part: Option<u32
     }
 }
 
+/// `Nats-Msg-Id` for an event that ends a stage or the job
+/// (`<job_id>:<stage>:<attempt>:<kind>`), so that a delivery killed after
+/// publishing it and redelivered publishes no second one within the
+/// duplicate window (after it, the stage's hand-on mark stops it); `None`
+/// for the others (progress, text and the like may repeat).
+pub fn event_msg_id(job_id: &JobId, kind: EventKind, stage: Stage, attempt: u32) -> Option<String> {
+    matches!(kind, EventKind::StageCompleted | EventKind::Completed | EventKind::Failed | EventKind::Cancelled)
+        .then(|| format!("{job_id}:{}:{attempt}:{}", stage_name(stage), event_kind_name(kind)))
+}
+
 /// The job id inside a stage task's `Nats-Msg-Id`, for tasks whose body
 /// cannot be decoded.
 pub fn job_id_from_msg_id(msg_id: &str) -> Option<JobId> {
@@ -246,6 +256,17 @@ pub fn cancel_key(job_id: &JobId) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_events_that_end_a_stage_or_the_job_are_deduplicated() {
+        let id = JobId::parse("job-1").unwrap();
+        let completed = event_msg_id(&id, EventKind::Completed, Stage::Export, 2);
+        assert_eq!(completed.as_deref(), Some("job-1:export:2:completed"));
+        assert_ne!(event_msg_id(&id, EventKind::StageCompleted, Stage::Transcode, 1), completed);
+        assert_ne!(event_msg_id(&id, EventKind::Completed, Stage::Export, 3), completed, "a retry's own");
+        assert_eq!(event_msg_id(&id, EventKind::Progress, Stage::Export, 2), None);
+        assert_eq!(event_msg_id(&id, EventKind::Started, Stage::Export, 2), None);
+    }
 
     #[test]
     fn msg_id_round_trips_job_id() {
