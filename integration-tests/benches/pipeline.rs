@@ -69,7 +69,7 @@ async fn main() {
 
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
     println!(
-        "\n{RUNS} runs of a {audio_seconds:.1} s clip (flite), tiny.en, {} cores",
+        "\n{RUNS} runs of a {audio_seconds:.1} s clip (flite), tiny.en-q8_0, {} cores",
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0)
     );
     println!("load average before: {}  after: {}", load_before.trim(), load_after.trim());

@@ -12,7 +12,7 @@ const JOBS: usize = 6;
 async fn main() {
     let clip = fixtures::meeting_clip();
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
-    println!("\n{JOBS} jobs of a ~31 s clip submitted at once, tiny.en, {cores} cores");
+    println!("\n{JOBS} jobs of a ~31 s clip submitted at once, tiny.en-q8_0, {cores} cores");
     println!(
         "\n| transcribe replicas | whisper threads each | wall seconds | jobs per minute | speed-up | load average after |"
     );

@@ -49,7 +49,9 @@ async fn main() {
         ));
         system.stop().await;
     }
-    println!("\n{jobs} jobs of a 3.3 s clip submitted at once, tiny.en, {cores} cores, one replica of each stage\n");
+    println!(
+        "\n{jobs} jobs of a 3.3 s clip submitted at once, tiny.en-q8_0, {cores} cores, one replica of each stage\n"
+    );
     println!(
         "| transcribe.min_window_secs | jobs | wall s | jobs a minute | s a job | first job's text | load average after |"
     );

@@ -5,7 +5,7 @@
 //! model already loaded by a first job. The job is polled only twice a
 //! second: on two cores whisper.cpp's threads stall whenever anything else
 //! runs, so a busy poll would slow what it measures. Like the engines bench's steno rows:
-//! tiny.en, greedy, word times, Silero VAD, `STENO_BENCH_THREADS` (2)
+//! tiny.en-q8_0 (the default model), greedy, word times, Silero VAD, `STENO_BENCH_THREADS` (2)
 //! threads, no diarization. Clips under 30 s: best of three jobs.
 //!
 //! Reads the clips (`<name>.pcm`, 16 kHz mono s16le, and `<name>.txt`) from

@@ -193,7 +193,8 @@ pub enum ModelsCommand {
     List,
     /// Print the models directory.
     Dir,
-    /// Download an official ggml model by name (checksum verified).
+    /// Download an official ggml model by name (checksum verified); `NAME-q8_0`
+    /// (or `-q5_1`, `-q4_0`, `-iq4_nl`) downloads NAME and quantizes it here.
     Fetch {
         name: String,
         /// Directory to write to (default: the models directory).

@@ -302,7 +302,7 @@ impl Default for TranscribeConfig {
         Self {
             ops_addr: ([0, 0, 0, 0], 9403).into(),
             models_dir: "models".into(),
-            default_model: "tiny.en".into(),
+            default_model: "tiny.en-q8_0".into(),
             vad_model: "ggml-silero-vad.bin".into(),
             threads: 0,
             use_gpu: true,

@@ -1,5 +1,6 @@
 //! Download official whisper.cpp ggml models from Hugging Face, verifying the
-//! SHA-1 published in whisper.cpp's `models/README.md`.
+//! SHA-1 published in whisper.cpp's `models/README.md`, and quantize them
+//! here on request.
 
 use std::path::{Path, PathBuf};
 
@@ -7,6 +8,8 @@ use anyhow::{Context, Result, anyhow, bail};
 use futures::StreamExt;
 use sha1::{Digest, Sha1};
 use tokio::io::AsyncWriteExt;
+
+use super::ct2::{Encoding, quantize_ggml};
 
 const BASE_URL: &str = "https://huggingface.co/ggerganov/whisper.cpp/resolve/main";
 
@@ -37,7 +40,10 @@ pub const KNOWN_MODELS: &[(&str, &str)] = &[
 pub fn model_sha1(name: &str) -> Result<&'static str> {
     KNOWN_MODELS.iter().find(|(n, _)| *n == name).map(|(_, sha)| *sha).ok_or_else(|| {
         let names: Vec<&str> = KNOWN_MODELS.iter().map(|(n, _)| *n).collect();
-        anyhow!("unknown model {name:?}; known models: {}", names.join(", "))
+        anyhow!(
+            "unknown model {name:?}; known models: {} (and each of them quantized here, as NAME-q8_0, -q5_1, -q4_0 or -iq4_nl)",
+            names.join(", ")
+        )
     })
 }
 
@@ -62,12 +68,36 @@ pub async fn fetch_model(name: &str, models_dir: &Path) -> Result<PathBuf> {
 }
 
 /// Like [`fetch_model`], calling `progress(bytes_done, total_bytes)` after
-/// every received chunk.
+/// every received chunk. A quantized name (`tiny.en-q8_0`) fetches the official f16 model and
+/// quantizes it here, keeping both files.
 pub async fn fetch_model_with_progress(
     name: &str,
     models_dir: &Path,
-    mut progress: impl FnMut(u64, Option<u64>),
+    progress: impl FnMut(u64, Option<u64>),
 ) -> Result<PathBuf> {
+    let Some((official, encoding)) = quantized_of(name) else {
+        return fetch_official(name, models_dir, progress).await;
+    };
+    let dest = models_dir.join(model_file_name(name));
+    if dest.is_file() {
+        return Ok(dest);
+    }
+    let source = fetch_official(official, models_dir, progress).await?;
+    let out = dest.clone();
+    tokio::task::spawn_blocking(move || quantize_ggml(&source, &out, encoding)).await??;
+    Ok(dest)
+}
+
+/// The official model and the encoding of a name such as `tiny.en-q8_0`
+/// (any type `import-ct2 --quantize` takes), when it is one.
+fn quantized_of(name: &str) -> Option<(&str, Encoding)> {
+    let (official, kind) = name.rsplit_once('-')?;
+    let encoding = Encoding::quantized(kind)?;
+    model_sha1(official).ok().map(|_| (official, encoding))
+}
+
+/// Downloads an official model unless it is already there, checksum and all.
+async fn fetch_official(name: &str, models_dir: &Path, mut progress: impl FnMut(u64, Option<u64>)) -> Result<PathBuf> {
     let expected = model_sha1(name)?;
     let dest = models_dir.join(model_file_name(name));
 
@@ -158,6 +188,15 @@ mod tests {
         assert_eq!(model_sha1("tiny.en").unwrap(), "c78c86eb1a8faa21b369bcd33207cc90d64ae9df");
         assert_eq!(model_sha1("large-v3-turbo").unwrap(), "4af2b29d7ec73d781377bfd1758ca957a807e941");
         assert_eq!(model_url("base.en"), "https://huggingface.co/ggerganov/whisper.cpp/resolve/main/ggml-base.en.bin");
+    }
+
+    #[test]
+    fn quantized_names_of_official_models_are_made_here() {
+        assert!(matches!(quantized_of("tiny.en-q8_0"), Some(("tiny.en", Encoding::Q8_0))));
+        assert!(matches!(quantized_of("large-v3-turbo-iq4_nl"), Some(("large-v3-turbo", Encoding::Iq4Nl))));
+        assert!(quantized_of("large-v3-q5_0").is_none(), "an official quantized model is downloaded as is");
+        assert!(quantized_of("huge-q8_0").is_none());
+        assert!(quantized_of("tiny.en").is_none());
     }
 
     #[test]

@@ -7,11 +7,13 @@
 //!
 //! The steps live in submodules: `reader` indexes model.bin, `mapping`
 //! decides which ggml tensors to write, `vocab` and `mel` build the
-//! header tables, and `writer` lays out the output file.
+//! header tables, and `writer` lays out the output file. `requantize`
+//! quantizes a model already in ggml's format.
 
 mod mapping;
 mod mel;
 mod reader;
+mod requantize;
 mod vocab;
 mod writer;
 
@@ -23,6 +25,7 @@ use anyhow::{Context, Result, anyhow, ensure};
 
 pub use mapping::Encoding;
 use reader::{Ct2Model, Var};
+pub use requantize::{check_ggml, quantize_ggml};
 
 /// Model dimensions written to the ggml header.
 #[derive(Debug, Clone, PartialEq, Eq)]

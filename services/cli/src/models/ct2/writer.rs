@@ -23,9 +23,9 @@ use super::Hparams;
 use super::mapping::{Encoding, PlannedTensor};
 use super::reader::{DType, Var};
 
-const GGML_MAGIC: u32 = 0x6767_6d6c;
+pub(super) const GGML_MAGIC: u32 = 0x6767_6d6c;
 /// Elements converted per read/write chunk.
-const CHUNK_ELEMS: usize = 1 << 20;
+pub(super) const CHUNK_ELEMS: usize = 1 << 20;
 
 fn put_i32(w: &mut impl Write, v: usize) -> Result<()> {
     let v = i32::try_from(v).map_err(|_| anyhow!("{v} does not fit an i32"))?;
@@ -98,7 +98,7 @@ pub(super) fn write_tensor<R: Read + Seek>(w: &mut impl Write, r: &mut R, var: &
 /// Convert little-endian float data of type `src` to `encoding`'s bytes.
 /// Q8_0 blocks never straddle rows: every quantized row holds a multiple
 /// of 32 values, and chunks are whole multiples of 32.
-fn convert(input: &[u8], src: DType, encoding: Encoding, out: &mut Vec<u8>) {
+pub(super) fn convert(input: &[u8], src: DType, encoding: Encoding, out: &mut Vec<u8>) {
     if src == DType::F16 && encoding == Encoding::F16 {
         out.extend_from_slice(input);
         return;
