@@ -91,27 +91,14 @@ pub fn import_ct2(ct2_dir: &Path, out: &Path, quantize: Option<Encoding>) -> Res
     {
         std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
     }
-    let tmp = temp_path(out);
-    let written = (|| -> Result<u64> {
-        let f = File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-        let mut w = BufWriter::with_capacity(1 << 20, f);
-        writer::write_header(&mut w, &hparams, &filters, &tokens)?;
+    let output_bytes = write_atomically(out, |w| {
+        writer::write_header(w, &hparams, &filters, &tokens)?;
         for t in &plan {
-            writer::write_tensor(&mut w, &mut reader, &model.vars[t.var], t)
+            writer::write_tensor(w, &mut reader, &model.vars[t.var], t)
                 .with_context(|| format!("writing tensor {}", t.name))?;
         }
-        let f = w.into_inner().map_err(|e| e.into_error())?;
-        f.sync_all()?;
-        Ok(f.metadata()?.len())
-    })();
-    let output_bytes = match written {
-        Ok(n) => n,
-        Err(e) => {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(e);
-        }
-    };
-    std::fs::rename(&tmp, out).with_context(|| format!("renaming {} to {}", tmp.display(), out.display()))?;
+        Ok(())
+    })?;
 
     Ok(ImportReport {
         tensor_count: plan.len(),
@@ -133,6 +120,30 @@ pub fn check_model_bin(bytes: &[u8]) -> Result<Hparams> {
     let plan = mapping::plan_tensors(&model)?;
     mapping::check_tensor_set(&plan, &hparams)?;
     Ok(hparams)
+}
+
+/// Writes `out` with `write` under a temporary name next to it, synced, and
+/// renames it into place only once complete; its size in bytes.
+fn write_atomically(out: &Path, write: impl FnOnce(&mut BufWriter<File>) -> Result<()>) -> Result<u64> {
+    let tmp = temp_path(out);
+    let written = (|| -> Result<u64> {
+        let f = File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+        let mut w = BufWriter::with_capacity(1 << 20, f);
+        write(&mut w)?;
+        let f = w.into_inner().map_err(|e| e.into_error())?;
+        f.sync_all()?;
+        Ok(f.metadata()?.len())
+    })();
+    match written {
+        Ok(bytes) => {
+            std::fs::rename(&tmp, out).with_context(|| format!("renaming {} to {}", tmp.display(), out.display()))?;
+            Ok(bytes)
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(e)
+        }
+    }
 }
 
 fn temp_path(out: &Path) -> PathBuf {

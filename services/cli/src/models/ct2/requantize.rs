@@ -5,7 +5,7 @@
 
 use std::{
     fs::File,
-    io::{BufReader, BufWriter, Read, Write},
+    io::{BufReader, Read, Write},
     path::Path,
 };
 
@@ -14,7 +14,7 @@ use anyhow::{Context, Result, bail, ensure};
 use super::{
     mapping::Encoding,
     reader::DType,
-    writer::{CHUNK_ELEMS, GGML_MAGIC, QUANT_BLOCK, convert},
+    writer::{GGML_MAGIC, QUANT_BLOCK, copy_converted, write_tensor_head},
 };
 
 /// Most dimensions a tensor record may have, and most bytes a name or token.
@@ -25,18 +25,9 @@ const MAX_NAME: i32 = 1 << 16;
 /// `encoding`. Written under a temporary name and renamed once complete.
 pub fn quantize_ggml(src: &Path, out: &Path, encoding: Encoding) -> Result<()> {
     let file = File::open(src).with_context(|| format!("opening {}", src.display()))?;
-    let tmp = super::temp_path(out);
-    let written = (|| -> Result<()> {
-        let mut w = BufWriter::with_capacity(1 << 20, File::create(&tmp)?);
-        copy_quantized(&mut BufReader::with_capacity(1 << 20, file), &mut w, encoding)?;
-        w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
-        Ok(())
-    })();
-    if let Err(e) = written {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(e.context(format!("quantizing {}", src.display())));
-    }
-    std::fs::rename(&tmp, out).with_context(|| format!("renaming {} to {}", tmp.display(), out.display()))
+    super::write_atomically(out, |w| copy_quantized(&mut BufReader::with_capacity(1 << 20, file), w, encoding))
+        .with_context(|| format!("quantizing {}", src.display()))?;
+    Ok(())
 }
 
 /// Reads a ggml model held in memory as [`quantize_ggml`] does, writing
@@ -76,9 +67,9 @@ fn copy_quantized(r: &mut impl Read, w: &mut impl Write, encoding: Encoding) -> 
         let mut name = vec![0; name_len];
         r.read_exact(&mut name)?;
         let elements = dims.iter().try_fold(1u64, |n, &d| n.checked_mul(d as u64)).context("tensor too large")?;
-        let source = match ggml_type {
-            0 => DType::F32,
-            1 => DType::F16,
+        let (source, kept) = match ggml_type {
+            0 => (DType::F32, Encoding::F32),
+            1 => (DType::F16, Encoding::F16),
             other => {
                 bail!("tensor {} has ggml type {other}; only f32 and f16 are read", String::from_utf8_lossy(&name))
             }
@@ -86,26 +77,9 @@ fn copy_quantized(r: &mut impl Read, w: &mut impl Write, encoding: Encoding) -> 
         // As whisper.cpp's quantizer and `import-ct2 --quantize`: the
         // matrices; vectors, convolutions and the f32 tensors stay.
         let quantize = source == DType::F16 && n_dims == 2 && dims[0] % QUANT_BLOCK == 0;
-        let written_type = if quantize { encoding.ggml_type() as i32 } else { ggml_type };
-        for v in [n_dims, name_len as i32, written_type].into_iter().chain(dims.iter().map(|&d| d as i32)) {
-            w.write_all(&v.to_le_bytes())?;
-        }
-        w.write_all(&name)?;
-        let mut left = elements as usize;
-        let (mut input, mut output) = (Vec::new(), Vec::new());
-        while left > 0 {
-            let n = left.min(CHUNK_ELEMS);
-            input.resize(n * source.size(), 0);
-            r.read_exact(&mut input)?;
-            if quantize {
-                output.clear();
-                convert(&input, source, encoding, &mut output);
-                w.write_all(&output)?;
-            } else {
-                w.write_all(&input)?;
-            }
-            left -= n;
-        }
+        let written = if quantize { encoding } else { kept };
+        write_tensor_head(w, &name, written.ggml_type(), &dims)?;
+        copy_converted(r, w, elements as usize, source, written)?;
     }
     Ok(())
 }
@@ -146,6 +120,7 @@ fn copy_bytes(r: &mut impl Read, w: &mut impl Write, len: u64) -> Result<()> {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
+    use super::super::writer::convert;
     use super::*;
 
     /// A ggml file: header, then `(name, ggml type, ggml dims, data)`.

@@ -25,7 +25,7 @@ use super::reader::{DType, Var};
 
 pub(super) const GGML_MAGIC: u32 = 0x6767_6d6c;
 /// Elements converted per read/write chunk.
-pub(super) const CHUNK_ELEMS: usize = 1 << 20;
+const CHUNK_ELEMS: usize = 1 << 20;
 
 fn put_i32(w: &mut impl Write, v: usize) -> Result<()> {
     let v = i32::try_from(v).map_err(|_| anyhow!("{v} does not fit an i32"))?;
@@ -68,27 +68,42 @@ pub(super) fn write_header(w: &mut impl Write, h: &Hparams, filters: &[f32], tok
 
 /// One tensor record, its data streamed from `r` (model.bin) in chunks.
 pub(super) fn write_tensor<R: Read + Seek>(w: &mut impl Write, r: &mut R, var: &Var, t: &PlannedTensor) -> Result<()> {
-    let name = t.name.as_bytes();
-    put_i32(w, t.dims.len())?;
+    let ggml_dims: Vec<usize> = t.dims.iter().rev().copied().collect();
+    write_tensor_head(w, t.name.as_bytes(), t.encoding.ggml_type(), &ggml_dims)?;
+    let part_bytes = var.nbytes / t.parts;
+    r.seek(SeekFrom::Start(var.offset + (t.part * part_bytes) as u64))?;
+    copy_converted(r, w, part_bytes / var.dtype.size(), var.dtype, t.encoding)
+}
+
+/// A tensor record's head: dimension count, name length, ggml type,
+/// dimensions in ggml order, name.
+pub(super) fn write_tensor_head(w: &mut impl Write, name: &[u8], ggml_type: usize, ggml_dims: &[usize]) -> Result<()> {
+    put_i32(w, ggml_dims.len())?;
     put_i32(w, name.len())?;
-    put_i32(w, t.encoding.ggml_type())?;
-    for &d in t.dims.iter().rev() {
+    put_i32(w, ggml_type)?;
+    for &d in ggml_dims {
         put_i32(w, d)?;
     }
     w.write_all(name)?;
+    Ok(())
+}
 
-    let part_bytes = var.nbytes / t.parts;
-    r.seek(SeekFrom::Start(var.offset + (t.part * part_bytes) as u64))?;
-    let esize = var.dtype.size();
-    let mut left = part_bytes / esize;
-    let mut inbuf = Vec::new();
-    let mut outbuf = Vec::new();
+/// `elements` values of type `src` read from `r`, written to `w` in
+/// `encoding`, a chunk at a time.
+pub(super) fn copy_converted(
+    r: &mut impl Read,
+    w: &mut impl Write,
+    elements: usize,
+    src: DType,
+    encoding: Encoding,
+) -> Result<()> {
+    let (mut left, mut inbuf, mut outbuf) = (elements, Vec::new(), Vec::new());
     while left > 0 {
         let n = left.min(CHUNK_ELEMS);
-        inbuf.resize(n * esize, 0);
+        inbuf.resize(n * src.size(), 0);
         r.read_exact(&mut inbuf)?;
         outbuf.clear();
-        convert(&inbuf, var.dtype, t.encoding, &mut outbuf);
+        convert(&inbuf, src, encoding, &mut outbuf);
         w.write_all(&outbuf)?;
         left -= n;
     }
